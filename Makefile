@@ -1,0 +1,46 @@
+# herald: the two commands a newcomer needs are `make run` and `make test`.
+.PHONY: all deps build run test test-unit test-sanitize format tidy clean
+
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+JOBS ?= $(shell nproc)
+LISTEN ?= 127.0.0.1:8080
+GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja $(BUILD)/Makefile:
+	cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Builds and starts herald with its demo page on http://$(LISTEN)/ (embedded broker, no Redis needed).
+run: build
+	$(BUILD)/herald serve --listen $(LISTEN) --config config/herald.toml
+
+# Every test: unit and integration on the release build, then again under ASan+UBSan.
+test: build
+	cd $(BUILD) && ctest --output-on-failure --timeout 600
+	$(MAKE) test-sanitize
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -E integration
+
+test-sanitize: deps
+	cmake -S . -B $(BUILD_ASAN) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHERALD_SANITIZE=ON
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure --timeout 900
+
+format:
+	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp')
+
+tidy: build
+	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.cpp')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

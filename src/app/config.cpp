@@ -1,0 +1,153 @@
+#include "app/config.hpp"
+
+#include <set>
+#include <stdexcept>
+#include <toml++/toml.h>
+
+namespace herald {
+namespace {
+
+// Reads the keys of one table, refusing keys it does not know: a typo must not be silently ignored.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string where) : table_(table), where_(std::move(where)) {}
+
+  template <typename T>
+  void read(const char* key, T& out) {
+    known_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return;
+    if constexpr (std::is_same_v<T, std::string>) {
+      auto value = node->value<std::string>();
+      if (!value) fail(key, "a string");
+      out = *value;
+    } else if constexpr (std::is_same_v<T, bool>) {
+      auto value = node->value<bool>();
+      if (!value) fail(key, "true or false");
+      out = *value;
+    } else {
+      auto value = node->value<std::int64_t>();
+      if (!value || *value < 0) fail(key, "a non-negative integer");
+      out = static_cast<T>(*value);
+    }
+  }
+
+  const toml::table* table(const char* key) {
+    known_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return nullptr;
+    if (!node->is_table()) fail(key, "a table");
+    return node->as_table();
+  }
+
+  void refuse_unknown() const {
+    for (const auto& [key, value] : table_) {
+      if (!known_.contains(std::string(key.str()))) {
+        throw std::runtime_error("unknown setting '" + where_ + std::string(key.str()) + "'");
+      }
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const char* key, const char* expected) const {
+    throw std::runtime_error("setting '" + where_ + key + "' must be " + expected);
+  }
+
+  const toml::table& table_;
+  std::string where_;
+  std::set<std::string> known_;
+};
+
+void read_namespace(const toml::table& table, const std::string& where, NamespaceSettings& settings) {
+  TableReader reader(table, where);
+  std::size_t ttl_seconds = static_cast<std::size_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(settings.history.max_age).count());
+  reader.read("history_size", settings.history.max_messages);
+  reader.read("history_ttl_seconds", ttl_seconds);
+  reader.read("client_publish", settings.client_publish);
+  reader.refuse_unknown();
+  settings.history.max_age = std::chrono::seconds(ttl_seconds);
+}
+
+void read_limits(const toml::table& table, Limits& limits) {
+  TableReader reader(table, "limits.");
+  reader.read("max_payload_bytes", limits.max_payload_bytes);
+  reader.read("max_header_bytes", limits.max_header_bytes);
+  reader.read("poll_batch_limit", limits.poll_batch_limit);
+  reader.read("longpoll_max_wait_seconds", limits.longpoll_max_wait_seconds);
+  reader.read("sse_heartbeat_seconds", limits.sse_heartbeat_seconds);
+  reader.read("sse_retry_ms", limits.sse_retry_ms);
+  reader.read("write_queue_bytes", limits.write_queue_bytes);
+  reader.read("ws_max_channels", limits.ws_max_channels);
+  reader.read("ws_max_message_bytes", limits.ws_max_message_bytes);
+  reader.read("ws_idle_timeout_seconds", limits.ws_idle_timeout_seconds);
+  reader.read("request_timeout_seconds", limits.request_timeout_seconds);
+  reader.read("shutdown_grace_seconds", limits.shutdown_grace_seconds);
+  reader.refuse_unknown();
+  if (limits.poll_batch_limit == 0) throw std::runtime_error("setting 'limits.poll_batch_limit' must be at least 1");
+  if (limits.sse_heartbeat_seconds == 0) {
+    throw std::runtime_error("setting 'limits.sse_heartbeat_seconds' must be at least 1");
+  }
+}
+
+}  // namespace
+
+Config load_config(const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& error) {
+    throw std::runtime_error(path + ": " + std::string(error.description()));
+  }
+  Config config;
+  try {
+    TableReader reader(root, "");
+    reader.read("listen", config.listen);
+    reader.read("threads", config.threads);
+    reader.read("publish_key", config.publish_key);
+    reader.read("web_root", config.web_root);
+    reader.read("log_level", config.log_level);
+    if (const auto* limits = reader.table("limits")) read_limits(*limits, config.limits);
+    if (const auto* history = reader.table("history")) {
+      TableReader history_reader(*history, "history.");
+      std::size_t ttl_seconds = 3600;
+      history_reader.read("size", config.namespaces.defaults.history.max_messages);
+      history_reader.read("ttl_seconds", ttl_seconds);
+      history_reader.refuse_unknown();
+      config.namespaces.defaults.history.max_age = std::chrono::seconds(ttl_seconds);
+    }
+    if (const auto* namespaces = reader.table("namespace")) {
+      for (const auto& [name, node] : *namespaces) {
+        if (!node.is_table()) throw std::runtime_error("setting 'namespace." + std::string(name.str()) + "' must be a table");
+        NamespaceSettings settings = config.namespaces.defaults;
+        read_namespace(*node.as_table(), "namespace." + std::string(name.str()) + ".", settings);
+        config.namespaces.by_namespace[std::string(name.str())] = settings;
+      }
+    }
+    reader.refuse_unknown();
+  } catch (const std::runtime_error& error) {
+    throw std::runtime_error(path + ": " + error.what());
+  }
+  split_host_port(config.listen);  // fail early on a malformed address
+  return config;
+}
+
+std::pair<std::string, std::uint16_t> split_host_port(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
+    throw std::runtime_error("listen address '" + listen + "' must be HOST:PORT");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned long port = 0;
+  try {
+    std::size_t used = 0;
+    port = std::stoul(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1 || port > 65535) throw std::out_of_range("port");
+  } catch (const std::logic_error&) {
+    throw std::runtime_error("listen address '" + listen + "' has no valid port");
+  }
+  return {host, static_cast<std::uint16_t>(port)};
+}
+
+}  // namespace herald

@@ -1,0 +1,41 @@
+#pragma once
+// Everything `herald serve` can be told, with the defaults documented in docs/config.md.
+#include <cstdint>
+#include <string>
+
+#include "core/namespace_settings.hpp"
+
+namespace herald {
+
+struct Limits {
+  std::size_t max_payload_bytes = 64 * 1024;
+  std::size_t max_header_bytes = 8 * 1024;
+  std::size_t poll_batch_limit = 100;
+  unsigned longpoll_max_wait_seconds = 60;
+  unsigned sse_heartbeat_seconds = 15;
+  unsigned sse_retry_ms = 3000;
+  std::size_t write_queue_bytes = 1024 * 1024;  // per streaming connection; past it the client is dropped
+  std::size_t ws_max_channels = 100;
+  std::size_t ws_max_message_bytes = 128 * 1024;
+  unsigned ws_idle_timeout_seconds = 60;  // a ping goes out at half of it; no answer by the end: dropped
+  unsigned request_timeout_seconds = 30;  // to send a whole request, and to idle between keep-alive requests
+  unsigned shutdown_grace_seconds = 3;
+};
+
+struct Config {
+  std::string listen = "127.0.0.1:8080";
+  unsigned threads = 0;  // 0: one per core
+  std::string publish_key;
+  std::string web_root = "web";
+  std::string log_level = "info";
+  Limits limits;
+  NamespacePolicy namespaces;
+};
+
+// Reads a TOML file over the defaults. Throws std::runtime_error naming the file, key and problem.
+Config load_config(const std::string& path);
+
+// "host:port" or "[v6]:port". Throws std::runtime_error when malformed.
+std::pair<std::string, std::uint16_t> split_host_port(const std::string& listen);
+
+}  // namespace herald

@@ -1,0 +1,89 @@
+#include "app/server.hpp"
+
+#include <spdlog/spdlog.h>
+#include <thread>
+
+#include "broker/memory_broker.hpp"
+#include "http/event_loops.hpp"
+#include "http/listener.hpp"
+
+namespace herald {
+namespace {
+
+constexpr auto sweep_interval = std::chrono::seconds(60);
+constexpr auto drain_check_interval = std::chrono::milliseconds(20);
+
+// Keeps idle channels from piling up: the broker forgets aged-out channels nobody listens to.
+void schedule_sweep(asio::steady_timer& timer, Broker& broker, SubscriberCounts& counts) {
+  timer.expires_after(sweep_interval);
+  timer.async_wait([&timer, &broker, &counts](error_code ec) {
+    if (ec) return;
+    counts.sweep();
+    broker.sweep([&counts](const std::string& channel) {
+      auto found = counts.find(channel);
+      return found && found->total() > 0;
+    });
+    schedule_sweep(timer, broker, counts);
+  });
+}
+
+// Waits until every streaming connection has said goodbye, or the grace period ends, then stops.
+void drain_then_stop(asio::steady_timer& timer, EventLoops& loops, std::chrono::steady_clock::time_point deadline) {
+  if (loops.open_streams() == 0 || std::chrono::steady_clock::now() >= deadline) {
+    if (loops.open_streams() > 0) spdlog::warn("shutdown: {} connections still open at the deadline", loops.open_streams());
+    return loops.stop();
+  }
+  timer.expires_after(drain_check_interval);
+  timer.async_wait([&timer, &loops, deadline](error_code ec) {
+    if (!ec) drain_then_stop(timer, loops, deadline);
+  });
+}
+
+}  // namespace
+
+int run_server(const Config& config) {
+  auto [host, port] = split_host_port(config.listen);
+  std::size_t threads = config.threads > 0 ? config.threads : std::max(1U, std::thread::hardware_concurrency());
+
+  SubscriberCounts counts;
+  MemoryBroker broker(config.namespaces);
+  ServerContext context{config, broker, counts};
+  EventLoops loops(threads, counts);
+  broker.set_sink([&loops](const MessagePtr& message) { loops.dispatch(message); });
+
+  std::shared_ptr<Listener> listener;
+  try {
+    listener = std::make_shared<Listener>(loops, context, tcp::endpoint(asio::ip::make_address(host), port));
+  } catch (const std::exception& error) {
+    spdlog::critical("cannot listen on {}: {}", config.listen, error.what());
+    return 1;
+  }
+  auto bound = listener->local_endpoint();
+  std::string shown_host = bound.address().to_string();
+  if (bound.address().is_v6()) shown_host = fmt::format("[{}]", shown_host);
+  spdlog::info("listening on http://{}:{} with {} event loops, web root {}", shown_host, bound.port(), threads,
+               config.web_root);
+  listener->start();
+
+  asio::steady_timer sweep_timer(loops.context(0));
+  schedule_sweep(sweep_timer, broker, counts);
+
+  asio::steady_timer drain_timer(loops.context(0));
+  asio::signal_set signals(loops.context(0), SIGINT, SIGTERM);
+  signals.async_wait([&](error_code ec, int signal) {
+    if (ec) return;
+    spdlog::info("shutdown: signal {}; draining for at most {} s", signal, config.limits.shutdown_grace_seconds);
+    context.shutting_down = true;
+    listener->stop();
+    sweep_timer.cancel();
+    loops.post_to_all([](Hub& hub) { hub.close_all(CloseReason::shutdown); });
+    drain_then_stop(drain_timer, loops,
+                    std::chrono::steady_clock::now() + std::chrono::seconds(config.limits.shutdown_grace_seconds));
+  });
+
+  loops.run();
+  spdlog::info("shutdown: done");
+  return 0;
+}
+
+}  // namespace herald

@@ -1,0 +1,10 @@
+#pragma once
+// Wires the pieces together and runs them until SIGTERM or SIGINT.
+#include "app/config.hpp"
+
+namespace herald {
+
+// Returns the process exit code.
+int run_server(const Config& config);
+
+}  // namespace herald

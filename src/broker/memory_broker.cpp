@@ -1,0 +1,69 @@
+#include "broker/memory_broker.hpp"
+
+namespace herald {
+
+MemoryBroker::Shard& MemoryBroker::shard_for(const std::string& channel) {
+  return shards_[std::hash<std::string>{}(channel) % shard_count];
+}
+
+MemoryBroker::Channel& MemoryBroker::channel_locked(Shard& shard, const std::string& name,
+                                                    History::Clock::time_point now) {
+  auto& slot = shard.channels[name];
+  if (!slot) slot = std::make_unique<Channel>(policy_.for_channel(name));
+  slot->last_used = now;
+  slot->history.trim(slot->settings.history, now);
+  return *slot;
+}
+
+void MemoryBroker::publish(PublishRequest request, PublishCallback done) {
+  auto now = History::Clock::now();
+  Shard& shard = shard_for(request.channel);
+  MessagePtr message;
+  {
+    std::lock_guard lock(shard.mutex);
+    Channel& channel = channel_locked(shard, request.channel, now);
+    message = channel.history.append(std::move(request.channel), std::move(request.event), std::move(request.data),
+                                     request.is_json, channel.settings.history, now);
+    // Still under the shard lock: two publishes to one channel reach the sink in cursor order.
+    if (sink_) sink_(message);
+  }
+  done(std::move(message));
+}
+
+void MemoryBroker::read(const std::string& channel, const ReadFrom& from, std::size_t limit, ReadCallback done) {
+  Shard& shard = shard_for(channel);
+  ReadResult result;
+  {
+    std::lock_guard lock(shard.mutex);
+    result = channel_locked(shard, channel, History::Clock::now()).history.read(from, limit);
+  }
+  done(std::move(result));
+}
+
+ChannelInfo MemoryBroker::info(const std::string& channel) {
+  Shard& shard = shard_for(channel);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.channels.find(channel);
+  if (it == shard.channels.end()) return {};
+  History& history = it->second->history;
+  history.trim(it->second->settings.history, History::Clock::now());
+  ChannelInfo info{.kept = history.size()};
+  if (history.last_cursor().seq > 0) info.last_id = history.last_cursor();
+  return info;
+}
+
+void MemoryBroker::sweep(const std::function<bool(const std::string&)>& listened) {
+  auto now = History::Clock::now();
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    std::erase_if(shard.channels, [&](auto& entry) {
+      Channel& channel = *entry.second;
+      channel.history.trim(channel.settings.history, now);
+      // Idle for a whole history age with nothing kept: a later reader gets a gap, which is the truth.
+      return channel.history.size() == 0 && now - channel.last_used > channel.settings.history.max_age &&
+             !listened(entry.first);
+    });
+  }
+}
+
+}  // namespace herald

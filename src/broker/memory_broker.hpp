@@ -1,0 +1,45 @@
+#pragma once
+// The embedded broker: histories in this process's memory, sharded by channel with a lock per shard,
+// so publishes to different channels do not wait for each other.
+#include <array>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "broker/broker.hpp"
+#include "core/namespace_settings.hpp"
+
+namespace herald {
+
+class MemoryBroker final : public Broker {
+ public:
+  explicit MemoryBroker(NamespacePolicy policy) : policy_(std::move(policy)) {}
+
+  void set_sink(MessageSink sink) override { sink_ = std::move(sink); }
+  void publish(PublishRequest request, PublishCallback done) override;
+  void read(const std::string& channel, const ReadFrom& from, std::size_t limit, ReadCallback done) override;
+  ChannelInfo info(const std::string& channel) override;
+  void sweep(const std::function<bool(const std::string&)>& listened) override;
+
+ private:
+  struct Channel {
+    explicit Channel(const NamespaceSettings& settings) : history(new_history_id()), settings(settings) {}
+    History history;
+    const NamespaceSettings& settings;
+    History::Clock::time_point last_used;
+  };
+  struct Shard {
+    std::mutex mutex;
+    std::unordered_map<std::string, std::unique_ptr<Channel>> channels;
+  };
+  static constexpr std::size_t shard_count = 64;
+
+  Shard& shard_for(const std::string& channel);
+  Channel& channel_locked(Shard& shard, const std::string& name, History::Clock::time_point now);
+
+  NamespacePolicy policy_;
+  MessageSink sink_;
+  std::array<Shard, shard_count> shards_;
+};
+
+}  // namespace herald

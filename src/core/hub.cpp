@@ -1,0 +1,70 @@
+#include "core/hub.hpp"
+
+#include <algorithm>
+
+namespace herald {
+
+void Hub::attach(Subscriber* connection) {
+  if (connections_.insert(connection).second) open_connections_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Hub::detach(Subscriber* connection) {
+  if (connections_.erase(connection) > 0) open_connections_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Hub::subscribe(const std::string& channel, Subscriber* subscriber) {
+  auto& entry = channels_[channel];
+  if (!entry.counts) entry.counts = counts_.acquire(channel);
+  entry.subscribers.push_back(subscriber);
+  entry.counts->by_transport[static_cast<std::size_t>(subscriber->transport())].fetch_add(1, std::memory_order_relaxed);
+}
+
+void Hub::unsubscribe(const std::string& channel, Subscriber* subscriber) {
+  auto entry = channels_.find(channel);
+  if (entry == channels_.end()) return;
+  auto& list = entry->second.subscribers;
+  auto it = std::find(list.begin(), list.end(), subscriber);
+  if (it == list.end()) return;
+  entry->second.counts->by_transport[static_cast<std::size_t>(subscriber->transport())].fetch_sub(
+      1, std::memory_order_relaxed);
+  if (entry->second.dispatching) {
+    *it = nullptr;  // the dispatch loop is walking this vector; compact after it
+    entry->second.has_holes = true;
+    return;
+  }
+  *it = list.back();
+  list.pop_back();
+  if (list.empty()) channels_.erase(entry);
+}
+
+std::size_t Hub::dispatch(const MessagePtr& message) {
+  auto found = channels_.find(message->channel());
+  if (found == channels_.end()) return 0;
+  // A deliver() may subscribe elsewhere and rehash the map: keep a reference (stable), not the iterator.
+  ChannelSubscribers& entry = found->second;
+  std::size_t delivered = 0;
+  entry.dispatching = true;
+  // Subscribers added during the walk (a deliver() that subscribes) are not visited: they read history.
+  const std::size_t count = entry.subscribers.size();
+  for (std::size_t i = 0; i < count; ++i) {
+    Subscriber* subscriber = entry.subscribers[i];
+    if (subscriber != nullptr && subscriber->deliver(message) == Delivery::sent) ++delivered;
+  }
+  entry.dispatching = false;
+  if (entry.has_holes) {
+    std::erase(entry.subscribers, nullptr);
+    entry.has_holes = false;
+  }
+  if (entry.subscribers.empty()) channels_.erase(message->channel());
+  return delivered;
+}
+
+void Hub::close_all(CloseReason reason) {
+  // close() detaches, so walk a copy.
+  std::vector<Subscriber*> connections(connections_.begin(), connections_.end());
+  for (Subscriber* connection : connections) {
+    if (connections_.contains(connection)) connection->close(reason);
+  }
+}
+
+}  // namespace herald

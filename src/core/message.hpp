@@ -1,0 +1,53 @@
+#pragma once
+// One published message: immutable once made, shared by every subscriber that receives it.
+// Its wire encodings are built once, on first need, by whichever thread needs them first;
+// every subscriber of every transport then writes the same bytes.
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/cursor.hpp"
+
+namespace herald {
+
+class Message {
+ public:
+  // `data` is UTF-8 text, or compact JSON text when `is_json`.
+  Message(std::string channel, Cursor cursor, std::int64_t time_ms, std::string event, std::string data,
+          bool is_json);
+
+  const std::string& channel() const { return channel_; }
+  Cursor cursor() const { return cursor_; }
+  const std::string& id() const { return id_; }
+  std::int64_t time_ms() const { return time_ms_; }
+  const std::string& event() const { return event_; }
+  const std::string& data() const { return data_; }
+  bool is_json() const { return is_json_; }
+
+  // {"channel":..,"id":..,"time":..,"event":..,"data":..}
+  const std::string& envelope() const;
+  // {"op":"message","channel":..,...}: the envelope as a frame of the /ws protocol.
+  const std::string& ws_frame() const;
+  // "id: ..\nevent: ..\ndata: ..\n\n"
+  const std::string& sse_block() const;
+
+ private:
+  std::string channel_;
+  Cursor cursor_;
+  std::string id_;
+  std::int64_t time_ms_;
+  std::string event_;
+  std::string data_;
+  bool is_json_;
+
+  mutable std::once_flag envelope_once_, ws_frame_once_, sse_once_;
+  mutable std::string envelope_, ws_frame_, sse_block_;
+};
+
+using MessagePtr = std::shared_ptr<const Message>;
+
+// Appends the SSE "data:" lines for a payload: one line per line of text, as the SSE spec reads them.
+void append_sse_data_lines(std::string& out, std::string_view payload);
+
+}  // namespace herald

@@ -1,0 +1,28 @@
+#pragma once
+// Per-namespace settings ("chat" for "chat:lobby"), with defaults for every namespace not named.
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "core/channel_name.hpp"
+#include "core/history.hpp"
+
+namespace herald {
+
+struct NamespaceSettings {
+  HistoryLimits history;
+  bool client_publish = false;  // may /ws clients publish here (POST /pub is always allowed with the key)
+};
+
+class NamespacePolicy {
+ public:
+  NamespaceSettings defaults;
+  std::map<std::string, NamespaceSettings, std::less<>> by_namespace;
+
+  const NamespaceSettings& for_channel(std::string_view channel) const {
+    auto it = by_namespace.find(namespace_of(channel));
+    return it == by_namespace.end() ? defaults : it->second;
+  }
+};
+
+}  // namespace herald

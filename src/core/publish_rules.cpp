@@ -1,0 +1,36 @@
+#include "core/publish_rules.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "core/channel_name.hpp"
+#include "core/utf8.hpp"
+
+namespace herald {
+
+std::variant<PublishRequest, Error> make_publish_request(std::string channel, std::string event, std::string body,
+                                                         bool is_json, std::size_t max_payload_bytes) {
+  if (!is_valid_channel_name(channel)) {
+    return Error{"bad_channel", "A channel name is 1-128 characters from A-Z a-z 0-9 _ - . : @."};
+  }
+  if (!event.empty() && !is_valid_event_name(event)) {
+    return Error{"bad_event", "An event name is 1-128 characters from A-Z a-z 0-9 _ - . : @."};
+  }
+  // Names a browser's EventSource or herald itself gives a meaning: a message must not impersonate them.
+  if (event == "gap" || event == "error" || event == "open") {
+    return Error{"bad_event", "The event names gap, error and open are reserved."};
+  }
+  if (body.size() > max_payload_bytes) {
+    return Error{"too_large", "The payload is larger than " + std::to_string(max_payload_bytes) + " bytes."};
+  }
+  if (!is_valid_utf8(body)) return Error{"bad_utf8", "The payload is not valid UTF-8."};
+  if (is_json) {
+    boost::system::error_code ec;
+    auto value = boost::json::parse(body, ec);
+    if (ec) return Error{"bad_json", "The payload is not valid JSON: " + ec.message() + "."};
+    body = boost::json::serialize(value);  // compact: one line in SSE, no stray whitespace in envelopes
+  }
+  return PublishRequest{std::move(channel), std::move(event), std::move(body), is_json};
+}
+
+}  // namespace herald

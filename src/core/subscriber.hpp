@@ -1,0 +1,52 @@
+#pragma once
+// What every transport implements so the hub can hand it messages. One object per connection; a
+// connection that listens to several channels (the /ws protocol) is one subscriber in several lists.
+#include <cstdint>
+#include <string_view>
+
+#include "core/message.hpp"
+
+namespace herald {
+
+// The transports that hold a subscription open (an interval poll answers at once and is never one).
+enum class Transport : std::uint8_t { websocket, sse, longpoll };
+inline constexpr std::size_t transport_count = 3;
+std::string_view transport_name(Transport transport);
+
+enum class Delivery : std::uint8_t {
+  sent,     // handed to the connection (written or queued for writing)
+  skipped,  // already seen: the subscriber's cursor is past it
+  dropped,  // the connection could not take it (closing, or its write queue is full)
+};
+
+enum class CloseReason : std::uint8_t { shutdown, slow_consumer };
+
+class Subscriber {
+ public:
+  virtual ~Subscriber() = default;
+  // Called on the subscriber's own event loop, for channels it subscribed to, in cursor order.
+  virtual Delivery deliver(const MessagePtr& message) = 0;
+  // Ends the connection on the server's initiative; the subscriber unsubscribes itself.
+  virtual void close(CloseReason reason) = 0;
+  virtual Transport transport() const = 0;
+};
+
+// The last cursor a subscription has seen on one channel. A subscriber reads history and joins the
+// live stream without a window between the two; what arrives twice is recognised here and skipped.
+class SubscriptionCursor {
+ public:
+  explicit SubscriptionCursor(Cursor start = {}) : cursor_(start) {}
+  Cursor cursor() const { return cursor_; }
+  // True when `message` is new to this subscription (and moves the cursor to it).
+  bool advance(const Message& message) {
+    Cursor next = message.cursor();
+    if (next.history == cursor_.history && next.seq <= cursor_.seq) return false;
+    cursor_ = next;
+    return true;
+  }
+
+ private:
+  Cursor cursor_;
+};
+
+}  // namespace herald

@@ -1,0 +1,41 @@
+#include "http/event_loops.hpp"
+
+namespace herald {
+
+EventLoops::EventLoops(std::size_t count, SubscriberCounts& counts) {
+  for (std::size_t i = 0; i < std::max<std::size_t>(count, 1); ++i) {
+    loops_.push_back(std::make_unique<Loop>(counts));
+    work_.push_back(asio::make_work_guard(loops_.back()->context));
+  }
+}
+
+void EventLoops::dispatch(const MessagePtr& message) {
+  for (auto& loop : loops_) {
+    asio::post(loop->context, [&hub = loop->hub, message] { hub.dispatch(message); });
+  }
+}
+
+void EventLoops::post_to_all(const std::function<void(Hub&)>& work) {
+  for (auto& loop : loops_) asio::post(loop->context, [&hub = loop->hub, work] { work(hub); });
+}
+
+std::size_t EventLoops::open_streams() const {
+  std::size_t total = 0;
+  for (const auto& loop : loops_) total += loop->hub.open_connections();
+  return total;
+}
+
+void EventLoops::run() {
+  std::vector<std::jthread> threads;
+  for (std::size_t i = 1; i < loops_.size(); ++i) {
+    threads.emplace_back([this, i] { loops_[i]->context.run(); });
+  }
+  loops_[0]->context.run();
+}
+
+void EventLoops::stop() {
+  work_.clear();
+  for (auto& loop : loops_) loop->context.stop();
+}
+
+}  // namespace herald

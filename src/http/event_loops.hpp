@@ -1,0 +1,42 @@
+#pragma once
+// One io_context per thread, each with the hub of the subscribers that live on it. A connection stays
+// on the loop that accepted it for life; a published message is posted once to each loop.
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "core/hub.hpp"
+#include "http/beast.hpp"
+
+namespace herald {
+
+class EventLoops {
+ public:
+  EventLoops(std::size_t count, SubscriberCounts& counts);
+
+  std::size_t size() const { return loops_.size(); }
+  asio::io_context& context(std::size_t index) { return loops_[index]->context; }
+  Hub& hub(std::size_t index) { return loops_[index]->hub; }
+
+  // Hands a message to every loop's hub (one post per loop, not per subscriber).
+  void dispatch(const MessagePtr& message);
+  // Runs `work` on every loop.
+  void post_to_all(const std::function<void(Hub&)>& work);
+  // Streaming connections open on all loops.
+  std::size_t open_streams() const;
+
+  // Runs every loop, loop 0 on the calling thread; returns once stop() was called and all have ended.
+  void run();
+  void stop();
+
+ private:
+  struct Loop {
+    explicit Loop(SubscriberCounts& counts) : context(1), hub(counts) {}
+    asio::io_context context;
+    Hub hub;
+  };
+  std::vector<std::unique_ptr<Loop>> loops_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+};
+
+}  // namespace herald

@@ -1,0 +1,95 @@
+#include "http/http_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "http/responses.hpp"
+#include "http/router.hpp"
+
+namespace herald {
+
+HttpSession::HttpSession(tcp::socket socket, ServerContext& context, Hub& hub)
+    : stream_(std::move(socket)), context_(context), hub_(hub) {
+  error_code ec;
+  remote_ = stream_.socket().remote_endpoint(ec);
+}
+
+void HttpSession::start() { read_request(); }
+
+void HttpSession::read_request() {
+  const Limits& limits = context_.config.limits;
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+  parser_->body_limit(limits.max_payload_bytes);
+  // A client that trickles its request (slowloris) or idles between requests is cut at this deadline.
+  stream_.expires_after(std::chrono::seconds(limits.request_timeout_seconds));
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
+}
+
+void HttpSession::on_read(error_code ec) {
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+      ec == asio::error::connection_reset || ec == asio::error::eof) {
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    return;
+  }
+  if (ec) return reject_unreadable(ec);
+  stream_.expires_never();
+  route_request(shared_from_this(), parser_->release());
+}
+
+void HttpSession::reject_unreadable(error_code ec) {
+  // Answer what can be answered, then close: the rest of the stream cannot be trusted.
+  Request request;
+  request.version(11);
+  request.keep_alive(false);
+  Error error{"bad_request", "The request could not be parsed: " + ec.message() + "."};
+  if (ec == http::error::body_limit) {
+    error = {"too_large", "The body is larger than " + std::to_string(context_.config.limits.max_payload_bytes) +
+                              " bytes."};
+  } else if (ec == http::error::header_limit) {
+    error = {"headers_too_large",
+             "The request headers are larger than " + std::to_string(context_.config.limits.max_header_bytes) +
+                 " bytes."};
+  }
+  spdlog::debug("http: refusing request from {}: {}", remote_.address().to_string(), ec.message());
+  send(error_response(request, error));
+}
+
+void HttpSession::send(Response response, std::function<void()> written) {
+  if (context_.shutting_down.load(std::memory_order_relaxed)) response.keep_alive(false);
+  auto shared = std::make_shared<Response>(std::move(response));
+  stream_.expires_after(std::chrono::seconds(context_.config.limits.request_timeout_seconds));
+  http::async_write(stream_, *shared,
+                    [self = shared_from_this(), shared, written = std::move(written)](error_code ec, std::size_t) {
+                      if (written) written();
+                      if (ec || !shared->keep_alive()) {
+                        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+                        return;
+                      }
+                      self->read_request();
+                    });
+}
+
+void HttpSession::watch_for_disconnect(std::function<void()> gone) {
+  watching_ = true;
+  stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), gone = std::move(gone)](error_code ec) {
+    if (ec || !self->watching_) return;
+    self->watching_ = false;
+    // Readable while we hold the answer: either the client closed (0 bytes) or it pipelined a request,
+    // which stays in the socket for after the answer.
+    char byte = 0;
+    auto n = self->stream_.socket().receive(asio::buffer(&byte, 1), tcp::socket::message_peek, ec);
+    if (ec || n == 0) gone();
+  });
+}
+
+void HttpSession::stop_watching() {
+  if (!watching_) return;
+  watching_ = false;
+  error_code ec;
+  stream_.socket().cancel(ec);
+}
+
+beast::tcp_stream HttpSession::take_stream() { return std::move(stream_); }
+
+}  // namespace herald

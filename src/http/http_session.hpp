@@ -1,0 +1,55 @@
+#pragma once
+// One HTTP/1.1 connection: reads requests within the limits, hands each to the router, writes the
+// answers in order. A transport may hold the answer (long poll) or take the connection over (SSE,
+// WebSocket).
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "http/beast.hpp"
+#include "http/server_context.hpp"
+
+namespace herald {
+
+class Hub;
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(tcp::socket socket, ServerContext& context, Hub& hub);
+
+  void start();
+
+  // Writes the answer to the current request, then reads the next (or closes). `written` runs once
+  // the answer is on the wire (or failed).
+  void send(Response response, std::function<void()> written = {});
+
+  // While an answer is held: calls `gone` once if the client closes the connection first.
+  void watch_for_disconnect(std::function<void()> gone);
+  void stop_watching();
+
+  // Gives the connection to a streaming transport; this session is finished afterwards.
+  beast::tcp_stream take_stream();
+  // Bytes read past the current request (rare: a client that pipelines after an upgrade).
+  beast::flat_buffer& buffer() { return buffer_; }
+
+  ServerContext& context() { return context_; }
+  const ServerContext& context() const { return context_; }
+  auto get_executor() { return stream_.get_executor(); }
+  Hub& hub() { return hub_; }
+  const tcp::endpoint& remote() const { return remote_; }
+
+ private:
+  void read_request();
+  void on_read(error_code ec);
+  void reject_unreadable(error_code ec);
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  ServerContext& context_;
+  Hub& hub_;
+  tcp::endpoint remote_;
+  bool watching_ = false;
+};
+
+}  // namespace herald

@@ -1,0 +1,29 @@
+#pragma once
+// Accepts connections on one socket and deals them round-robin to the event loops.
+#include <memory>
+
+#include "http/beast.hpp"
+#include "http/event_loops.hpp"
+#include "http/server_context.hpp"
+
+namespace herald {
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  // Binds and listens; throws boost::system::system_error when the address cannot be had.
+  Listener(EventLoops& loops, ServerContext& context, const tcp::endpoint& endpoint);
+
+  tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+  void start() { accept(); }
+  void stop();
+
+ private:
+  void accept();
+
+  EventLoops& loops_;
+  ServerContext& context_;
+  tcp::acceptor acceptor_;
+  std::size_t next_loop_ = 0;
+};
+
+}  // namespace herald

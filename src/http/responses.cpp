@@ -1,0 +1,47 @@
+#include "http/responses.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/string_view.hpp>
+#include <unordered_map>
+
+namespace herald {
+
+Response json_response(const Request& request, http::status status, std::string body) {
+  Response response{status, request.version()};
+  response.set(http::field::server, "herald");
+  response.set(http::field::content_type, "application/json");
+  response.set(http::field::cache_control, "no-store");
+  response.keep_alive(request.keep_alive());
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
+http::status status_of(const std::string& error_code) {
+  static const std::unordered_map<std::string, http::status> statuses = {
+      {"bad_request", http::status::bad_request},       {"bad_channel", http::status::bad_request},
+      {"bad_event", http::status::bad_request},         {"bad_json", http::status::bad_request},
+      {"bad_utf8", http::status::bad_request},          {"bad_cursor", http::status::bad_request},
+      {"bad_parameter", http::status::bad_request},     {"unauthorized", http::status::unauthorized},
+      {"forbidden", http::status::forbidden},           {"not_found", http::status::not_found},
+      {"method_not_allowed", http::status::method_not_allowed},
+      {"too_large", http::status::payload_too_large},   {"headers_too_large", http::status::request_header_fields_too_large},
+      {"shutting_down", http::status::service_unavailable},
+      {"broker_unavailable", http::status::service_unavailable},
+  };
+  auto it = statuses.find(error_code);
+  return it == statuses.end() ? http::status::internal_server_error : it->second;
+}
+
+std::string json_quote(std::string_view text) { return boost::json::serialize(boost::json::string_view(text)); }
+
+Response error_response(const Request& request, const Error& error) {
+  auto status = status_of(error.code);
+  Response response = json_response(
+      request, status, R"({"error":)" + json_quote(error.code) + R"(,"message":)" + json_quote(error.message) + "}");
+  if (status == http::status::unauthorized) response.set(http::field::www_authenticate, "Bearer");
+  if (status == http::status::service_unavailable) response.set(http::field::retry_after, "1");
+  return response;
+}
+
+}  // namespace herald

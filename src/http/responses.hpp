@@ -1,0 +1,17 @@
+#pragma once
+// Building responses: JSON bodies, and errors as {"error":..,"message":..} with the matching status.
+#include <string>
+
+#include "core/error.hpp"
+#include "http/beast.hpp"
+
+namespace herald {
+
+Response json_response(const Request& request, http::status status, std::string body);
+Response error_response(const Request& request, const Error& error);
+// The HTTP status of an error code ("bad_channel" -> 400, "too_large" -> 413, ...).
+http::status status_of(const std::string& error_code);
+// A JSON string literal for `text` (quoted and escaped).
+std::string json_quote(std::string_view text);
+
+}  // namespace herald

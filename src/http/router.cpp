@@ -1,0 +1,63 @@
+#include "http/router.hpp"
+
+#include <boost/url/parse.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/channel_name.hpp"
+#include "http/http_session.hpp"
+#include "http/responses.hpp"
+#include "http/routes.hpp"
+#include "http/static_files.hpp"
+
+namespace herald {
+namespace {
+
+// The path after `prefix`, percent-decoded, when the path starts with it.
+std::optional<std::string> path_rest(boost::urls::url_view url, std::string_view prefix) {
+  std::string_view encoded = url.encoded_path();
+  if (!encoded.starts_with(prefix)) return std::nullopt;
+  auto rest = boost::urls::make_pct_string_view(encoded.substr(prefix.size()));
+  if (!rest) return std::string{};  // malformed escapes: no valid channel has them either
+  return rest->decode();
+}
+
+}  // namespace
+
+void route_request(const std::shared_ptr<HttpSession>& session, Request request) {
+  auto parsed = boost::urls::parse_origin_form(request.target());
+  if (!parsed) {
+    return session->send(error_response(request, {"bad_request", "The request target is not a valid URL path."}));
+  }
+  boost::urls::url_view url = *parsed;
+  const auto method = request.method();
+  spdlog::debug("http: {} {} from {}", request.method_string(), request.target(),
+                session->remote().address().to_string());
+
+  if (session->context().shutting_down.load(std::memory_order_relaxed)) {
+    return session->send(error_response(request, {"shutting_down", "The server is shutting down."}));
+  }
+  auto only = [&](http::verb allowed) {
+    if (method == allowed) return true;
+    session->send(error_response(request, {"method_not_allowed", "This path takes only " +
+                                                                     std::string(http::to_string(allowed)) + "."}));
+    return false;
+  };
+
+  if (auto channel = path_rest(url, "/pub/")) {
+    if (only(http::verb::post)) publish_route(session, std::move(request), std::move(*channel));
+  } else if (auto channel = path_rest(url, "/sub/")) {
+    if (only(http::verb::get)) subscribe_route(session, std::move(request), std::move(*channel), url.params());
+  } else if (url.encoded_path() == "/ws") {
+    if (only(http::verb::get)) multiplex_route(session, std::move(request));
+  } else if (auto channel = path_rest(url, "/channels/")) {
+    if (only(http::verb::get)) channel_info_route(session, std::move(request), std::move(*channel));
+  } else if (url.encoded_path() == "/healthz") {
+    session->send(json_response(request, http::status::ok, R"({"status":"ok"})"));
+  } else if (method == http::verb::get || method == http::verb::head) {
+    session->send(serve_static_file(session->context().config.web_root, request, url.path()));
+  } else {
+    session->send(error_response(request, {"not_found", "There is nothing at " + std::string(url.path()) + "."}));
+  }
+}
+
+}  // namespace herald

@@ -1,0 +1,57 @@
+#include "http/static_files.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "http/responses.hpp"
+
+namespace herald {
+namespace {
+
+std::string_view mime_type(std::string_view path) {
+  auto dot = path.rfind('.');
+  std::string_view ext = dot == std::string_view::npos ? std::string_view{} : path.substr(dot);
+  if (ext == ".html") return "text/html; charset=utf-8";
+  if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".json") return "application/json";
+  if (ext == ".svg") return "image/svg+xml";
+  if (ext == ".png") return "image/png";
+  if (ext == ".ico") return "image/x-icon";
+  if (ext == ".txt") return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
+
+bool is_safe_path(std::string_view path) {
+  if (path.empty() || path.front() != '/' || path.find('\0') != std::string_view::npos) return false;
+  // No segment may be "." or ".." or hidden: nothing outside web/ and no dotfiles.
+  return path.find("/.") == std::string_view::npos && path.find('\\') == std::string_view::npos;
+}
+
+}  // namespace
+
+Response serve_static_file(const std::string& root, const Request& request, std::string_view path) {
+  Error not_found{"not_found", "There is nothing at " + std::string(path) + "."};
+  if (!is_safe_path(path)) return error_response(request, not_found);
+  std::string file = root + std::string(path);
+  if (file.back() == '/') file += "index.html";
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) return error_response(request, not_found);
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (!in) return error_response(request, not_found);
+
+  Response response{http::status::ok, request.version()};
+  response.set(http::field::server, "herald");
+  response.set(http::field::content_type, mime_type(file));
+  response.set(http::field::cache_control, "no-cache");
+  response.keep_alive(request.keep_alive());
+  response.body() = std::move(content).str();
+  response.prepare_payload();
+  if (request.method() == http::verb::head) response.body().clear();
+  return response;
+}
+
+}  // namespace herald

@@ -1,0 +1,140 @@
+// Interval polling and long polling: one request, one answer. An interval poll is a long poll that does
+// not wait, so both share the answer format and only the long poll ever becomes a subscriber.
+#include "transport/poll.hpp"
+
+#include "http/http_session.hpp"
+#include "http/responses.hpp"
+
+namespace herald {
+namespace {
+
+Response poll_response(const Request& request, const std::string& channel, const ReadResult& result) {
+  const std::string cursor = format_cursor(result.cursor);
+  Response response;
+  if (result.messages.empty() && !result.gap) {
+    response = Response{http::status::no_content, request.version()};
+    response.set(http::field::server, "herald");
+    response.set(http::field::cache_control, "no-store");
+    response.keep_alive(request.keep_alive());
+  } else {
+    std::size_t size = 96 + channel.size();
+    for (const auto& message : result.messages) size += message->envelope().size() + 1;
+    std::string body;
+    body.reserve(size);
+    body += R"({"channel":")";
+    body += channel;
+    body += R"(","cursor":")";
+    body += cursor;
+    body += R"(","gap":)";
+    body += result.gap ? "true" : "false";
+    body += R"(,"more":)";
+    body += result.more ? "true" : "false";
+    body += R"(,"messages":[)";
+    for (std::size_t i = 0; i < result.messages.size(); ++i) {
+      if (i > 0) body += ',';
+      body += result.messages[i]->envelope();  // encoded once per message, shared by every poller
+    }
+    body += "]}";
+    response = json_response(request, http::status::ok, std::move(body));
+  }
+  response.set("Herald-Cursor", cursor);
+  return response;
+}
+
+class LongPoll final : public Subscriber, public std::enable_shared_from_this<LongPoll> {
+ public:
+  LongPoll(std::shared_ptr<HttpSession> session, Request request, SubscribeRequest subscribe)
+      : session_(std::move(session)),
+        request_(std::move(request)),
+        subscribe_(std::move(subscribe)),
+        hub_(session_->hub()),
+        timer_(session_->get_executor()) {}
+
+  void start() {
+    hub_.attach(this);
+    ServerContext& context = session_->context();
+    join_channel(context.broker, hub_, *this, subscribe_.channel, subscribe_.from,
+                 context.config.limits.poll_batch_limit, [self = shared_from_this()](auto outcome) {
+                   if (auto* error = std::get_if<Error>(&outcome)) {
+                     return self->answer(error_response(self->request_, *error));
+                   }
+                   self->on_history(std::get<ReadResult>(outcome));
+                 });
+  }
+
+  Delivery deliver(const MessagePtr& message) override {
+    if (done_) return Delivery::dropped;
+    if (!cursor_.advance(*message)) return Delivery::skipped;
+    ReadResult result;
+    result.messages.push_back(message);
+    result.cursor = message->cursor();
+    answer(poll_response(request_, subscribe_.channel, result));
+    return Delivery::sent;
+  }
+
+  void close(CloseReason) override { answer(poll_response(request_, subscribe_.channel, {.cursor = cursor_.cursor()})); }
+
+  Transport transport() const override { return Transport::longpoll; }
+
+ private:
+  void on_history(const ReadResult& result) {
+    if (done_) return;
+    if (!result.messages.empty() || result.gap) return answer(poll_response(request_, subscribe_.channel, result));
+    cursor_ = SubscriptionCursor(result.cursor);
+    timer_.expires_after(std::chrono::seconds(subscribe_.wait_seconds));
+    timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec) self->close(CloseReason::shutdown);  // same answer as shutdown: 204 and the cursor
+    });
+    session_->watch_for_disconnect([self = shared_from_this()] { self->abandon(); });
+  }
+
+  // Answers once and leaves the channel; stays attached until the answer is written, so a shutdown
+  // waits for it.
+  void answer(Response response) {
+    if (done_) return;
+    release();
+    session_->send(std::move(response), [self = shared_from_this()] { self->hub_.detach(self.get()); });
+  }
+
+  // The client went away while held: leave without answering; dropping the session closes the socket.
+  void abandon() {
+    if (done_) return;
+    release();
+    hub_.detach(this);
+    session_.reset();
+  }
+
+  void release() {
+    done_ = true;
+    hub_.unsubscribe(subscribe_.channel, this);
+    timer_.cancel();
+    session_->stop_watching();
+  }
+
+  std::shared_ptr<HttpSession> session_;
+  Request request_;
+  SubscribeRequest subscribe_;
+  Hub& hub_;
+  asio::steady_timer timer_;
+  SubscriptionCursor cursor_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+void serve_poll(const std::shared_ptr<HttpSession>& session, Request request, SubscribeRequest subscribe) {
+  if (subscribe.wait_seconds > 0) {
+    return std::make_shared<LongPoll>(session, std::move(request), std::move(subscribe))->start();
+  }
+  ServerContext& context = session->context();
+  std::string channel = subscribe.channel;
+  context.broker.read(channel, subscribe.from, context.config.limits.poll_batch_limit,
+                      [session, request = std::move(request), channel](auto outcome) {
+                        if (auto* error = std::get_if<Error>(&outcome)) {
+                          return session->send(error_response(request, *error));
+                        }
+                        session->send(poll_response(request, channel, std::get<ReadResult>(outcome)));
+                      });
+}
+
+}  // namespace herald

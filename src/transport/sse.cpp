@@ -1,0 +1,165 @@
+// Server-Sent Events: one long response, a text/event-stream of the channel's messages.
+#include "transport/sse.hpp"
+
+#include <limits>
+#include <sstream>
+
+#include "core/write_queue.hpp"
+#include "http/http_session.hpp"
+#include "http/responses.hpp"
+
+namespace herald {
+namespace {
+
+class SseStream final : public Subscriber, public std::enable_shared_from_this<SseStream> {
+ public:
+  SseStream(beast::tcp_stream stream, ServerContext& context, Hub& hub, SubscribeRequest subscribe)
+      : stream_(std::move(stream)),
+        context_(context),
+        hub_(hub),
+        subscribe_(std::move(subscribe)),
+        queue_(context.config.limits.write_queue_bytes),
+        heartbeat_(stream_.get_executor()) {}
+
+  void start(const Request& request) {
+    hub_.attach(this);
+    queue_.push(response_head(request));
+    join_channel(context_.broker, hub_, *this, subscribe_.channel, subscribe_.from,
+                 std::numeric_limits<std::size_t>::max(), [self = shared_from_this()](auto outcome) {
+                   if (auto* error = std::get_if<Error>(&outcome)) {
+                     self->queue_.push(": error " + error->message + "\n\n");
+                     return self->close(CloseReason::shutdown);
+                   }
+                   self->on_history(std::get<ReadResult>(outcome));
+                 });
+    watch_client();
+    schedule_heartbeat();
+  }
+
+  Delivery deliver(const MessagePtr& message) override {
+    if (closing_) return Delivery::dropped;
+    if (!cursor_.advance(*message)) return Delivery::skipped;
+    if (!queue_.push(message, message->sse_block())) {
+      close(CloseReason::slow_consumer);
+      return Delivery::dropped;
+    }
+    flush();
+    return Delivery::sent;
+  }
+
+  void close(CloseReason reason) override {
+    if (closing_) return;
+    closing_ = true;
+    leave();
+    if (reason == CloseReason::slow_consumer) {
+      // Nothing more fits; the client reconnects with Last-Event-ID and loses nothing kept.
+      return end();
+    }
+    flush();  // what is queued goes out, then the stream ends
+  }
+
+  Transport transport() const override { return Transport::sse; }
+
+ private:
+  std::string response_head(const Request& request) const {
+    http::response<http::empty_body> head{http::status::ok, request.version()};
+    head.set(http::field::server, "herald");
+    head.set(http::field::content_type, "text/event-stream");
+    head.set(http::field::cache_control, "no-store");
+    head.set("X-Accel-Buffering", "no");  // tell proxies not to hold the stream back
+    head.keep_alive(false);               // the body ends when the connection does
+    std::ostringstream out;
+    out << head.base();
+    return std::move(out).str() + "retry: " + std::to_string(context_.config.limits.sse_retry_ms) + "\n: herald\n\n";
+  }
+
+  void on_history(const ReadResult& result) {
+    if (closing_) return;
+    if (result.gap) {
+      queue_.push("id: " + format_cursor(result.gap_cursor) + "\nevent: gap\ndata: {\"channel\":\"" +
+                  subscribe_.channel + "\"}\n\n");
+    }
+    for (const auto& message : result.messages) {
+      cursor_.advance(*message);
+      queue_.push(message, message->sse_block());  // history is bounded; it always fits once
+    }
+    if (result.messages.empty()) cursor_ = SubscriptionCursor(result.cursor);
+    flush();
+  }
+
+  void flush() {
+    if (writing_ || ended_) return;
+    if (queue_.empty()) {
+      if (closing_) end();
+      return;
+    }
+    writing_ = true;
+    in_flight_ = queue_.size();
+    buffers_.clear();
+    for (std::size_t i = 0; i < in_flight_; ++i) buffers_.emplace_back(queue_.at(i).data(), queue_.at(i).size());
+    asio::async_write(stream_.socket(), buffers_, [self = shared_from_this()](error_code ec, std::size_t) {
+      self->writing_ = false;
+      self->queue_.pop(self->in_flight_);
+      if (ec) return self->end();
+      self->flush();
+    });
+  }
+
+  // Any byte or EOF from the client ends the stream: an SSE client sends nothing after its request,
+  // so this is how a client that went away is noticed at once rather than at the next write.
+  void watch_client() {
+    stream_.socket().async_read_some(asio::buffer(read_byte_), [self = shared_from_this()](error_code, std::size_t) {
+      self->closing_ = true;
+      self->end();
+    });
+  }
+
+  void schedule_heartbeat() {
+    heartbeat_.expires_after(std::chrono::seconds(context_.config.limits.sse_heartbeat_seconds));
+    heartbeat_.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || self->closing_) return;
+      if (!self->queue_.push(std::string(": hb\n\n"))) return self->close(CloseReason::slow_consumer);
+      self->flush();
+      self->schedule_heartbeat();
+    });
+  }
+
+  void leave() {
+    if (left_) return;
+    left_ = true;
+    hub_.unsubscribe(subscribe_.channel, this);
+    heartbeat_.cancel();
+  }
+
+  void end() {
+    if (ended_) return;
+    ended_ = true;
+    leave();
+    hub_.detach(this);
+    error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  ServerContext& context_;
+  Hub& hub_;
+  SubscribeRequest subscribe_;
+  WriteQueue queue_;
+  std::vector<asio::const_buffer> buffers_;
+  std::size_t in_flight_ = 0;
+  asio::steady_timer heartbeat_;
+  SubscriptionCursor cursor_;
+  std::array<char, 1> read_byte_{};
+  bool writing_ = false, closing_ = false, left_ = false, ended_ = false;
+};
+
+}  // namespace
+
+void start_sse(const std::shared_ptr<HttpSession>& session, Request request, SubscribeRequest subscribe) {
+  auto stream = std::make_shared<SseStream>(session->take_stream(), session->context(), session->hub(),
+                                            std::move(subscribe));
+  stream->start(request);
+}
+
+}  // namespace herald

@@ -1,0 +1,61 @@
+#include "transport/subscribe_request.hpp"
+
+#include <charconv>
+
+namespace herald {
+namespace {
+
+std::optional<std::size_t> parse_count(std::string_view text) {
+  std::size_t value = 0;
+  if (text.empty() || text.size() > 9) return std::nullopt;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::optional<Cursor> parse_since(std::string_view text, Error& error) {
+  auto cursor = parse_cursor(text);
+  if (!cursor) error = {"bad_cursor", "The cursor '" + std::string(text.substr(0, 64)) + "' is not one herald issued."};
+  return cursor;
+}
+
+std::variant<SubscribeRequest, Error> parse_subscribe_request(const Request& request, boost::urls::params_view params,
+                                                              const Limits& limits) {
+  SubscribeRequest subscribe;
+  Error error;
+  std::optional<std::string> since;
+  if (auto it = params.find("since"); it != params.end()) since = (*it).value;
+  if (auto header = request["Last-Event-ID"]; !header.empty()) since = std::string(header);
+  if (since) {
+    subscribe.from.since = parse_since(*since, error);
+    if (!subscribe.from.since) return error;
+  }
+  if (auto it = params.find("last"); it != params.end()) {
+    auto last = parse_count((*it).value);
+    if (!last) return Error{"bad_parameter", "'last' must be a non-negative integer."};
+    subscribe.from.last = *last;
+  }
+  if (auto it = params.find("wait"); it != params.end()) {
+    auto wait = parse_count((*it).value);
+    if (!wait) return Error{"bad_parameter", "'wait' must be a non-negative number of seconds."};
+    subscribe.wait_seconds = static_cast<unsigned>(std::min<std::size_t>(*wait, limits.longpoll_max_wait_seconds));
+  }
+  return subscribe;
+}
+
+bool accepts_event_stream(const Request& request) {
+  return request[http::field::accept].find("text/event-stream") != std::string_view::npos;
+}
+
+void join_channel(Broker& broker, Hub& hub, Subscriber& subscriber, const std::string& channel, const ReadFrom& from,
+                  std::size_t limit, Broker::ReadCallback done) {
+  hub.subscribe(channel, &subscriber);
+  broker.read(channel, from, limit, [&hub, &subscriber, channel, done = std::move(done)](auto outcome) {
+    if (std::holds_alternative<Error>(outcome)) hub.unsubscribe(channel, &subscriber);
+    done(std::move(outcome));
+  });
+}
+
+}  // namespace herald

@@ -1,0 +1,227 @@
+// WebSocket: /sub/{channel} (one channel, each message an envelope frame) and /ws (many channels,
+// the JSON protocol of transport/ws_protocol). One session type serves both.
+#include "transport/websocket.hpp"
+
+#include <limits>
+#include <spdlog/spdlog.h>
+#include <unordered_map>
+
+#include "core/channel_name.hpp"
+#include "core/namespace_settings.hpp"
+#include "core/write_queue.hpp"
+#include "http/http_session.hpp"
+#include "transport/ws_protocol.hpp"
+
+namespace herald {
+namespace {
+
+class WebSocketSession final : public Subscriber, public std::enable_shared_from_this<WebSocketSession> {
+ public:
+  WebSocketSession(beast::tcp_stream stream, ServerContext& context, Hub& hub, bool multiplex)
+      : ws_(std::move(stream)),
+        context_(context),
+        hub_(hub),
+        multiplex_(multiplex),
+        queue_(context.config.limits.write_queue_bytes) {}
+
+  void accept(Request request, std::optional<SubscribeRequest> single) {
+    const Limits& limits = context_.config.limits;
+    beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts below take over
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = std::chrono::seconds(limits.request_timeout_seconds);
+    timeouts.idle_timeout = std::chrono::seconds(limits.ws_idle_timeout_seconds);
+    timeouts.keep_alive_pings = true;  // ping at half the idle timeout; no pong by the end: dropped
+    ws_.set_option(timeouts);
+    ws_.read_message_max(limits.ws_max_message_bytes);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& response) { response.set(http::field::server, "herald"); }));
+    ws_.text(true);
+    ws_.async_accept(request, [self = shared_from_this(), single = std::move(single)](error_code ec) {
+      if (ec) return;
+      self->hub_.attach(self.get());
+      self->attached_ = true;
+      if (single) self->subscribe(single->channel, single->from, {});
+      self->read();
+    });
+  }
+
+  Delivery deliver(const MessagePtr& message) override {
+    if (closing_) return Delivery::dropped;
+    auto it = subscriptions_.find(message->channel());
+    if (it == subscriptions_.end() || !it->second.advance(*message)) return Delivery::skipped;
+    if (!queue_.push(message, multiplex_ ? message->ws_frame() : message->envelope())) {
+      close(CloseReason::slow_consumer);
+      return Delivery::dropped;
+    }
+    flush();
+    return Delivery::sent;
+  }
+
+  void close(CloseReason reason) override {
+    if (closing_) return;
+    closing_ = true;
+    if (reason == CloseReason::slow_consumer) {
+      // What is queued cannot all be sent; the client resumes from its last cursor instead.
+      close_reason_ = {websocket::close_code::policy_error, "slow consumer: write queue full"};
+      queue_.drop_after(writing_ ? 1 : 0);
+    }
+    leave_all();
+    flush();  // sends what is queued, then the close frame
+  }
+
+  Transport transport() const override { return Transport::websocket; }
+
+ private:
+  void read() {
+    ws_.async_read(in_, [self = shared_from_this()](error_code ec, std::size_t) {
+      if (ec) return self->teardown();
+      std::string text = beast::buffers_to_string(self->in_.data());
+      self->in_.consume(self->in_.size());
+      if (self->multiplex_) self->on_frame(text);  // /sub/{channel} listens only
+      self->read();
+    });
+  }
+
+  void on_frame(std::string_view text) {
+    std::string ref;
+    auto parsed = parse_client_frame(text, ref);
+    if (auto* error = std::get_if<Error>(&parsed)) return send(error_frame(*error, ref));
+    ClientFrame& frame = std::get<ClientFrame>(parsed);
+    if (!is_valid_channel_name(frame.channel)) {
+      return send(error_frame({"bad_channel", "A channel name is 1-128 characters from A-Z a-z 0-9 _ - . : @."}, ref));
+    }
+    switch (frame.op) {
+      case ClientFrame::Op::subscribe: return subscribe(frame.channel, {frame.since, frame.last}, frame.ref);
+      case ClientFrame::Op::unsubscribe: return unsubscribe(frame.channel, frame.ref);
+      case ClientFrame::Op::publish: return publish(std::move(frame));
+    }
+  }
+
+  void subscribe(const std::string& channel, const ReadFrom& from, const std::string& ref) {
+    if (subscriptions_.contains(channel)) {
+      return send(error_frame({"already_subscribed", "This socket already listens to " + channel + "."}, ref));
+    }
+    if (subscriptions_.size() >= context_.config.limits.ws_max_channels) {
+      return send(error_frame({"too_many_channels", "One socket may listen to at most " +
+                                                        std::to_string(context_.config.limits.ws_max_channels) +
+                                                        " channels."},
+                              ref));
+    }
+    subscriptions_.emplace(channel, SubscriptionCursor{});
+    join_channel(context_.broker, hub_, *this, channel, from, std::numeric_limits<std::size_t>::max(),
+                 [self = shared_from_this(), channel, ref](auto outcome) {
+                   if (auto* error = std::get_if<Error>(&outcome)) {
+                     self->subscriptions_.erase(channel);
+                     return self->send(error_frame(*error, ref));
+                   }
+                   self->on_history(channel, std::get<ReadResult>(outcome), ref);
+                 });
+  }
+
+  void on_history(const std::string& channel, const ReadResult& result, const std::string& ref) {
+    auto it = subscriptions_.find(channel);
+    if (closing_ || it == subscriptions_.end()) return;
+    Cursor newest = result.messages.empty() ? result.cursor : result.messages.back()->cursor();
+    if (multiplex_) {
+      send(subscribed_frame(channel, newest, result.gap, ref));
+    } else if (result.gap) {
+      send(R"({"channel":")" + channel + R"(","gap":true,"cursor":")" + format_cursor(result.gap_cursor) + R"("})");
+    }
+    it->second = SubscriptionCursor(result.messages.empty() ? result.cursor : Cursor{});
+    for (const auto& message : result.messages) {
+      it->second.advance(*message);
+      if (!queue_.push(message, multiplex_ ? message->ws_frame() : message->envelope())) {
+        return close(CloseReason::slow_consumer);
+      }
+    }
+    flush();
+  }
+
+  void unsubscribe(const std::string& channel, const std::string& ref) {
+    if (subscriptions_.erase(channel) == 0) {
+      return send(error_frame({"not_subscribed", "This socket does not listen to " + channel + "."}, ref));
+    }
+    hub_.unsubscribe(channel, this);
+    send(unsubscribed_frame(channel, ref));
+  }
+
+  void publish(ClientFrame frame) {
+    if (!context_.config.namespaces.for_channel(frame.channel).client_publish) {
+      return send(error_frame({"forbidden", "Clients may not publish to the namespace of " + frame.channel + "."},
+                              frame.ref));
+    }
+    auto made = make_publish_request(frame.channel, std::move(frame.event), std::move(frame.data), frame.data_is_json,
+                                     context_.config.limits.max_payload_bytes);
+    if (auto* error = std::get_if<Error>(&made)) return send(error_frame(*error, frame.ref));
+    context_.broker.publish(std::get<PublishRequest>(std::move(made)),
+                            [self = shared_from_this(), ref = frame.ref](auto outcome) {
+                              if (auto* error = std::get_if<Error>(&outcome)) {
+                                return self->send(error_frame(*error, ref));
+                              }
+                              const auto& message = std::get<MessagePtr>(outcome);
+                              self->send(published_frame(message->channel(), message->id(), ref));
+                            });
+  }
+
+  void send(std::string frame) {
+    if (closing_) return;
+    if (!queue_.push(std::move(frame))) return close(CloseReason::slow_consumer);
+    flush();
+  }
+
+  void flush() {
+    if (writing_ || closed_) return;
+    if (queue_.empty()) {
+      if (closing_) send_close();
+      return;
+    }
+    writing_ = true;
+    std::string_view next = queue_.at(0);
+    ws_.async_write(asio::buffer(next.data(), next.size()), [self = shared_from_this()](error_code ec, std::size_t) {
+      self->writing_ = false;
+      self->queue_.pop(1);
+      if (ec) return self->teardown();
+      self->flush();
+    });
+  }
+
+  void send_close() {
+    closed_ = true;
+    ws_.async_close(close_reason_, [self = shared_from_this()](error_code) { self->teardown(); });
+  }
+
+  void leave_all() {
+    for (const auto& [channel, cursor] : subscriptions_) hub_.unsubscribe(channel, this);
+    subscriptions_.clear();
+  }
+
+  // The connection is over (closed by either side, or failed): forget it everywhere.
+  void teardown() {
+    closing_ = true;
+    closed_ = true;
+    leave_all();
+    if (attached_) hub_.detach(this);
+    attached_ = false;
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  ServerContext& context_;
+  Hub& hub_;
+  bool multiplex_;
+  WriteQueue queue_;
+  beast::flat_buffer in_;
+  std::unordered_map<std::string, SubscriptionCursor> subscriptions_;
+  websocket::close_reason close_reason_{websocket::close_code::going_away, "server shutting down"};
+  bool writing_ = false, closing_ = false, closed_ = false, attached_ = false;
+};
+
+}  // namespace
+
+void start_websocket(const std::shared_ptr<HttpSession>& session, Request request,
+                     std::optional<SubscribeRequest> single) {
+  auto ws = std::make_shared<WebSocketSession>(session->take_stream(), session->context(), session->hub(),
+                                               !single.has_value());
+  ws->accept(std::move(request), std::move(single));
+}
+
+}  // namespace herald

@@ -1,0 +1,17 @@
+#pragma once
+#include <memory>
+#include <optional>
+
+#include "http/beast.hpp"
+#include "transport/subscribe_request.hpp"
+
+namespace herald {
+
+class HttpSession;
+
+// Upgrades the connection. With `single`, it is GET /sub/{channel}: one channel, envelopes as frames.
+// Without, it is GET /ws: the JSON protocol of subscribe/unsubscribe/publish frames.
+void start_websocket(const std::shared_ptr<HttpSession>& session, Request request,
+                     std::optional<SubscribeRequest> single);
+
+}  // namespace herald

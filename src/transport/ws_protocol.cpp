@@ -1,0 +1,90 @@
+#include "transport/ws_protocol.hpp"
+
+#include <boost/json.hpp>
+
+namespace herald {
+namespace json = boost::json;
+namespace {
+
+Error bad_frame(std::string message) { return Error{"bad_frame", std::move(message)}; }
+
+std::string with_ref(std::string frame, const std::string& ref) {
+  if (ref.empty()) return frame;
+  frame.pop_back();  // the closing brace
+  return frame + R"(,"ref":)" + ref + "}";
+}
+
+}  // namespace
+
+std::variant<ClientFrame, Error> parse_client_frame(std::string_view text, std::string& ref) {
+  json::error_code ec;
+  json::value value = json::parse(text, ec);
+  if (ec || !value.is_object()) return bad_frame("A frame is a JSON object such as {\"op\":\"subscribe\",\"channel\":\"news\"}.");
+  const json::object& object = value.as_object();
+  ClientFrame frame;
+  if (const auto* r = object.if_contains("ref")) ref = frame.ref = json::serialize(*r);
+
+  const auto* op = object.if_contains("op");
+  if (op == nullptr || !op->is_string()) return bad_frame("The frame has no \"op\" string.");
+  if (*op == "subscribe") {
+    frame.op = ClientFrame::Op::subscribe;
+  } else if (*op == "unsubscribe") {
+    frame.op = ClientFrame::Op::unsubscribe;
+  } else if (*op == "publish") {
+    frame.op = ClientFrame::Op::publish;
+  } else {
+    return bad_frame("Unknown op; use subscribe, unsubscribe or publish.");
+  }
+
+  const auto* channel = object.if_contains("channel");
+  if (channel == nullptr || !channel->is_string()) return bad_frame("The frame has no \"channel\" string.");
+  frame.channel = std::string(channel->as_string());
+
+  if (const auto* since = object.if_contains("since"); since != nullptr && !since->is_null()) {
+    if (!since->is_string()) return Error{"bad_cursor", "\"since\" must be a cursor string."};
+    frame.since = parse_cursor(since->as_string());
+    if (!frame.since) return Error{"bad_cursor", "\"since\" is not a cursor herald issued."};
+  }
+  if (const auto* last = object.if_contains("last"); last != nullptr && !last->is_null()) {
+    if (!last->is_int64() || last->as_int64() < 0) return bad_frame("\"last\" must be a non-negative integer.");
+    frame.last = static_cast<std::size_t>(last->as_int64());
+  }
+  if (const auto* event = object.if_contains("event"); event != nullptr && !event->is_null()) {
+    if (!event->is_string()) return Error{"bad_event", "\"event\" must be a string."};
+    frame.event = std::string(event->as_string());
+  }
+  if (frame.op == ClientFrame::Op::publish) {
+    const auto* data = object.if_contains("data");
+    if (data == nullptr) return bad_frame("A publish frame needs \"data\".");
+    // A string is published as text; any other value as JSON.
+    if (data->is_string()) {
+      frame.data = std::string(data->as_string());
+    } else {
+      frame.data = json::serialize(*data);
+      frame.data_is_json = true;
+    }
+  }
+  return frame;
+}
+
+std::string subscribed_frame(const std::string& channel, Cursor cursor, bool gap, const std::string& ref) {
+  return with_ref(R"({"op":"subscribed","channel":")" + channel + R"(","cursor":")" + format_cursor(cursor) +
+                      R"(","gap":)" + (gap ? "true" : "false") + "}",
+                  ref);
+}
+
+std::string unsubscribed_frame(const std::string& channel, const std::string& ref) {
+  return with_ref(R"({"op":"unsubscribed","channel":")" + channel + R"("})", ref);
+}
+
+std::string published_frame(const std::string& channel, const std::string& id, const std::string& ref) {
+  return with_ref(R"({"op":"published","channel":")" + channel + R"(","id":")" + id + R"("})", ref);
+}
+
+std::string error_frame(const Error& error, const std::string& ref) {
+  return with_ref(R"({"op":"error","code":)" + json::serialize(json::string(error.code)) + R"(,"message":)" +
+                      json::serialize(json::string(error.message)) + "}",
+                  ref);
+}
+
+}  // namespace herald

@@ -1,0 +1,32 @@
+#pragma once
+// The /ws protocol: JSON frames that subscribe, unsubscribe and publish over one WebSocket.
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "core/cursor.hpp"
+#include "core/error.hpp"
+
+namespace herald {
+
+struct ClientFrame {
+  enum class Op { subscribe, unsubscribe, publish } op = Op::subscribe;
+  std::string channel;
+  std::optional<Cursor> since;
+  std::optional<std::size_t> last;
+  std::string event;
+  std::string data;  // publish: the text, or compact JSON when data_is_json
+  bool data_is_json = false;
+  std::string ref;  // serialized JSON value echoed in the reply; empty when absent
+};
+
+// Parses one client text frame; the Error names what was wrong (code "bad_frame", "bad_cursor", ...).
+// On error, `ref` is still filled in when it could be read, so the error frame can echo it.
+std::variant<ClientFrame, Error> parse_client_frame(std::string_view text, std::string& ref);
+
+std::string subscribed_frame(const std::string& channel, Cursor cursor, bool gap, const std::string& ref);
+std::string unsubscribed_frame(const std::string& channel, const std::string& ref);
+std::string published_frame(const std::string& channel, const std::string& id, const std::string& ref);
+std::string error_frame(const Error& error, const std::string& ref);
+
+}  // namespace herald

@@ -1,0 +1,84 @@
+// The small HTTP surface: /healthz, static files from web_root, GET /channels/{ch}, and
+// `herald --version`.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import http from 'node:http';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { heraldBin, publishMany, request, startHerald, uniq, webRoot } from './lib/herald.mjs';
+
+/** GET a path exactly as written (no URL normalisation) and return the status. */
+function rawGetStatus(port, rawPath) {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: rawPath }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      })
+      .on('error', reject);
+  });
+}
+
+let h;
+before(async () => {
+  h = await startHerald();
+});
+after(() => h?.stop());
+
+describe('http', () => {
+  it('GET /healthz → 200 {"status":"ok"}', async () => {
+    const r = await request(`${h.url}/healthz`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, { status: 'ok' });
+  });
+
+  it('GET / serves web/index.html as text/html', async () => {
+    const r = await request(`${h.url}/`);
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.headers.get('content-type') ?? '', /^text\/html/);
+    assert.equal(r.text, await readFile(path.join(webRoot, 'index.html'), 'utf8'));
+    const named = await request(`${h.url}/index.html`);
+    assert.equal(named.status, 200);
+    assert.equal(named.text, r.text);
+  });
+
+  it('a missing static file is 404 not_found, and ../ cannot leave web_root', async () => {
+    const r = await request(`${h.url}/no-such-file-${Date.now()}.js`);
+    assert.equal(r.status, 404);
+    assert.equal(r.json?.error, 'not_found');
+    // fetch normalises "../" away, so node:http sends these paths verbatim.
+    for (const p of ['/../../../../etc/passwd', '/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2f..%2f..%2fetc/passwd']) {
+      const status = await rawGetStatus(h.port, p);
+      assert.notEqual(status, 200, `${p} must not serve a file outside web_root`);
+    }
+  });
+
+  it('GET /channels/{ch} describes an unknown channel, then one with history', async () => {
+    const ch = uniq('info');
+    const empty = await request(`${h.url}/channels/${ch}`);
+    assert.equal(empty.status, 200, empty.text);
+    assert.deepEqual(empty.json, {
+      channel: ch,
+      last_id: null,
+      history: 0,
+      subscribers: { websocket: 0, sse: 0, longpoll: 0 },
+    });
+    const ids = await publishMany(h.url, ch, [1, 2]);
+    const full = await request(`${h.url}/channels/${ch}`);
+    assert.equal(full.json.last_id, ids[1]);
+    assert.equal(full.json.history, 2);
+  });
+
+  it('GET /channels/{bad name} → 400 bad_channel', async () => {
+    const r = await request(`${h.url}/channels/a$b`);
+    assert.equal(r.status, 400);
+    assert.equal(r.json?.error, 'bad_channel');
+  });
+
+  it('herald --version prints a version and exits 0', async () => {
+    const { stdout } = await promisify(execFile)(heraldBin, ['--version']);
+    assert.match(stdout, /\d+\.\d+/);
+  });
+});
