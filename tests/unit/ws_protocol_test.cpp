@@ -1,1 +1,57 @@
+#include "transport/ws_protocol.hpp"
+
 #include <gtest/gtest.h>
+
+namespace herald {
+namespace {
+
+std::variant<ClientFrame, Error> parse(std::string_view text) {
+  std::string ref;
+  return parse_client_frame(text, ref);
+}
+
+std::string code(std::string_view text) {
+  auto result = parse(text);
+  auto* error = std::get_if<Error>(&result);
+  return error ? error->code : "";
+}
+
+TEST(WsProtocol, ParsesSubscribeWithCursor) {
+  auto frame = std::get<ClientFrame>(parse(R"({"op":"subscribe","channel":"news","since":"00000001.5","ref":7})"));
+  EXPECT_EQ(frame.op, ClientFrame::Op::subscribe);
+  EXPECT_EQ(frame.channel, "news");
+  EXPECT_EQ(frame.since, (Cursor{1, 5}));
+  EXPECT_EQ(frame.ref, "7");
+}
+
+TEST(WsProtocol, PublishTakesTextOrJson) {
+  auto text = std::get<ClientFrame>(parse(R"({"op":"publish","channel":"c","data":"hi"})"));
+  EXPECT_EQ(text.data, "hi");
+  EXPECT_FALSE(text.data_is_json);
+  auto json = std::get<ClientFrame>(parse(R"({"op":"publish","channel":"c","data":{"a": [1, 2]}})"));
+  EXPECT_EQ(json.data, R"({"a":[1,2]})");
+  EXPECT_TRUE(json.data_is_json);
+}
+
+TEST(WsProtocol, RefusesMalformedFrames) {
+  EXPECT_EQ(code("not json"), "bad_frame");
+  EXPECT_EQ(code("[1]"), "bad_frame");
+  EXPECT_EQ(code(R"({"channel":"c"})"), "bad_frame");
+  EXPECT_EQ(code(R"({"op":"dance","channel":"c"})"), "bad_frame");
+  EXPECT_EQ(code(R"({"op":"subscribe"})"), "bad_frame");
+  EXPECT_EQ(code(R"({"op":"subscribe","channel":"c","since":"nope"})"), "bad_cursor");
+  EXPECT_EQ(code(R"({"op":"subscribe","channel":"c","last":-1})"), "bad_frame");
+  EXPECT_EQ(code(R"({"op":"publish","channel":"c"})"), "bad_frame");
+}
+
+TEST(WsProtocol, ErrorFramesEchoTheRef) {
+  std::string ref;
+  auto result = parse_client_frame(R"({"op":"dance","channel":"c","ref":"abc"})", ref);
+  ASSERT_TRUE(std::holds_alternative<Error>(result));
+  EXPECT_EQ(error_frame(std::get<Error>(result), ref).substr(0, 25), R"({"op":"error","code":"bad)");
+  EXPECT_NE(error_frame(std::get<Error>(result), ref).find(R"("ref":"abc"})"), std::string::npos);
+  EXPECT_EQ(subscribed_frame("c", Cursor{1, 2}, true, ""), R"({"op":"subscribed","channel":"c","cursor":"00000001.2","gap":true})");
+}
+
+}  // namespace
+}  // namespace herald
