@@ -16,9 +16,9 @@ const { url, wsUrl, channel, since, messages, counts, pollIntervalMs, timeoutMs 
 let stopping = false;
 const deadline = Date.now() + timeoutMs;
 
-async function pollLoop(wait) {
+/** Poll in a loop with the cursor; what arrives goes into `got` (readable on failure too). */
+async function pollLoop(wait, got) {
   let cursor = since;
-  const got = [];
   while (got.length < messages && !stopping) {
     if (Date.now() > deadline) throw new Error(`poller (wait=${wait}) has ${got.length}/${messages}`);
     const r = await poll(url, channel, { since: cursor, wait });
@@ -40,12 +40,29 @@ const sses = Array.from({ length: counts.sse }, () => openEventSource(`${url}${p
 const subs = Array.from({ length: counts.wsSub }, () => openWS(`${wsUrl}${path}?since=${encodeURIComponent(since)}`));
 const muxes = Array.from({ length: counts.wsMux }, () => openWS(`${wsUrl}/ws`));
 const pollers = [
-  ...Array.from({ length: counts.interval }, () => ['interval poll', pollLoop(0)]),
-  ...Array.from({ length: counts.longpoll }, () => ['long poll', pollLoop(30)]),
-];
+  ...Array.from({ length: counts.interval }, () => ['interval poll', 0, []]),
+  ...Array.from({ length: counts.longpoll }, () => ['long poll', 30, []]),
+].map(([kind, wait, got]) => [kind, pollLoop(wait, got), got]);
 pollers.forEach(([, p]) => p.catch(() => {}));
 
 const wait = { timeoutMs };
+
+/** Await a client's messages; on failure say which n are missing or repeated, not just how many. */
+async function collect(kind, waiting, items, extra = () => '') {
+  try {
+    return [kind, await waiting];
+  } catch (err) {
+    const ns = items().map((x) => x.data?.n);
+    const missing = [];
+    for (let n = 0; n < messages; n++) if (!ns.includes(n)) missing.push(n);
+    const repeated = ns.filter((n, i) => ns.indexOf(n) !== i);
+    throw new Error(
+      `${kind} subscriber received ${ns.length}/${messages}; missing n=${JSON.stringify(missing.slice(0, 50))}` +
+        ` repeated n=${JSON.stringify(repeated.slice(0, 50))}${extra()} (${err.message.slice(0, 300)})`,
+    );
+  }
+}
+
 try {
   await Promise.all([
     ...sses.map((s) => s.opened),
@@ -58,17 +75,30 @@ try {
   ]);
   parentPort.postMessage({ type: 'ready' });
 
+  const sseItems = (s) => s.events.items.map((e) => ({ id: e.id, data: JSON.parse(e.data) }));
+  const envelopes = (fs) => fs.map((f) => ({ id: f.id, data: f.data }));
   const results = await Promise.all([
-    ...sses.map(async (s) => [
-      'sse',
-      (await s.events.waitFor(messages, wait)).map((e) => ({ id: e.id, data: JSON.parse(e.data) })),
-    ]),
-    ...subs.map(async (w) => ['ws /sub', (await w.frames.waitFor(messages, wait)).map((f) => ({ id: f.id, data: f.data }))]),
-    ...muxes.map(async (m) => {
-      await m.frames.waitUntil((fs) => wsMessages(fs, channel).length >= messages, wait);
-      return ['ws /ws', wsMessages(m.frames.items, channel).map((f) => ({ id: f.id, data: f.data }))];
-    }),
-    ...pollers.map(async ([kind, p]) => [kind, await p]),
+    ...sses.map((s) =>
+      collect(
+        'sse',
+        s.events.waitFor(messages, wait).then(() => sseItems(s).slice(0, messages)),
+        () => sseItems(s),
+        () => `; eventsource errors ${JSON.stringify(s.errors.items)}`,
+      ),
+    ),
+    ...subs.map((w) =>
+      collect('ws /sub', w.frames.waitFor(messages, wait).then(envelopes), () => envelopes(w.frames.items)),
+    ),
+    ...muxes.map((m) =>
+      collect(
+        'ws /ws',
+        m.frames
+          .waitUntil((fs) => wsMessages(fs, channel).length >= messages, wait)
+          .then(() => envelopes(wsMessages(m.frames.items, channel))),
+        () => envelopes(wsMessages(m.frames.items, channel)),
+      ),
+    ),
+    ...pollers.map(([kind, p, got]) => collect(kind, p, () => got)),
   ]);
   parentPort.postMessage({ type: 'done', results });
 } catch (err) {
