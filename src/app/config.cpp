@@ -1,8 +1,8 @@
 #include "app/config.hpp"
 
+#include <toml++/toml.h>
 #include <set>
 #include <stdexcept>
-#include <toml++/toml.h>
 
 namespace herald {
 namespace {
@@ -60,8 +60,8 @@ class TableReader {
 
 void read_namespace(const toml::table& table, const std::string& where, NamespaceSettings& settings) {
   TableReader reader(table, where);
-  std::size_t ttl_seconds = static_cast<std::size_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(settings.history.max_age).count());
+  std::size_t ttl_seconds =
+      static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::seconds>(settings.history.max_age).count());
   reader.read("history_size", settings.history.max_messages);
   reader.read("history_ttl_seconds", ttl_seconds);
   reader.read("client_publish", settings.client_publish);
@@ -118,7 +118,8 @@ Config load_config(const std::string& path) {
     }
     if (const auto* namespaces = reader.table("namespace")) {
       for (const auto& [name, node] : *namespaces) {
-        if (!node.is_table()) throw std::runtime_error("setting 'namespace." + std::string(name.str()) + "' must be a table");
+        if (!node.is_table())
+          throw std::runtime_error("setting 'namespace." + std::string(name.str()) + "' must be a table");
         NamespaceSettings settings = config.namespaces.defaults;
         read_namespace(*node.as_table(), "namespace." + std::string(name.str()) + ".", settings);
         config.namespaces.by_namespace[std::string(name.str())] = settings;

@@ -1,7 +1,7 @@
 // herald: one channel, heard four ways. `herald serve` runs the server; `herald --version` says which.
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <iostream>
-#include <spdlog/spdlog.h>
 
 #include "app/config.hpp"
 #include "app/server.hpp"
@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
   std::string config_path, listen, log_level;
   unsigned threads = 0;
   auto* serve = app.add_subcommand("serve", "Run the server");
-  serve->add_option("--config", config_path, "TOML file with the settings (see docs/config.md)")->check(CLI::ExistingFile);
+  serve->add_option("--config", config_path, "TOML file with the settings (see docs/config.md)")
+      ->check(CLI::ExistingFile);
   serve->add_option("--listen", listen, "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks a free one)");
   serve->add_option("--threads", threads, "Event loops (default: one per core)");
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error");

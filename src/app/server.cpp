@@ -30,7 +30,8 @@ void schedule_sweep(asio::steady_timer& timer, Broker& broker, SubscriberCounts&
 // Waits until every streaming connection has said goodbye, or the grace period ends, then stops.
 void drain_then_stop(asio::steady_timer& timer, EventLoops& loops, std::chrono::steady_clock::time_point deadline) {
   if (loops.open_streams() == 0 || std::chrono::steady_clock::now() >= deadline) {
-    if (loops.open_streams() > 0) spdlog::warn("shutdown: {} connections still open at the deadline", loops.open_streams());
+    if (loops.open_streams() > 0)
+      spdlog::warn("shutdown: {} connections still open at the deadline", loops.open_streams());
     return loops.stop();
   }
   timer.expires_after(drain_check_interval);
@@ -58,13 +59,6 @@ int run_server(const Config& config) {
     spdlog::critical("cannot listen on {}: {}", config.listen, error.what());
     return 1;
   }
-  auto bound = listener->local_endpoint();
-  std::string shown_host = bound.address().to_string();
-  if (bound.address().is_v6()) shown_host = fmt::format("[{}]", shown_host);
-  spdlog::info("listening on http://{}:{} with {} event loops, web root {}", shown_host, bound.port(), threads,
-               config.web_root);
-  listener->start();
-
   asio::steady_timer sweep_timer(loops.context(0));
   schedule_sweep(sweep_timer, broker, counts);
 
@@ -80,6 +74,13 @@ int run_server(const Config& config) {
     drain_then_stop(drain_timer, loops,
                     std::chrono::steady_clock::now() + std::chrono::seconds(config.limits.shutdown_grace_seconds));
   });
+
+  auto bound = listener->local_endpoint();
+  std::string shown_host = bound.address().to_string();
+  if (bound.address().is_v6()) shown_host = fmt::format("[{}]", shown_host);
+  spdlog::info("listening on http://{}:{} with {} event loops, web root {}", shown_host, bound.port(), threads,
+               config.web_root);
+  listener->start();
 
   loops.run();
   spdlog::info("shutdown: done");

@@ -19,8 +19,8 @@ struct HistoryLimits {
 
 // Where a read starts.
 struct ReadFrom {
-  std::optional<Cursor> since;       // strictly after this cursor
-  std::optional<std::size_t> last;   // without `since`: the newest N kept messages
+  std::optional<Cursor> since;      // strictly after this cursor
+  std::optional<std::size_t> last;  // without `since`: the newest N kept messages
 };
 
 struct ReadResult {
@@ -46,8 +46,8 @@ class History {
   std::size_t size() const { return messages_.size(); }
 
   // Appends a message with the next cursor, then trims to the limits.
-  MessagePtr append(std::string channel, std::string event, std::string data, bool is_json,
-                    const HistoryLimits& limits, Clock::time_point now);
+  MessagePtr append(std::string channel, std::string event, std::string data, bool is_json, const HistoryLimits& limits,
+                    Clock::time_point now);
 
   // Drops what is past the limits (by count, then by age).
   void trim(const HistoryLimits& limits, Clock::time_point now);

@@ -14,8 +14,7 @@ namespace herald {
 class Message {
  public:
   // `data` is UTF-8 text, or compact JSON text when `is_json`.
-  Message(std::string channel, Cursor cursor, std::int64_t time_ms, std::string event, std::string data,
-          bool is_json);
+  Message(std::string channel, Cursor cursor, std::int64_t time_ms, std::string event, std::string data, bool is_json);
 
   const std::string& channel() const { return channel_; }
   Cursor cursor() const { return cursor_; }

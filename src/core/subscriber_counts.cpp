@@ -6,9 +6,12 @@ namespace herald {
 
 std::string_view transport_name(Transport transport) {
   switch (transport) {
-    case Transport::websocket: return "websocket";
-    case Transport::sse: return "sse";
-    case Transport::longpoll: return "longpoll";
+    case Transport::websocket:
+      return "websocket";
+    case Transport::sse:
+      return "sse";
+    case Transport::longpoll:
+      return "longpoll";
   }
   return "unknown";
 }

@@ -11,8 +11,23 @@ EventLoops::EventLoops(std::size_t count, SubscriberCounts& counts) {
 
 void EventLoops::dispatch(const MessagePtr& message) {
   for (auto& loop : loops_) {
-    asio::post(loop->context, [&hub = loop->hub, message] { hub.dispatch(message); });
+    bool wake = false;
+    {
+      std::lock_guard lock(loop->inbox_mutex);
+      wake = loop->inbox.empty();  // otherwise a drain is already on its way
+      loop->inbox.push_back(message);
+    }
+    if (wake) asio::post(loop->context, [this, &target = *loop] { drain_inbox(target); });
   }
+}
+
+void EventLoops::drain_inbox(Loop& loop) {
+  std::vector<MessagePtr> batch;
+  {
+    std::lock_guard lock(loop.inbox_mutex);
+    batch.swap(loop.inbox);
+  }
+  for (const auto& message : batch) loop.hub.dispatch(message);
 }
 
 void EventLoops::post_to_all(const std::function<void(Hub&)>& work) {

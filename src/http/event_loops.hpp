@@ -2,6 +2,7 @@
 // One io_context per thread, each with the hub of the subscribers that live on it. A connection stays
 // on the loop that accepted it for life; a published message is posted once to each loop.
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -18,7 +19,8 @@ class EventLoops {
   asio::io_context& context(std::size_t index) { return loops_[index]->context; }
   Hub& hub(std::size_t index) { return loops_[index]->hub; }
 
-  // Hands a message to every loop's hub (one post per loop, not per subscriber).
+  // Hands a message to every loop's hub (once per loop, not per subscriber). Messages of one channel must
+  // be handed in cursor order; every loop then delivers them in that order.
   void dispatch(const MessagePtr& message);
   // Runs `work` on every loop.
   void post_to_all(const std::function<void(Hub&)>& work);
@@ -31,10 +33,17 @@ class EventLoops {
 
  private:
   struct Loop {
-    explicit Loop(SubscriberCounts& counts) : context(1), hub(counts) {}
-    asio::io_context context;
+    explicit Loop(SubscriberCounts& counts) : hub(counts), context(1) {}
+    // Declared first, destroyed last: the context's pending handlers (which hold connections) go first.
     Hub hub;
+    asio::io_context context;
+    // Messages on their way to this loop, in the order they were published. Not asio::post per message:
+    // Asio may run a post made from the loop's own thread after one made from another thread, and a
+    // channel's messages must reach every subscriber in cursor order.
+    std::mutex inbox_mutex;
+    std::vector<MessagePtr> inbox;
   };
+  void drain_inbox(Loop& loop);
   std::vector<std::unique_ptr<Loop>> loops_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
 };

@@ -44,12 +44,11 @@ void HttpSession::reject_unreadable(error_code ec) {
   request.keep_alive(false);
   Error error{"bad_request", "The request could not be parsed: " + ec.message() + "."};
   if (ec == http::error::body_limit) {
-    error = {"too_large", "The body is larger than " + std::to_string(context_.config.limits.max_payload_bytes) +
-                              " bytes."};
+    error = {"too_large",
+             "The body is larger than " + std::to_string(context_.config.limits.max_payload_bytes) + " bytes."};
   } else if (ec == http::error::header_limit) {
-    error = {"headers_too_large",
-             "The request headers are larger than " + std::to_string(context_.config.limits.max_header_bytes) +
-                 " bytes."};
+    error = {"headers_too_large", "The request headers are larger than " +
+                                      std::to_string(context_.config.limits.max_header_bytes) + " bytes."};
   }
   spdlog::debug("http: refusing request from {}: {}", remote_.address().to_string(), ec.message());
   send(error_response(request, error));
@@ -72,15 +71,16 @@ void HttpSession::send(Response response, std::function<void()> written) {
 
 void HttpSession::watch_for_disconnect(std::function<void()> gone) {
   watching_ = true;
-  stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), gone = std::move(gone)](error_code ec) {
-    if (ec || !self->watching_) return;
-    self->watching_ = false;
-    // Readable while we hold the answer: either the client closed (0 bytes) or it pipelined a request,
-    // which stays in the socket for after the answer.
-    char byte = 0;
-    auto n = self->stream_.socket().receive(asio::buffer(&byte, 1), tcp::socket::message_peek, ec);
-    if (ec || n == 0) gone();
-  });
+  stream_.socket().async_wait(
+      tcp::socket::wait_read, [self = shared_from_this(), gone = std::move(gone)](error_code ec) {
+        if (ec || !self->watching_) return;
+        self->watching_ = false;
+        // Readable while we hold the answer: either the client closed (0 bytes) or it pipelined a request,
+        // which stays in the socket for after the answer.
+        char byte = 0;
+        auto n = self->stream_.socket().receive(asio::buffer(&byte, 1), tcp::socket::message_peek, ec);
+        if (ec || n == 0) gone();
+      });
 }
 
 void HttpSession::stop_watching() {

@@ -19,13 +19,19 @@ Response json_response(const Request& request, http::status status, std::string 
 
 http::status status_of(const std::string& error_code) {
   static const std::unordered_map<std::string, http::status> statuses = {
-      {"bad_request", http::status::bad_request},       {"bad_channel", http::status::bad_request},
-      {"bad_event", http::status::bad_request},         {"bad_json", http::status::bad_request},
-      {"bad_utf8", http::status::bad_request},          {"bad_cursor", http::status::bad_request},
-      {"bad_parameter", http::status::bad_request},     {"unauthorized", http::status::unauthorized},
-      {"forbidden", http::status::forbidden},           {"not_found", http::status::not_found},
+      {"bad_request", http::status::bad_request},
+      {"bad_channel", http::status::bad_request},
+      {"bad_event", http::status::bad_request},
+      {"bad_json", http::status::bad_request},
+      {"bad_utf8", http::status::bad_request},
+      {"bad_cursor", http::status::bad_request},
+      {"bad_parameter", http::status::bad_request},
+      {"unauthorized", http::status::unauthorized},
+      {"forbidden", http::status::forbidden},
+      {"not_found", http::status::not_found},
       {"method_not_allowed", http::status::method_not_allowed},
-      {"too_large", http::status::payload_too_large},   {"headers_too_large", http::status::request_header_fields_too_large},
+      {"too_large", http::status::payload_too_large},
+      {"headers_too_large", http::status::request_header_fields_too_large},
       {"shutting_down", http::status::service_unavailable},
       {"broker_unavailable", http::status::service_unavailable},
   };

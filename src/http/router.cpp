@@ -1,7 +1,7 @@
 #include "http/router.hpp"
 
-#include <boost/url/parse.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/url/parse.hpp>
 
 #include "core/channel_name.hpp"
 #include "http/http_session.hpp"
@@ -38,8 +38,8 @@ void route_request(const std::shared_ptr<HttpSession>& session, Request request)
   }
   auto only = [&](http::verb allowed) {
     if (method == allowed) return true;
-    session->send(error_response(request, {"method_not_allowed", "This path takes only " +
-                                                                     std::string(http::to_string(allowed)) + "."}));
+    session->send(error_response(
+        request, {"method_not_allowed", "This path takes only " + std::string(http::to_string(allowed)) + "."}));
     return false;
   };
 

@@ -59,13 +59,14 @@ void publish_route(const std::shared_ptr<HttpSession>& session, Request request,
                                    is_json_content(request), context.config.limits.max_payload_bytes);
   if (auto* error = std::get_if<Error>(&made)) return session->send(error_response(request, *error));
   auto publish = std::move(std::get<PublishRequest>(made));
-  context.broker.publish(std::move(publish), [session, request = std::move(request)](auto outcome) {
+  // Counted before publishing: afterwards, long polls the message answers would already have left.
+  auto counts = context.counts.find(publish.channel);
+  std::int64_t listening = counts ? counts->total() : 0;
+  context.broker.publish(std::move(publish), [session, request = std::move(request), listening](auto outcome) {
     if (auto* error = std::get_if<Error>(&outcome)) return session->send(error_response(request, *error));
     const auto& message = std::get<MessagePtr>(outcome);
-    auto counts = session->context().counts.find(message->channel());
-    std::int64_t listening = counts ? counts->total() : 0;
-    auto body = R"({"channel":")" + message->channel() + R"(","id":")" + message->id() +
-                R"(","subscribers":)" + std::to_string(listening) + "}";
+    auto body = R"({"channel":")" + message->channel() + R"(","id":")" + message->id() + R"(","subscribers":)" +
+                std::to_string(listening) + "}";
     session->send(json_response(request, http::status::created, std::move(body)));
   });
 }
@@ -100,10 +101,9 @@ void channel_info_route(const std::shared_ptr<HttpSession>& session, Request req
     return std::to_string(counts ? counts->by_transport[static_cast<std::size_t>(t)].load() : 0);
   };
   std::string body = R"({"channel":")" + channel + R"(","last_id":)" +
-                     (info.last_id ? json_quote(format_cursor(*info.last_id)) : "null") +
-                     R"(,"history":)" + std::to_string(info.kept) + R"(,"subscribers":{"websocket":)" +
-                     count(Transport::websocket) + R"(,"sse":)" + count(Transport::sse) + R"(,"longpoll":)" +
-                     count(Transport::longpoll) + "}}";
+                     (info.last_id ? json_quote(format_cursor(*info.last_id)) : "null") + R"(,"history":)" +
+                     std::to_string(info.kept) + R"(,"subscribers":{"websocket":)" + count(Transport::websocket) +
+                     R"(,"sse":)" + count(Transport::sse) + R"(,"longpoll":)" + count(Transport::longpoll) + "}}";
   session->send(json_response(request, http::status::ok, std::move(body)));
 }
 

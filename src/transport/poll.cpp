@@ -72,7 +72,9 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
     return Delivery::sent;
   }
 
-  void close(CloseReason) override { answer(poll_response(request_, subscribe_.channel, {.cursor = cursor_.cursor()})); }
+  void close(CloseReason) override {
+    answer(poll_response(request_, subscribe_.channel, {.cursor = cursor_.cursor()}));
+  }
 
   Transport transport() const override { return Transport::longpoll; }
 

@@ -2,8 +2,8 @@
 // the JSON protocol of transport/ws_protocol). One session type serves both.
 #include "transport/websocket.hpp"
 
-#include <limits>
 #include <spdlog/spdlog.h>
+#include <limits>
 #include <unordered_map>
 
 #include "core/channel_name.hpp"
@@ -91,9 +91,12 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
       return send(error_frame({"bad_channel", "A channel name is 1-128 characters from A-Z a-z 0-9 _ - . : @."}, ref));
     }
     switch (frame.op) {
-      case ClientFrame::Op::subscribe: return subscribe(frame.channel, {frame.since, frame.last}, frame.ref);
-      case ClientFrame::Op::unsubscribe: return unsubscribe(frame.channel, frame.ref);
-      case ClientFrame::Op::publish: return publish(std::move(frame));
+      case ClientFrame::Op::subscribe:
+        return subscribe(frame.channel, {frame.since, frame.last}, frame.ref);
+      case ClientFrame::Op::unsubscribe:
+        return unsubscribe(frame.channel, frame.ref);
+      case ClientFrame::Op::publish:
+        return publish(std::move(frame));
     }
   }
 
@@ -102,10 +105,10 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
       return send(error_frame({"already_subscribed", "This socket already listens to " + channel + "."}, ref));
     }
     if (subscriptions_.size() >= context_.config.limits.ws_max_channels) {
-      return send(error_frame({"too_many_channels", "One socket may listen to at most " +
-                                                        std::to_string(context_.config.limits.ws_max_channels) +
-                                                        " channels."},
-                              ref));
+      return send(error_frame(
+          {"too_many_channels",
+           "One socket may listen to at most " + std::to_string(context_.config.limits.ws_max_channels) + " channels."},
+          ref));
     }
     subscriptions_.emplace(channel, SubscriptionCursor{});
     join_channel(context_.broker, hub_, *this, channel, from, std::numeric_limits<std::size_t>::max(),
@@ -147,8 +150,8 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
 
   void publish(ClientFrame frame) {
     if (!context_.config.namespaces.for_channel(frame.channel).client_publish) {
-      return send(error_frame({"forbidden", "Clients may not publish to the namespace of " + frame.channel + "."},
-                              frame.ref));
+      return send(
+          error_frame({"forbidden", "Clients may not publish to the namespace of " + frame.channel + "."}, frame.ref));
     }
     auto made = make_publish_request(frame.channel, std::move(frame.event), std::move(frame.data), frame.data_is_json,
                                      context_.config.limits.max_payload_bytes);

@@ -58,7 +58,8 @@ describe('shutdown', () => {
       const t0 = Date.now();
       h.proc.kill('SIGINT');
       const exit = await within(h.exited, 6000, 'herald exiting after SIGINT');
-      assert.equal(exit.code, 0);
+      // Sent right after the "listening on" line: the handler must already be in place by then.
+      assert.equal(exit.code, 0, `exit ${JSON.stringify({ code: exit.code, signal: exit.signal })}`);
       assert.ok(exit.at - t0 < 5000, `exited ${exit.at - t0} ms after SIGINT`);
       await assert.rejects(fetch(`${h.url}/healthz`), 'nothing listens any more');
     } finally {

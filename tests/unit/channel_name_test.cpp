@@ -13,7 +13,8 @@ TEST(ChannelName, AcceptsTheWholeAlphabet) {
 TEST(ChannelName, RefusesEmptyLongAndForeignCharacters) {
   EXPECT_FALSE(is_valid_channel_name(""));
   EXPECT_FALSE(is_valid_channel_name(std::string(129, 'x')));
-  for (std::string bad : {"a b", "a/b", "a$b", "a\nb", "ü", "a\"b", "a%20"}) EXPECT_FALSE(is_valid_channel_name(bad)) << bad;
+  for (std::string bad : {"a b", "a/b", "a$b", "a\nb", "ü", "a\"b", "a%20"})
+    EXPECT_FALSE(is_valid_channel_name(bad)) << bad;
 }
 
 TEST(ChannelName, NamespaceIsThePartBeforeTheFirstColon) {

@@ -50,7 +50,8 @@ TEST(WsProtocol, ErrorFramesEchoTheRef) {
   ASSERT_TRUE(std::holds_alternative<Error>(result));
   EXPECT_EQ(error_frame(std::get<Error>(result), ref).substr(0, 25), R"({"op":"error","code":"bad)");
   EXPECT_NE(error_frame(std::get<Error>(result), ref).find(R"("ref":"abc"})"), std::string::npos);
-  EXPECT_EQ(subscribed_frame("c", Cursor{1, 2}, true, ""), R"({"op":"subscribed","channel":"c","cursor":"00000001.2","gap":true})");
+  EXPECT_EQ(subscribed_frame("c", Cursor{1, 2}, true, ""),
+            R"({"op":"subscribed","channel":"c","cursor":"00000001.2","gap":true})");
 }
 
 }  // namespace
