@@ -19,8 +19,9 @@ std::string with_ref(std::string frame, const std::string& ref) {
 std::variant<ClientFrame, Error> parse_client_frame(std::string_view text, std::string& ref) {
   json::error_code ec;
   json::value value = json::parse(text, ec);
-  if (ec || !value.is_object())
+  if (ec || !value.is_object()) {
     return bad_frame("A frame is a JSON object such as {\"op\":\"subscribe\",\"channel\":\"news\"}.");
+  }
   const json::object& object = value.as_object();
   ClientFrame frame;
   if (const auto* r = object.if_contains("ref")) ref = frame.ref = json::serialize(*r);
