@@ -1,6 +1,7 @@
 #include "app/config.hpp"
 
 #include <toml++/toml.h>
+#include <limits>
 #include <set>
 #include <stdexcept>
 
@@ -17,18 +18,19 @@ class TableReader {
     known_.insert(key);
     const toml::node* node = table_.get(key);
     if (node == nullptr) return;
+    // Exact types only: toml++ would otherwise read 1 as true, or 2.5 as 2.
     if constexpr (std::is_same_v<T, std::string>) {
-      auto value = node->value<std::string>();
-      if (!value) fail(key, "a string");
-      out = *value;
+      if (!node->is_string()) fail(key, "a string");
+      out = node->as_string()->get();
     } else if constexpr (std::is_same_v<T, bool>) {
-      auto value = node->value<bool>();
-      if (!value) fail(key, "true or false");
-      out = *value;
+      if (!node->is_boolean()) fail(key, "true or false");
+      out = node->as_boolean()->get();
     } else {
-      auto value = node->value<std::int64_t>();
-      if (!value || *value < 0) fail(key, "a non-negative integer");
-      out = static_cast<T>(*value);
+      if (!node->is_integer() || node->as_integer()->get() < 0 ||
+          static_cast<std::uint64_t>(node->as_integer()->get()) > std::numeric_limits<T>::max()) {
+        fail(key, "a non-negative integer in range");
+      }
+      out = static_cast<T>(node->as_integer()->get());
     }
   }
 

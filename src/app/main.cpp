@@ -1,4 +1,5 @@
 // herald: one channel, heard four ways. `herald serve` runs the server; `herald --version` says which.
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -9,7 +10,8 @@
 namespace {
 
 void setup_logging(const std::string& level) {
-  // One line per event: time, level, what happened.
+  // One line per event on stderr: time, level, what happened.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("herald"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(level));
   spdlog::flush_on(spdlog::level::info);

@@ -1,0 +1,74 @@
+#include "app/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace herald {
+namespace {
+
+// Writes `text` to a temporary file and loads it.
+Config load(const std::string& text) {
+  auto path = std::filesystem::temp_directory_path() / ("herald-config-test-" + std::to_string(::getpid()) + ".toml");
+  std::ofstream(path) << text;
+  struct Remove {
+    std::filesystem::path path;
+    ~Remove() { std::filesystem::remove(path); }
+  } remove{path};
+  return load_config(path.string());
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    load(text);
+  } catch (const std::runtime_error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+TEST(Config, DefaultsAreTheDocumentedOnes) {
+  Config config = load("");
+  EXPECT_EQ(config.listen, "127.0.0.1:8080");
+  EXPECT_EQ(config.limits.max_payload_bytes, 65536U);
+  EXPECT_EQ(config.limits.longpoll_max_wait_seconds, 60U);
+  EXPECT_EQ(config.limits.sse_heartbeat_seconds, 15U);
+  EXPECT_EQ(config.namespaces.defaults.history.max_messages, 100U);
+  EXPECT_EQ(config.namespaces.defaults.history.max_age, std::chrono::hours(1));
+  EXPECT_FALSE(config.namespaces.defaults.client_publish);
+}
+
+TEST(Config, NamespacesInheritHistoryDefaults) {
+  Config config = load(
+      "[history]\nsize = 7\nttl_seconds = 60\n"
+      "[namespace.chat]\nclient_publish = true\n"
+      "[namespace.small]\nhistory_size = 2\n");
+  const auto& chat = config.namespaces.for_channel("chat:lobby");
+  EXPECT_TRUE(chat.client_publish);
+  EXPECT_EQ(chat.history.max_messages, 7U);
+  EXPECT_EQ(chat.history.max_age, std::chrono::seconds(60));
+  EXPECT_EQ(config.namespaces.for_channel("small:x").history.max_messages, 2U);
+  EXPECT_EQ(config.namespaces.for_channel("other").history.max_messages, 7U);
+}
+
+TEST(Config, RefusesTyposAndWrongTypesByName) {
+  EXPECT_NE(error_of("lisen = \"x:1\"").find("unknown setting 'lisen'"), std::string::npos);
+  EXPECT_NE(error_of("[limits]\nmax_payload = 1").find("unknown setting 'limits.max_payload'"), std::string::npos);
+  EXPECT_NE(error_of("threads = \"two\"").find("'threads' must be a non-negative integer"), std::string::npos);
+  EXPECT_NE(error_of("threads = 99999999999").find("'threads' must be a non-negative integer"), std::string::npos);
+  EXPECT_NE(error_of("[limits]\npoll_batch_limit = 0").find("at least 1"), std::string::npos);
+  EXPECT_NE(error_of("[namespace.chat]\nclient_publish = 1").find("namespace.chat.client_publish"), std::string::npos);
+  EXPECT_NE(error_of("listen = \"nowhere\"").find("HOST:PORT"), std::string::npos);
+  EXPECT_NE(error_of("this is not toml").find(".toml"), std::string::npos);
+}
+
+TEST(Config, SplitsHostAndPort) {
+  EXPECT_EQ(split_host_port("127.0.0.1:0"), (std::pair<std::string, std::uint16_t>{"127.0.0.1", 0}));
+  EXPECT_EQ(split_host_port("[::1]:8080"), (std::pair<std::string, std::uint16_t>{"::1", 8080}));
+  EXPECT_THROW(split_host_port("host:70000"), std::runtime_error);
+  EXPECT_THROW(split_host_port("host:"), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace herald
