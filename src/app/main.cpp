@@ -4,8 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "app/config.hpp"
 #include "app/server.hpp"
+#include "config/config.hpp"
 
 namespace {
 

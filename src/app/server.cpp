@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
+#include "api/router.hpp"
 #include "broker/memory_broker.hpp"
 #include "http/event_loops.hpp"
 #include "http/listener.hpp"
@@ -48,7 +49,7 @@ int run_server(const Config& config) {
 
   SubscriberCounts counts;
   MemoryBroker broker(config.namespaces);
-  ServerContext context{config, broker, counts};
+  ServerContext context{config, broker, counts, route_request};
   EventLoops loops(threads, counts);
   broker.set_sink([&loops](const MessagePtr& message) { loops.dispatch(message); });
 

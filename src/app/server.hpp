@@ -1,6 +1,6 @@
 #pragma once
 // Wires the pieces together and runs them until SIGTERM or SIGINT.
-#include "app/config.hpp"
+#include "config/config.hpp"
 
 namespace herald {
 

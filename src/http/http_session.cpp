@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include "http/responses.hpp"
-#include "http/router.hpp"
 
 namespace herald {
 
@@ -34,7 +33,7 @@ void HttpSession::on_read(error_code ec) {
   }
   if (ec) return reject_unreadable(ec);
   stream_.expires_never();
-  route_request(shared_from_this(), parser_->release());
+  context_.handle_request(shared_from_this(), parser_->release());
 }
 
 void HttpSession::reject_unreadable(error_code ec) {

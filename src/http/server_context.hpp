@@ -1,17 +1,24 @@
 #pragma once
 // What every request handler may reach: settings, the broker and the subscriber counts.
 #include <atomic>
+#include <functional>
+#include <memory>
 
-#include "app/config.hpp"
 #include "broker/broker.hpp"
+#include "config/config.hpp"
 #include "core/subscriber_counts.hpp"
+#include "http/beast.hpp"
 
 namespace herald {
+
+class HttpSession;
 
 struct ServerContext {
   const Config& config;
   Broker& broker;
   SubscriberCounts& counts;
+  // What to do with each request read (the API layer's router); the HTTP layer does not know the API.
+  std::function<void(const std::shared_ptr<HttpSession>&, http::request<http::string_body>)> handle_request;
   std::atomic<bool> shutting_down{false};
 };
 

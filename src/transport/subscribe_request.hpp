@@ -5,8 +5,8 @@
 #include <string>
 #include <variant>
 
-#include "app/config.hpp"
 #include "broker/broker.hpp"
+#include "config/config.hpp"
 #include "core/error.hpp"
 #include "core/hub.hpp"
 #include "http/beast.hpp"

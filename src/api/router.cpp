@@ -1,12 +1,12 @@
-#include "http/router.hpp"
+#include "api/router.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/url/parse.hpp>
 
+#include "api/routes.hpp"
 #include "core/channel_name.hpp"
 #include "http/http_session.hpp"
 #include "http/responses.hpp"
-#include "http/routes.hpp"
 #include "http/static_files.hpp"
 
 namespace herald {
