@@ -13,7 +13,7 @@ namespace herald {
 namespace {
 
 // The path after `prefix`, percent-decoded, when the path starts with it.
-std::optional<std::string> path_rest(boost::urls::url_view url, std::string_view prefix) {
+std::optional<std::string> path_rest(const boost::urls::url_view& url, std::string_view prefix) {
   std::string_view encoded = url.encoded_path();
   if (!encoded.starts_with(prefix)) return std::nullopt;
   auto rest = boost::urls::make_pct_string_view(encoded.substr(prefix.size()));
@@ -48,9 +48,9 @@ void route_request(const std::shared_ptr<HttpSession>& session, Request request)
   } else if (auto channel = path_rest(url, "/sub/")) {
     if (only(http::verb::get)) subscribe_route(session, std::move(request), std::move(*channel), url.params());
   } else if (url.encoded_path() == "/ws") {
-    if (only(http::verb::get)) multiplex_route(session, std::move(request));
+    if (only(http::verb::get)) multiplex_route(session, request);
   } else if (auto channel = path_rest(url, "/channels/")) {
-    if (only(http::verb::get)) channel_info_route(session, std::move(request), std::move(*channel));
+    if (only(http::verb::get)) channel_info_route(session, request, *channel);
   } else if (url.encoded_path() == "/healthz") {
     session->send(json_response(request, http::status::ok, R"({"status":"ok"})"));
   } else if (method == http::verb::get || method == http::verb::head) {

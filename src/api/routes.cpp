@@ -79,20 +79,21 @@ void subscribe_route(const std::shared_ptr<HttpSession>& session, Request reques
   SubscribeRequest subscribe = std::get<SubscribeRequest>(std::move(parsed));
   subscribe.channel = std::move(channel);
 
-  if (websocket::is_upgrade(request)) return start_websocket(session, std::move(request), std::move(subscribe));
-  if (accepts_event_stream(request)) return start_sse(session, std::move(request), std::move(subscribe));
+  if (websocket::is_upgrade(request)) return start_websocket(session, request, std::move(subscribe));
+  if (accepts_event_stream(request)) return start_sse(session, request, std::move(subscribe));
   serve_poll(session, std::move(request), std::move(subscribe));
 }
 
-void multiplex_route(const std::shared_ptr<HttpSession>& session, Request request) {
+void multiplex_route(const std::shared_ptr<HttpSession>& session, const Request& request) {
   if (!websocket::is_upgrade(request)) {
     return session->send(
         error_response(request, {"bad_request", "/ws is a WebSocket endpoint: send an Upgrade: websocket request."}));
   }
-  start_websocket(session, std::move(request), std::nullopt);
+  start_websocket(session, request, std::nullopt);
 }
 
-void channel_info_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel) {
+void channel_info_route(const std::shared_ptr<HttpSession>& session, const Request& request,
+                        const std::string& channel) {
   if (!is_valid_channel_name(channel)) return session->send(error_response(request, bad_channel));
   ServerContext& context = session->context();
   ChannelInfo info = context.broker.info(channel);

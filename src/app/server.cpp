@@ -31,8 +31,9 @@ void schedule_sweep(asio::steady_timer& timer, Broker& broker, SubscriberCounts&
 // Waits until every streaming connection has said goodbye, or the grace period ends, then stops.
 void drain_then_stop(asio::steady_timer& timer, EventLoops& loops, std::chrono::steady_clock::time_point deadline) {
   if (loops.open_streams() == 0 || std::chrono::steady_clock::now() >= deadline) {
-    if (loops.open_streams() > 0)
+    if (loops.open_streams() > 0) {
       spdlog::warn("shutdown: {} connections still open at the deadline", loops.open_streams());
+    }
     return loops.stop();
   }
   timer.expires_after(drain_check_interval);

@@ -8,15 +8,15 @@
 namespace herald {
 
 struct Limits {
-  std::size_t max_payload_bytes = 64 * 1024;
-  std::size_t max_header_bytes = 8 * 1024;
+  std::size_t max_payload_bytes = 65536;
+  std::size_t max_header_bytes = 8192;
   std::size_t poll_batch_limit = 100;
   unsigned longpoll_max_wait_seconds = 60;
   unsigned sse_heartbeat_seconds = 15;
   unsigned sse_retry_ms = 3000;
-  std::size_t write_queue_bytes = 1024 * 1024;  // per streaming connection; past it the client is dropped
+  std::size_t write_queue_bytes = 1048576;  // per streaming connection; past it the client is dropped
   std::size_t ws_max_channels = 100;
-  std::size_t ws_max_message_bytes = 128 * 1024;
+  std::size_t ws_max_message_bytes = 131072;
   unsigned ws_idle_timeout_seconds = 60;  // a ping goes out at half of it; no answer by the end: dropped
   unsigned request_timeout_seconds = 30;  // to send a whole request, and to idle between keep-alive requests
   unsigned shutdown_grace_seconds = 3;

@@ -156,7 +156,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
 
 }  // namespace
 
-void start_sse(const std::shared_ptr<HttpSession>& session, Request request, SubscribeRequest subscribe) {
+void start_sse(const std::shared_ptr<HttpSession>& session, const Request& request, SubscribeRequest subscribe) {
   auto stream =
       std::make_shared<SseStream>(session->take_stream(), session->context(), session->hub(), std::move(subscribe));
   stream->start(request);

@@ -24,7 +24,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
         multiplex_(multiplex),
         queue_(context.config.limits.write_queue_bytes) {}
 
-  void accept(Request request, std::optional<SubscribeRequest> single) {
+  void accept(const Request& request, std::optional<SubscribeRequest> single) {
     const Limits& limits = context_.config.limits;
     beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts below take over
     websocket::stream_base::timeout timeouts{};
@@ -220,11 +220,11 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
 
 }  // namespace
 
-void start_websocket(const std::shared_ptr<HttpSession>& session, Request request,
+void start_websocket(const std::shared_ptr<HttpSession>& session, const Request& request,
                      std::optional<SubscribeRequest> single) {
   auto ws = std::make_shared<WebSocketSession>(session->take_stream(), session->context(), session->hub(),
                                                !single.has_value());
-  ws->accept(std::move(request), std::move(single));
+  ws->accept(request, std::move(single));
 }
 
 }  // namespace herald

@@ -11,7 +11,7 @@ class HttpSession;
 
 // Upgrades the connection. With `single`, it is GET /sub/{channel}: one channel, envelopes as frames.
 // Without, it is GET /ws: the JSON protocol of subscribe/unsubscribe/publish frames.
-void start_websocket(const std::shared_ptr<HttpSession>& session, Request request,
+void start_websocket(const std::shared_ptr<HttpSession>& session, const Request& request,
                      std::optional<SubscribeRequest> single);
 
 }  // namespace herald
