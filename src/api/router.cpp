@@ -38,8 +38,10 @@ void route_request(const std::shared_ptr<HttpSession>& session, Request request)
   }
   auto only = [&](http::verb allowed) {
     if (method == allowed) return true;
-    session->send(error_response(
-        request, {"method_not_allowed", "This path takes only " + std::string(http::to_string(allowed)) + "."}));
+    auto allowed_name = std::string(http::to_string(allowed));
+    Response refusal = error_response(request, {"method_not_allowed", "This path takes only " + allowed_name + "."});
+    refusal.set(http::field::allow, allowed_name);
+    session->send(std::move(refusal));
     return false;
   };
 
@@ -52,11 +54,14 @@ void route_request(const std::shared_ptr<HttpSession>& session, Request request)
   } else if (auto channel = path_rest(url, "/channels/")) {
     if (only(http::verb::get)) channel_info_route(session, request, *channel);
   } else if (url.encoded_path() == "/healthz") {
-    session->send(json_response(request, http::status::ok, R"({"status":"ok"})"));
+    if (method == http::verb::head || only(http::verb::get)) {
+      session->send(json_response(request, http::status::ok, R"({"status":"ok"})"));
+    }
   } else if (method == http::verb::get || method == http::verb::head) {
     session->send(serve_static_file(session->context().config.web_root, request, url.path()));
   } else {
-    session->send(error_response(request, {"not_found", "There is nothing at " + std::string(url.path()) + "."}));
+    session->send(
+        error_response(request, {"not_found", "There is nothing at " + std::string(url.encoded_path()) + "."}));
   }
 }
 

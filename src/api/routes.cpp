@@ -20,7 +20,11 @@ const Error bad_channel{"bad_channel", "A channel name is 1-128 characters from 
 std::optional<Error> check_publisher(const HttpSession& session, const Request& request) {
   const std::string& key = session.context().config.publish_key;
   if (key.empty()) {
-    if (session.remote().address().is_loopback()) return std::nullopt;
+    auto address = session.remote().address();
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+      address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    }
+    if (address.is_loopback()) return std::nullopt;
     return Error{"forbidden", "No publish key is configured, so only loopback clients may publish."};
   }
   auto header = request[http::field::authorization];

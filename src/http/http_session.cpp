@@ -33,6 +33,7 @@ void HttpSession::on_read(error_code ec) {
   }
   if (ec) return reject_unreadable(ec);
   stream_.expires_never();
+  head_request_ = parser_->get().method() == http::verb::head;
   context_.handle_request(shared_from_this(), parser_->release());
 }
 
@@ -55,6 +56,7 @@ void HttpSession::reject_unreadable(error_code ec) {
 
 void HttpSession::send(Response response, std::function<void()> written) {
   if (context_.shutting_down.load(std::memory_order_relaxed)) response.keep_alive(false);
+  if (head_request_) response.body().clear();
   auto shared = std::make_shared<Response>(std::move(response));
   stream_.expires_after(std::chrono::seconds(context_.config.limits.request_timeout_seconds));
   http::async_write(stream_, *shared,

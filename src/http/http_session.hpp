@@ -50,6 +50,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   Hub& hub_;
   tcp::endpoint remote_;
   bool watching_ = false;
+  bool head_request_ = false;  // answers to HEAD keep their headers (Content-Length too) but no body
 };
 
 }  // namespace herald

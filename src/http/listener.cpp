@@ -5,9 +5,12 @@
 #include "http/http_session.hpp"
 
 namespace herald {
+namespace {
+constexpr auto accept_pause = std::chrono::milliseconds(200);
+}  // namespace
 
 Listener::Listener(EventLoops& loops, ServerContext& context, const tcp::endpoint& endpoint)
-    : loops_(loops), context_(context), acceptor_(loops.context(0)) {
+    : loops_(loops), context_(context), acceptor_(loops.context(0)), pause_(loops.context(0)) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -20,12 +23,19 @@ void Listener::accept() {
   acceptor_.async_accept(loops_.context(loop), [self = shared_from_this(), loop](error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (ec) {
-      // Out of file descriptors and the like: say so, and keep accepting.
-      spdlog::warn("listener: accept failed: {}", ec.message());
-    } else {
-      socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<HttpSession>(std::move(socket), self->context_, self->loops_.hub(loop))->start();
+      // Out of file descriptors and the like: the failed connection stays in the backlog, so accepting
+      // again at once would spin. Say so and pause.
+      spdlog::warn("listener: accept failed: {}; pausing {} ms", ec.message(), accept_pause.count());
+      self->pause_.expires_after(accept_pause);
+      self->pause_.async_wait([self](error_code wait_error) {
+        if (!wait_error) self->accept();
+      });
+      return;
     }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto session = std::make_shared<HttpSession>(std::move(socket), self->context_, self->loops_.hub(loop));
+    // Every operation on a connection runs on the loop that owns it, the first read included.
+    asio::post(self->loops_.context(loop), [session] { session->start(); });
     self->accept();
   });
 }
@@ -33,6 +43,7 @@ void Listener::accept() {
 void Listener::stop() {
   error_code ec;
   acceptor_.close(ec);
+  pause_.cancel();
 }
 
 }  // namespace herald

@@ -23,6 +23,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   EventLoops& loops_;
   ServerContext& context_;
   tcp::acceptor acceptor_;
+  asio::steady_timer pause_;
   std::size_t next_loop_ = 0;
 };
 

@@ -32,7 +32,7 @@ bool is_safe_path(std::string_view path) {
 }  // namespace
 
 Response serve_static_file(const std::string& root, const Request& request, std::string_view path) {
-  Error not_found{"not_found", "There is nothing at " + std::string(path) + "."};
+  Error not_found{"not_found", "There is no such file."};
   if (!is_safe_path(path)) return error_response(request, not_found);
   std::string file = root + std::string(path);
   if (file.back() == '/') file += "index.html";
@@ -50,7 +50,6 @@ Response serve_static_file(const std::string& root, const Request& request, std:
   response.keep_alive(request.keep_alive());
   response.body() = std::move(content).str();
   response.prepare_payload();
-  if (request.method() == http::verb::head) response.body().clear();
   return response;
 }
 

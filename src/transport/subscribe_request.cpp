@@ -1,15 +1,19 @@
 #include "transport/subscribe_request.hpp"
 
 #include <charconv>
+#include <limits>
 
 namespace herald {
 namespace {
 
+// Digits only; a number too large for size_t reads as the largest (callers clamp).
 std::optional<std::size_t> parse_count(std::string_view text) {
+  if (text.empty() || text.size() > 64 || text.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
   std::size_t value = 0;
-  if (text.empty() || text.size() > 9) return std::nullopt;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  if (ec == std::errc::result_out_of_range) return std::numeric_limits<std::size_t>::max();
   return value;
 }
 
@@ -17,7 +21,7 @@ std::optional<std::size_t> parse_count(std::string_view text) {
 
 std::optional<Cursor> parse_since(std::string_view text, Error& error) {
   auto cursor = parse_cursor(text);
-  if (!cursor) error = {"bad_cursor", "The cursor '" + std::string(text.substr(0, 64)) + "' is not one herald issued."};
+  if (!cursor) error = {"bad_cursor", "The cursor is not one herald issued."};
   return cursor;
 }
 

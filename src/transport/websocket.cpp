@@ -40,6 +40,10 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
       if (ec) return;
       self->hub_.attach(self.get());
       self->attached_ = true;
+      if (self->context_.shutting_down.load(std::memory_order_relaxed)) {
+        self->close(CloseReason::shutdown);  // close_all ran during the handshake
+        return self->read();                 // to hear the client's close reply
+      }
       if (single) self->subscribe(single->channel, single->from, {});
       self->read();
     });
@@ -83,6 +87,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
   }
 
   void on_frame(std::string_view text) {
+    if (closing_) return;  // the server is closing this socket: nothing new starts
     std::string ref;
     auto parsed = parse_client_frame(text, ref);
     if (auto* error = std::get_if<Error>(&parsed)) return send(error_frame(*error, ref));
