@@ -21,6 +21,12 @@ void History::trim(const HistoryLimits& limits, Clock::time_point now) {
 }
 
 ReadResult History::read(const ReadFrom& from, std::size_t limit) const {
+  ReadResult result = read_unstamped(from, limit);
+  result.newest = last_cursor();
+  return result;
+}
+
+ReadResult History::read_unstamped(const ReadFrom& from, std::size_t limit) const {
   if (!from.since) {
     if (!from.last || *from.last == 0) return ReadResult{.cursor = last_cursor()};
     std::size_t count = std::min(*from.last, messages_.size());

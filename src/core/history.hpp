@@ -33,6 +33,8 @@ struct ReadResult {
   Cursor cursor;
   // With a gap, the cursor just before the oldest kept message (resuming from it has no gap).
   Cursor gap_cursor;
+  // The newest message of the history when it was read.
+  Cursor newest;
 };
 
 class History {
@@ -55,6 +57,7 @@ class History {
   ReadResult read(const ReadFrom& from, std::size_t limit) const;
 
  private:
+  ReadResult read_unstamped(const ReadFrom& from, std::size_t limit) const;
   std::uint64_t first_kept_seq() const { return last_seq_ + 1 - messages_.size(); }
   ReadResult read_from_index(std::size_t index, std::size_t limit, Cursor before) const;
 

@@ -9,6 +9,11 @@ bool WriteQueue::push(MessagePtr owner, const std::string& bytes) {
   return true;
 }
 
+bool WriteQueue::push_history(MessagePtr owner, const std::string& bytes) {
+  if (!items_.empty() && bytes_ + bytes.size() > max_bytes_ / 2) return false;
+  return push(std::move(owner), bytes);
+}
+
 bool WriteQueue::push(std::string bytes) {
   if (!fits(bytes.size())) return false;
   bytes_ += bytes.size();

@@ -18,6 +18,9 @@ class WriteQueue {
   // `bytes` must live inside `owner` (one of the message's encodings).
   bool push(MessagePtr owner, const std::string& bytes);
   bool push(std::string bytes);
+  // History pages fill at most half the bound, so the frames that answer a client (and live messages,
+  // once caught up) still fit behind them.
+  bool push_history(MessagePtr owner, const std::string& bytes);
 
   bool empty() const { return items_.empty(); }
   std::size_t bytes() const { return bytes_; }

@@ -1,9 +1,9 @@
 // Server-Sent Events: one long response, a text/event-stream of the channel's messages.
 #include "transport/sse.hpp"
 
-#include <limits>
 #include <sstream>
 
+#include "core/catch_up.hpp"
 #include "core/write_queue.hpp"
 #include "http/http_session.hpp"
 #include "http/responses.hpp"
@@ -24,21 +24,17 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
   void start(const Request& request) {
     hub_.attach(this);
     queue_.push(response_head(request));
-    join_channel(context_.broker, hub_, *this, subscribe_.channel, subscribe_.from,
-                 std::numeric_limits<std::size_t>::max(), [self = shared_from_this()](auto outcome) {
-                   if (auto* error = std::get_if<Error>(&outcome)) {
-                     self->queue_.push(": error " + error->message + "\n\n");
-                     return self->close(CloseReason::shutdown);
-                   }
-                   self->on_history(std::get<ReadResult>(outcome));
-                 });
     watch_client();
     schedule_heartbeat();
+    catch_up_.start_read();
+    join_channel(context_.broker, hub_, *this, subscribe_.channel, subscribe_.from,
+                 context_.config.limits.poll_batch_limit,
+                 [self = shared_from_this()](auto outcome) { self->on_page(std::move(outcome)); });
   }
 
   Delivery deliver(const MessagePtr& message) override {
     if (closing_) return Delivery::dropped;
-    if (!cursor_.advance(*message)) return Delivery::skipped;
+    if (!catch_up_.accept_live(*message)) return Delivery::skipped;
     if (!queue_.push(message, message->sse_block())) {
       close(CloseReason::slow_consumer);
       return Delivery::dropped;
@@ -73,25 +69,35 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     return std::move(out).str() + "retry: " + std::to_string(context_.config.limits.sse_retry_ms) + "\n: herald\n\n";
   }
 
-  void on_history(const ReadResult& result) {
+  void on_page(std::variant<ReadResult, Error> outcome) {
     if (closing_) return;
-    if (result.gap) {
-      queue_.push("id: " + format_cursor(result.gap_cursor) + "\nevent: gap\ndata: {\"channel\":\"" +
-                  subscribe_.channel + "\"}\n\n");
+    if (auto* error = std::get_if<Error>(&outcome)) {
+      queue_.push(": error " + error->message + "\n\n");
+      return close(CloseReason::shutdown);
     }
-    for (const auto& message : result.messages) {
-      cursor_.advance(*message);
-      queue_.push(message, message->sse_block());  // history is bounded; it always fits once
+    const auto& page = std::get<ReadResult>(outcome);
+    if (page.gap) {
+      queue_.push("id: " + format_cursor(page.gap_cursor) + "\nevent: gap\ndata: {\"channel\":\"" + subscribe_.channel +
+                  "\"}\n\n");
     }
-    if (result.messages.empty()) cursor_ = SubscriptionCursor(result.cursor);
+    catch_up_.take_page(
+        page, [this](const MessagePtr& message) { return queue_.push_history(message, message->sse_block()); });
     flush();
+  }
+
+  // The next page of history, once everything queued has been written.
+  void continue_catch_up() {
+    if (closing_ || !catch_up_.wants_more() || !queue_.empty()) return;
+    catch_up_.start_read();
+    context_.broker.read(subscribe_.channel, {.since = catch_up_.cursor()}, context_.config.limits.poll_batch_limit,
+                         [self = shared_from_this()](auto outcome) { self->on_page(std::move(outcome)); });
   }
 
   void flush() {
     if (writing_ || ended_) return;
     if (queue_.empty()) {
-      if (closing_) end();
-      return;
+      if (closing_) return end();
+      return continue_catch_up();
     }
     writing_ = true;
     in_flight_ = queue_.size();
@@ -149,7 +155,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
   std::vector<asio::const_buffer> buffers_;
   std::size_t in_flight_ = 0;
   asio::steady_timer heartbeat_;
-  SubscriptionCursor cursor_;
+  CatchUp catch_up_;
   std::array<char, 1> read_byte_{};
   bool writing_ = false, closing_ = false, left_ = false, ended_ = false;
 };

@@ -6,6 +6,7 @@
 #include <limits>
 #include <unordered_map>
 
+#include "core/catch_up.hpp"
 #include "core/channel_name.hpp"
 #include "core/namespace_settings.hpp"
 #include "core/write_queue.hpp"
@@ -52,8 +53,8 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
   Delivery deliver(const MessagePtr& message) override {
     if (closing_) return Delivery::dropped;
     auto it = subscriptions_.find(message->channel());
-    if (it == subscriptions_.end() || !it->second.advance(*message)) return Delivery::skipped;
-    if (!queue_.push(message, multiplex_ ? message->ws_frame() : message->envelope())) {
+    if (it == subscriptions_.end() || !it->second.catch_up.accept_live(*message)) return Delivery::skipped;
+    if (!queue_.push(message, frame_of(*message))) {
       close(CloseReason::slow_consumer);
       return Delivery::dropped;
     }
@@ -115,34 +116,56 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
            "One socket may listen to at most " + std::to_string(context_.config.limits.ws_max_channels) + " channels."},
           ref));
     }
-    subscriptions_.emplace(channel, SubscriptionCursor{});
-    join_channel(context_.broker, hub_, *this, channel, from, std::numeric_limits<std::size_t>::max(),
-                 [self = shared_from_this(), channel, ref](auto outcome) {
-                   if (auto* error = std::get_if<Error>(&outcome)) {
-                     self->subscriptions_.erase(channel);
-                     return self->send(error_frame(*error, ref));
-                   }
-                   self->on_history(channel, std::get<ReadResult>(outcome), ref);
-                 });
+    Subscription& subscription = subscriptions_[channel];
+    subscription.ref = ref;
+    subscription.catch_up.start_read();
+    join_channel(context_.broker, hub_, *this, channel, from, context_.config.limits.poll_batch_limit,
+                 [self = shared_from_this(), channel](auto outcome) { self->on_page(channel, std::move(outcome)); });
   }
 
-  void on_history(const std::string& channel, const ReadResult& result, const std::string& ref) {
+  // A page of a channel's history: the first one answers the subscribe.
+  void on_page(const std::string& channel, std::variant<ReadResult, Error> outcome) {
     auto it = subscriptions_.find(channel);
     if (closing_ || it == subscriptions_.end()) return;
-    Cursor newest = result.messages.empty() ? result.cursor : result.messages.back()->cursor();
-    if (multiplex_) {
-      send(subscribed_frame(channel, newest, result.gap, ref));
-    } else if (result.gap) {
-      send(R"({"channel":")" + channel + R"(","gap":true,"cursor":")" + format_cursor(result.gap_cursor) + R"("})");
+    Subscription& subscription = it->second;
+    if (auto* error = std::get_if<Error>(&outcome)) {
+      std::string ref = subscription.ref;
+      hub_.unsubscribe(channel, this);
+      subscriptions_.erase(it);
+      return send(error_frame(*error, ref));
     }
-    it->second = SubscriptionCursor(result.messages.empty() ? result.cursor : Cursor{});
-    for (const auto& message : result.messages) {
-      it->second.advance(*message);
-      if (!queue_.push(message, multiplex_ ? message->ws_frame() : message->envelope())) {
-        return close(CloseReason::slow_consumer);
-      }
+    const auto& page = std::get<ReadResult>(outcome);
+    const bool first = !subscription.announced;
+    subscription.announced = true;
+    if (first && multiplex_) {
+      send(subscribed_frame(channel, page.newest, page.gap, subscription.ref));  // carries the first gap
+    } else if (page.gap) {
+      send(multiplex_ ? gap_frame(channel, page.gap_cursor) : single_gap_frame(channel, page.gap_cursor));
     }
+    subscription.catch_up.take_page(
+        page, [this](const MessagePtr& message) { return queue_.push_history(message, frame_of(*message)); });
     flush();
+  }
+
+  // The next page of one channel still catching up, once everything queued has been written.
+  void continue_catch_up() {
+    if (closing_ || !queue_.empty()) return;
+    for (auto& [channel, subscription] : subscriptions_) {
+      if (!subscription.catch_up.wants_more()) continue;
+      subscription.catch_up.start_read();
+      context_.broker.read(
+          channel, {.since = subscription.catch_up.cursor()}, context_.config.limits.poll_batch_limit,
+          [self = shared_from_this(), channel = channel](auto outcome) { self->on_page(channel, std::move(outcome)); });
+      return;  // one page at a time; the next drain continues
+    }
+  }
+
+  const std::string& frame_of(const Message& message) const {
+    return multiplex_ ? message.ws_frame() : message.envelope();
+  }
+
+  static std::string single_gap_frame(const std::string& channel, Cursor cursor) {
+    return R"({"channel":")" + channel + R"(","gap":true,"cursor":")" + format_cursor(cursor) + R"("})";
   }
 
   void unsubscribe(const std::string& channel, const std::string& ref) {
@@ -180,8 +203,8 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
   void flush() {
     if (writing_ || closed_) return;
     if (queue_.empty()) {
-      if (closing_) send_close();
-      return;
+      if (closing_) return send_close();
+      return continue_catch_up();
     }
     writing_ = true;
     std::string_view next = queue_.at(0);
@@ -199,7 +222,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
   }
 
   void leave_all() {
-    for (const auto& [channel, cursor] : subscriptions_) hub_.unsubscribe(channel, this);
+    for (const auto& [channel, subscription] : subscriptions_) hub_.unsubscribe(channel, this);
     subscriptions_.clear();
   }
 
@@ -218,7 +241,12 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
   bool multiplex_;
   WriteQueue queue_;
   beast::flat_buffer in_;
-  std::unordered_map<std::string, SubscriptionCursor> subscriptions_;
+  struct Subscription {
+    CatchUp catch_up;
+    std::string ref;         // of the subscribe frame, echoed in `subscribed`
+    bool announced = false;  // `subscribed` sent
+  };
+  std::unordered_map<std::string, Subscription> subscriptions_;
   websocket::close_reason close_reason_{websocket::close_code::going_away, "server shutting down"};
   bool writing_ = false, closing_ = false, closed_ = false, attached_ = false;
 };

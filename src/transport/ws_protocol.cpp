@@ -75,6 +75,10 @@ std::string subscribed_frame(const std::string& channel, Cursor cursor, bool gap
                   ref);
 }
 
+std::string gap_frame(const std::string& channel, Cursor cursor) {
+  return R"({"op":"gap","channel":")" + channel + R"(","cursor":")" + format_cursor(cursor) + R"("})";
+}
+
 std::string unsubscribed_frame(const std::string& channel, const std::string& ref) {
   return with_ref(R"({"op":"unsubscribed","channel":")" + channel + R"("})", ref);
 }

@@ -25,6 +25,8 @@ struct ClientFrame {
 std::variant<ClientFrame, Error> parse_client_frame(std::string_view text, std::string& ref);
 
 std::string subscribed_frame(const std::string& channel, Cursor cursor, bool gap, const std::string& ref);
+// A gap found while catching up after `subscribed` (history was trimmed faster than the socket read).
+std::string gap_frame(const std::string& channel, Cursor cursor);
 std::string unsubscribed_frame(const std::string& channel, const std::string& ref);
 std::string published_frame(const std::string& channel, const std::string& id, const std::string& ref);
 std::string error_frame(const Error& error, const std::string& ref);

@@ -25,4 +25,12 @@ TEST(WriteQueue, RefusesPastItsBoundButAlwaysTakesOne) {
   EXPECT_EQ(queue.bytes(), 6U);
 }
 
+TEST(WriteQueue, HistoryFillsAtMostHalf) {
+  auto message = std::make_shared<const Message>("c", Cursor{1, 1}, 0, "", std::string(30, 'x'), false);
+  WriteQueue queue(200);
+  EXPECT_TRUE(queue.push_history(message, message->envelope()));   // ~80 bytes
+  EXPECT_FALSE(queue.push_history(message, message->envelope()));  // would pass 100
+  EXPECT_TRUE(queue.push(message, message->envelope()));           // live messages may use the rest
+}
+
 }  // namespace herald

@@ -1,0 +1,63 @@
+#pragma once
+// One subscription's way from history to the live stream, for the transports that stream (SSE,
+// WebSocket). History is written in pages no larger than the connection's write queue takes, so a
+// client resuming far back never needs more memory than any other. While pages remain, live messages
+// are not written — a later page has them, in order — and the subscription goes live only after a page
+// that ended the history.
+#include "core/history.hpp"
+#include "core/subscriber.hpp"
+
+namespace herald {
+
+class CatchUp {
+ public:
+  bool live() const { return live_; }
+  // A page has been asked for and has not come back.
+  bool reading() const { return reading_; }
+  // More history must be read (once the connection's queue has room).
+  bool wants_more() const { return !live_ && !reading_; }
+  // Where the next page starts.
+  Cursor cursor() const { return cursor_.cursor(); }
+
+  // Called when asking the broker for a page.
+  void start_read() {
+    reading_ = true;
+    missed_live_ = false;
+  }
+
+  // A live message from the hub: true when it is to be written now.
+  bool accept_live(const Message& message) {
+    if (!live_) {
+      // Still catching up. A page read before this message was published would not have it; read again
+      // before going live (a synchronous broker never lets this happen between read and page).
+      if (reading_) missed_live_ = true;
+      return false;
+    }
+    return cursor_.advance(message);
+  }
+
+  // Takes a page of history; `write(message)` queues one message and says whether it fit. Returns true
+  // when the subscription went live with this page.
+  template <typename Write>
+  bool take_page(const ReadResult& page, Write&& write) {
+    reading_ = false;
+    cursor_ = SubscriptionCursor(page.messages.empty() ? page.cursor : just_before(page.messages.front()->cursor()));
+    for (const auto& message : page.messages) {
+      if (!write(message)) return false;  // the queue is full: the rest comes with the next page
+      cursor_.advance(*message);
+    }
+    if (page.more || missed_live_) return false;
+    live_ = true;
+    return true;
+  }
+
+ private:
+  static Cursor just_before(Cursor cursor) { return {cursor.history, cursor.seq - 1}; }
+
+  SubscriptionCursor cursor_;
+  bool live_ = false;
+  bool reading_ = false;
+  bool missed_live_ = false;
+};
+
+}  // namespace herald
