@@ -28,17 +28,18 @@ void schedule_sweep(asio::steady_timer& timer, Broker& broker, SubscriberCounts&
   });
 }
 
-// Waits until every streaming connection has said goodbye, or the grace period ends, then stops.
-void drain_then_stop(asio::steady_timer& timer, EventLoops& loops, std::chrono::steady_clock::time_point deadline) {
-  if (loops.open_streams() == 0 || std::chrono::steady_clock::now() >= deadline) {
-    if (loops.open_streams() > 0) {
-      spdlog::warn("shutdown: {} connections still open at the deadline", loops.open_streams());
-    }
+// Waits until every streaming connection has said goodbye and every answer is written, or the grace
+// period ends, then stops.
+void drain_then_stop(asio::steady_timer& timer, EventLoops& loops, const ServerContext& context,
+                     std::chrono::steady_clock::time_point deadline) {
+  std::size_t open = loops.open_streams() + context.responses_in_flight.load(std::memory_order_relaxed);
+  if (open == 0 || std::chrono::steady_clock::now() >= deadline) {
+    if (open > 0) spdlog::warn("shutdown: {} connections still busy at the deadline", open);
     return loops.stop();
   }
   timer.expires_after(drain_check_interval);
-  timer.async_wait([&timer, &loops, deadline](error_code ec) {
-    if (!ec) drain_then_stop(timer, loops, deadline);
+  timer.async_wait([&timer, &loops, &context, deadline](error_code ec) {
+    if (!ec) drain_then_stop(timer, loops, context, deadline);
   });
 }
 
@@ -73,7 +74,7 @@ int run_server(const Config& config) {
     listener->stop();
     sweep_timer.cancel();
     loops.post_to_all([](Hub& hub) { hub.close_all(CloseReason::shutdown); });
-    drain_then_stop(drain_timer, loops,
+    drain_then_stop(drain_timer, loops, context,
                     std::chrono::steady_clock::now() + std::chrono::seconds(config.limits.shutdown_grace_seconds));
   });
 

@@ -20,6 +20,9 @@ struct ServerContext {
   // What to do with each request read (the API layer's router); the HTTP layer does not know the API.
   std::function<void(const std::shared_ptr<HttpSession>&, http::request<http::string_body>)> handle_request;
   std::atomic<bool> shutting_down{false};
+  // Answers being written; shutdown waits for them too, so a publisher is never left unsure whether
+  // its message was taken.
+  std::atomic<std::size_t> responses_in_flight{0};
 };
 
 }  // namespace herald

@@ -1,6 +1,7 @@
 // Server-Sent Events: one long response, a text/event-stream of the channel's messages.
 #include "transport/sse.hpp"
 
+#include <netinet/tcp.h>
 #include <sstream>
 
 #include "core/catch_up.hpp"
@@ -23,6 +24,12 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
 
   void start(const Request& request) {
     hub_.attach(this);
+    // SSE writes land in the kernel's buffer even when the peer has vanished without a FIN; the kernel
+    // aborts the connection once sent data (a heartbeat, say) stays unacknowledged this long.
+    using user_timeout = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_USER_TIMEOUT>;
+    error_code ignored;
+    stream_.socket().set_option(user_timeout(static_cast<int>(context_.config.limits.request_timeout_seconds * 1000)),
+                                ignored);
     queue_.push(response_head(request));
     watch_client();
     schedule_heartbeat();
