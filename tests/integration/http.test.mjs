@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -32,6 +33,31 @@ describe('http', () => {
     const r = await request(`${h.url}/healthz`);
     assert.equal(r.status, 200);
     assert.deepEqual(r.json, { status: 'ok' });
+  });
+
+  it('HEAD answers keep their headers but carry no body, so keep-alive stays in step', async () => {
+    // Two requests on one socket: a HEAD whose answer wrongly had a body would corrupt the second.
+    const raw = await new Promise((resolve, reject) => {
+      const socket = net.connect(h.port, '127.0.0.1', () => {
+        socket.write('HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nHEAD /missing.txt HTTP/1.1\r\nHost: x\r\n\r\n' +
+                     'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      });
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    const statuses = [...raw.matchAll(/^HTTP\/1\.1 (\d+)/gm)].map((m) => Number(m[1]));
+    assert.deepEqual(statuses, [200, 404, 200]);
+    assert.equal(raw.match(/\{"status":"ok"\}/g)?.length, 1, 'only the GET carries a body');
+    assert.ok(!raw.includes('not_found'), 'the HEAD 404 carries no body');
+  });
+
+  it('405 names the allowed method', async () => {
+    const r = await request(`${h.url}/pub/x`, { method: 'DELETE' });
+    assert.equal(r.status, 405);
+    assert.equal(r.headers.get('allow'), 'POST');
+    assert.equal(r.json.error, 'method_not_allowed');
   });
 
   it('GET / serves web/index.html as text/html', async () => {
