@@ -1,5 +1,5 @@
 # herald: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: all deps build run test test-unit test-sanitize format tidy clean
+.PHONY: all deps build run test test-unit test-sanitize test-tsan format tidy clean
 
 BUILD ?= build
 BUILD_ASAN ?= build-asan
@@ -36,6 +36,13 @@ test-sanitize: deps
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure --timeout 900
 
+# ThreadSanitizer over the same suite (not part of `make test` yet: one more full build).
+test-tsan: deps
+	cmake -S . -B build-tsan $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_CXX_FLAGS="-O1 -g1 -fsanitize=thread -Wno-maybe-uninitialized -Wno-tsan" -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure --timeout 900
+
 format:
 	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp')
 
@@ -45,4 +52,4 @@ tidy: deps
 	clang-tidy -p build-tidy --quiet $$(git ls-files 'src/*.cpp' | grep -v asio_impl)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) build-tsan build-tidy
