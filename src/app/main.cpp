@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     if (!listen.empty()) config.listen = listen;
     if (threads > 0) config.threads = threads;
     if (!log_level.empty()) config.log_level = log_level;
-    herald::split_host_port(config.listen);
+    herald::validate(config);
   } catch (const std::exception& error) {
     std::cerr << "herald: " << error.what() << "\n";
     return 2;

@@ -120,8 +120,9 @@ Config load_config(const std::string& path) {
     }
     if (const auto* namespaces = reader.table("namespace")) {
       for (const auto& [name, node] : *namespaces) {
-        if (!node.is_table())
+        if (!node.is_table()) {
           throw std::runtime_error("setting 'namespace." + std::string(name.str()) + "' must be a table");
+        }
         NamespaceSettings settings = config.namespaces.defaults;
         read_namespace(*node.as_table(), "namespace." + std::string(name.str()) + ".", settings);
         config.namespaces.by_namespace[std::string(name.str())] = settings;
@@ -131,8 +132,17 @@ Config load_config(const std::string& path) {
   } catch (const std::runtime_error& error) {
     throw std::runtime_error(path + ": " + error.what());
   }
-  split_host_port(config.listen);  // fail early on a malformed address
+  validate(config);
   return config;
+}
+
+void validate(const Config& config) {
+  split_host_port(config.listen);  // fail early on a malformed address
+  static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (!levels.contains(config.log_level)) {
+    throw std::runtime_error("log level '" + config.log_level +
+                             "' is not one of trace, debug, info, warn, error, critical, off");
+  }
 }
 
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& listen) {

@@ -35,6 +35,10 @@ struct Config {
 // Reads a TOML file over the defaults. Throws std::runtime_error naming the file, key and problem.
 Config load_config(const std::string& path);
 
+// Checks what the command line may have changed after loading: the address and the log level.
+// Throws std::runtime_error saying what is wrong.
+void validate(const Config& config);
+
 // "host:port" or "[v6]:port". Throws std::runtime_error when malformed.
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& listen);
 

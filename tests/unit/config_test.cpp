@@ -60,6 +60,7 @@ TEST(Config, RefusesTyposAndWrongTypesByName) {
   EXPECT_NE(error_of("[limits]\npoll_batch_limit = 0").find("at least 1"), std::string::npos);
   EXPECT_NE(error_of("[namespace.chat]\nclient_publish = 1").find("namespace.chat.client_publish"), std::string::npos);
   EXPECT_NE(error_of("listen = \"nowhere\"").find("HOST:PORT"), std::string::npos);
+  EXPECT_NE(error_of("log_level = \"loud\"").find("log level 'loud'"), std::string::npos);
   EXPECT_NE(error_of("this is not toml").find(".toml"), std::string::npos);
 }
 
