@@ -2,6 +2,7 @@
 #include "transport/sse.hpp"
 
 #include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
 #include <sstream>
 
 #include "core/catch_up.hpp"
@@ -55,6 +56,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     closing_ = true;
     leave();
     if (reason == CloseReason::slow_consumer) {
+      spdlog::info("sse: dropping a slow consumer of {} ({} bytes queued)", subscribe_.channel, queue_.bytes());
       // Nothing more fits; the client reconnects with Last-Event-ID and loses nothing kept.
       return end();
     }

@@ -66,6 +66,8 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     if (closing_) return;
     closing_ = true;
     if (reason == CloseReason::slow_consumer) {
+      spdlog::info("websocket: dropping a slow consumer ({} bytes queued, {} channels)", queue_.bytes(),
+                   subscriptions_.size());
       // What is queued cannot all be sent; the client resumes from its last cursor instead.
       close_reason_ = {websocket::close_code::policy_error, "slow consumer: write queue full"};
       queue_.drop_after(writing_ ? 1 : 0);
