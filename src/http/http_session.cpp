@@ -54,22 +54,19 @@ void HttpSession::reject_unreadable(error_code ec) {
   send(error_response(request, error));
 }
 
-void HttpSession::send(Response response, std::function<void()> written) {
-  if (context_.shutting_down.load(std::memory_order_relaxed)) response.keep_alive(false);
-  if (head_request_) response.body().clear();
-  auto shared = std::make_shared<Response>(std::move(response));
+void HttpSession::begin_write() {
   context_.responses_in_flight.fetch_add(1, std::memory_order_relaxed);
   stream_.expires_after(std::chrono::seconds(context_.config.limits.request_timeout_seconds));
-  http::async_write(stream_, *shared,
-                    [self = shared_from_this(), shared, written = std::move(written)](error_code ec, std::size_t) {
-                      self->context_.responses_in_flight.fetch_sub(1, std::memory_order_relaxed);
-                      if (written) written();
-                      if (ec || !shared->keep_alive()) {
-                        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-                        return;
-                      }
-                      self->read_request();
-                    });
+}
+
+void HttpSession::end_write(error_code ec, bool keep_alive, const std::function<void()>& written) {
+  context_.responses_in_flight.fetch_sub(1, std::memory_order_relaxed);
+  if (written) written();
+  if (ec || !keep_alive) {
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    return;
+  }
+  read_request();
 }
 
 void HttpSession::watch_for_disconnect(std::function<void()> gone) {

@@ -20,8 +20,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void start();
 
   // Writes the answer to the current request, then reads the next (or closes). `written` runs once
-  // the answer is on the wire (or failed).
-  void send(Response response, std::function<void()> written = {});
+  // the answer is on the wire (or failed). Any Beast body type will do.
+  template <class Body>
+  void send(http::response<Body> response, std::function<void()> written = {}) {
+    if (context_.shutting_down.load(std::memory_order_relaxed)) response.keep_alive(false);
+    if (head_request_) response.body() = typename Body::value_type{};  // headers (and length) stay
+    auto shared = std::make_shared<http::response<Body>>(std::move(response));
+    begin_write();
+    http::async_write(stream_, *shared,
+                      [self = shared_from_this(), shared, written = std::move(written)](error_code ec, std::size_t) {
+                        self->end_write(ec, shared->keep_alive(), written);
+                      });
+  }
 
   // While an answer is held: calls `gone` once if the client closes the connection first.
   void watch_for_disconnect(std::function<void()> gone);
@@ -42,6 +52,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void read_request();
   void on_read(error_code ec);
   void reject_unreadable(error_code ec);
+  void begin_write();
+  void end_write(error_code ec, bool keep_alive, const std::function<void()>& written);
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;

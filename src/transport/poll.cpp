@@ -4,40 +4,26 @@
 
 #include "http/http_session.hpp"
 #include "http/responses.hpp"
+#include "transport/poll_body.hpp"
 
 namespace herald {
 namespace {
 
-Response poll_response(const Request& request, const std::string& channel, const ReadResult& result) {
+PollResponse poll_response(const Request& request, const std::string& channel, const ReadResult& result) {
   const std::string cursor = format_cursor(result.cursor);
-  Response response;
-  if (result.messages.empty() && !result.gap) {
-    response = Response{http::status::no_content, request.version()};
-    response.set(http::field::server, "herald");
-    response.set(http::field::cache_control, "no-store");
-    response.keep_alive(request.keep_alive());
-  } else {
-    std::size_t size = 96 + channel.size();
-    for (const auto& message : result.messages) size += message->envelope().size() + 1;
-    std::string body;
-    body.reserve(size);
-    body += R"({"channel":")";
-    body += channel;
-    body += R"(","cursor":")";
-    body += cursor;
-    body += R"(","gap":)";
-    body += result.gap ? "true" : "false";
-    body += R"(,"more":)";
-    body += result.more ? "true" : "false";
-    body += R"(,"messages":[)";
-    for (std::size_t i = 0; i < result.messages.size(); ++i) {
-      if (i > 0) body += ',';
-      body += result.messages[i]->envelope();  // encoded once per message, shared by every poller
-    }
-    body += "]}";
-    response = json_response(request, http::status::ok, std::move(body));
-  }
+  const bool nothing = result.messages.empty() && !result.gap;
+  PollResponse response{nothing ? http::status::no_content : http::status::ok, request.version()};
+  response.set(http::field::server, "herald");
+  response.set(http::field::cache_control, "no-store");
   response.set("Herald-Cursor", cursor);
+  response.keep_alive(request.keep_alive());
+  if (nothing) return response;  // 204: no body, no Content-Length
+  response.set(http::field::content_type, "application/json");
+  auto& body = response.body();
+  body.head = R"({"channel":")" + channel + R"(","cursor":")" + cursor + R"(","gap":)" +
+              (result.gap ? "true" : "false") + R"(,"more":)" + (result.more ? "true" : "false") + R"(,"messages":[)";
+  body.messages = result.messages;  // shared pointers: the envelopes are not copied
+  response.prepare_payload();
   return response;
 }
 
@@ -92,7 +78,8 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
 
   // Answers once and leaves the channel; stays attached until the answer is written, so a shutdown
   // waits for it.
-  void answer(Response response) {
+  template <class Body>
+  void answer(http::response<Body> response) {
     if (done_) return;
     release();
     session_->send(std::move(response), [self = shared_from_this()] { self->hub_.detach(self.get()); });
