@@ -18,8 +18,10 @@ namespace {
 
 class WebSocketSession final : public Subscriber, public std::enable_shared_from_this<WebSocketSession> {
  public:
+  // A plain socket underneath: the WebSocket's own timeouts (below) replace tcp_stream's, which would
+  // otherwise re-arm a timer on every write.
   WebSocketSession(beast::tcp_stream stream, ServerContext& context, Hub& hub, bool multiplex)
-      : ws_(std::move(stream)),
+      : ws_(stream.release_socket()),
         context_(context),
         hub_(hub),
         multiplex_(multiplex),
@@ -27,7 +29,6 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
 
   void accept(const Request& request, std::optional<SubscribeRequest> single) {
     const Limits& limits = context_.config.limits;
-    beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts below take over
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = std::chrono::seconds(limits.request_timeout_seconds);
     timeouts.idle_timeout = std::chrono::seconds(limits.ws_idle_timeout_seconds);
@@ -237,7 +238,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     attached_ = false;
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<tcp::socket> ws_;
   ServerContext& context_;
   Hub& hub_;
   bool multiplex_;
