@@ -2,6 +2,7 @@
 // not wait, so both share the answer format and only the long poll ever becomes a subscriber.
 #include "transport/poll.hpp"
 
+#include "core/catch_up.hpp"
 #include "http/http_session.hpp"
 #include "http/responses.hpp"
 #include "transport/poll_body.hpp"
@@ -39,18 +40,15 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
   void start() {
     hub_.attach(this);
     ServerContext& context = session_->context();
+    catch_up_.start_read();
     join_channel(context.broker, hub_, *this, subscribe_.channel, subscribe_.from,
-                 context.config.limits.poll_batch_limit, [self = shared_from_this()](auto outcome) {
-                   if (auto* error = std::get_if<Error>(&outcome)) {
-                     return self->answer(error_response(self->request_, *error));
-                   }
-                   self->on_history(std::get<ReadResult>(outcome));
-                 });
+                 context.config.limits.poll_batch_limit,
+                 [self = shared_from_this()](auto outcome) { self->on_history(std::move(outcome)); });
   }
 
   Delivery deliver(const MessagePtr& message) override {
     if (done_) return Delivery::dropped;
-    if (!cursor_.advance(*message)) return Delivery::skipped;
+    if (!catch_up_.accept_live(*message)) return Delivery::skipped;
     ReadResult result;
     result.messages.push_back(message);
     result.cursor = message->cursor();
@@ -59,16 +57,27 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
   }
 
   void close(CloseReason) override {
-    answer(poll_response(request_, subscribe_.channel, {.cursor = cursor_.cursor()}));
+    if (!catch_up_.live()) {  // history not read yet (an asynchronous broker): nothing to resume from
+      return answer(error_response(request_, {"shutting_down", "The server is shutting down."}));
+    }
+    answer(poll_response(request_, subscribe_.channel, {.cursor = catch_up_.cursor()}));
   }
 
   Transport transport() const override { return Transport::longpoll; }
 
  private:
-  void on_history(const ReadResult& result) {
+  void on_history(std::variant<ReadResult, Error> outcome) {
     if (done_) return;
+    if (auto* error = std::get_if<Error>(&outcome)) return answer(error_response(request_, *error));
+    const auto& result = std::get<ReadResult>(outcome);
     if (!result.messages.empty() || result.gap) return answer(poll_response(request_, subscribe_.channel, result));
-    cursor_ = SubscriptionCursor(result.cursor);
+    if (!catch_up_.take_page(result, [](const MessagePtr&) { return true; })) {
+      // A message arrived while the read was on its way (an asynchronous broker): read once more.
+      catch_up_.start_read();
+      return session_->context().broker.read(
+          subscribe_.channel, {.since = catch_up_.cursor()}, session_->context().config.limits.poll_batch_limit,
+          [self = shared_from_this()](auto next) { self->on_history(std::move(next)); });
+    }
     timer_.expires_after(std::chrono::seconds(subscribe_.wait_seconds));
     timer_.async_wait([self = shared_from_this()](error_code ec) {
       if (!ec) self->close(CloseReason::shutdown);  // same answer as shutdown: 204 and the cursor
@@ -105,7 +114,7 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
   SubscribeRequest subscribe_;
   Hub& hub_;
   asio::steady_timer timer_;
-  SubscriptionCursor cursor_;
+  CatchUp catch_up_;  // holds live messages back until history has been read
   bool done_ = false;
 };
 
