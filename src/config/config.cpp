@@ -34,6 +34,14 @@ class TableReader {
     }
   }
 
+  // A whole number of seconds, kept as the duration it is.
+  template <typename Duration>
+  void read_seconds(const char* key, Duration& out) {
+    auto seconds = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(out).count());
+    read(key, seconds);
+    out = std::chrono::duration_cast<Duration>(std::chrono::seconds(seconds));
+  }
+
   const toml::table* table(const char* key) {
     known_.insert(key);
     const toml::node* node = table_.get(key);
@@ -62,13 +70,10 @@ class TableReader {
 
 void read_namespace(const toml::table& table, const std::string& where, NamespaceSettings& settings) {
   TableReader reader(table, where);
-  std::size_t ttl_seconds =
-      static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::seconds>(settings.history.max_age).count());
   reader.read("history_size", settings.history.max_messages);
-  reader.read("history_ttl_seconds", ttl_seconds);
+  reader.read_seconds("history_ttl_seconds", settings.history.max_age);
   reader.read("client_publish", settings.client_publish);
   reader.refuse_unknown();
-  settings.history.max_age = std::chrono::seconds(ttl_seconds);
 }
 
 void read_limits(const toml::table& table, Limits& limits) {
@@ -112,11 +117,9 @@ Config load_config(const std::string& path) {
     if (const auto* limits = reader.table("limits")) read_limits(*limits, config.limits);
     if (const auto* history = reader.table("history")) {
       TableReader history_reader(*history, "history.");
-      std::size_t ttl_seconds = 3600;
       history_reader.read("size", config.namespaces.defaults.history.max_messages);
-      history_reader.read("ttl_seconds", ttl_seconds);
+      history_reader.read_seconds("ttl_seconds", config.namespaces.defaults.history.max_age);
       history_reader.refuse_unknown();
-      config.namespaces.defaults.history.max_age = std::chrono::seconds(ttl_seconds);
     }
     if (const auto* namespaces = reader.table("namespace")) {
       for (const auto& [name, node] : *namespaces) {

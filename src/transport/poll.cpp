@@ -39,10 +39,7 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
 
   void start() {
     hub_.attach(this);
-    ServerContext& context = session_->context();
-    catch_up_.start_read();
-    join_channel(context.broker, hub_, *this, subscribe_.channel, subscribe_.from,
-                 context.config.limits.poll_batch_limit,
+    join_channel(session_->context(), hub_, *this, catch_up_, subscribe_.channel, subscribe_.from,
                  [self = shared_from_this()](auto outcome) { self->on_history(std::move(outcome)); });
   }
 
@@ -73,10 +70,8 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
     if (!result.messages.empty() || result.gap) return answer(poll_response(request_, subscribe_.channel, result));
     if (!catch_up_.take_page(result, [](const MessagePtr&) { return true; })) {
       // A message arrived while the read was on its way (an asynchronous broker): read once more.
-      catch_up_.start_read();
-      return session_->context().broker.read(
-          subscribe_.channel, {.since = catch_up_.cursor()}, session_->context().config.limits.poll_batch_limit,
-          [self = shared_from_this()](auto next) { self->on_history(std::move(next)); });
+      return read_next_page(session_->context(), catch_up_, subscribe_.channel,
+                            [self = shared_from_this()](auto next) { self->on_history(std::move(next)); });
     }
     timer_.expires_after(std::chrono::seconds(subscribe_.wait_seconds));
     timer_.async_wait([self = shared_from_this()](error_code ec) {

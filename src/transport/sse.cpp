@@ -34,9 +34,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     queue_.push(response_head(request));
     watch_client();
     schedule_heartbeat();
-    catch_up_.start_read();
-    join_channel(context_.broker, hub_, *this, subscribe_.channel, subscribe_.from,
-                 context_.config.limits.poll_batch_limit,
+    join_channel(context_, hub_, *this, catch_up_, subscribe_.channel, subscribe_.from,
                  [self = shared_from_this()](auto outcome) { self->on_page(std::move(outcome)); });
   }
 
@@ -97,9 +95,8 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
   // The next page of history, once everything queued has been written.
   void continue_catch_up() {
     if (closing_ || !catch_up_.wants_more() || !queue_.empty()) return;
-    catch_up_.start_read();
-    context_.broker.read(subscribe_.channel, {.since = catch_up_.cursor()}, context_.config.limits.poll_batch_limit,
-                         [self = shared_from_this()](auto outcome) { self->on_page(std::move(outcome)); });
+    read_next_page(context_, catch_up_, subscribe_.channel,
+                   [self = shared_from_this()](auto outcome) { self->on_page(std::move(outcome)); });
   }
 
   void flush() {

@@ -19,22 +19,15 @@ std::optional<std::size_t> parse_count(std::string_view text) {
 
 }  // namespace
 
-std::optional<Cursor> parse_since(std::string_view text, Error& error) {
-  auto cursor = parse_cursor(text);
-  if (!cursor) error = {"bad_cursor", "The cursor is not one herald issued."};
-  return cursor;
-}
-
 std::variant<SubscribeRequest, Error> parse_subscribe_request(const Request& request, boost::urls::params_view params,
                                                               const Limits& limits) {
   SubscribeRequest subscribe;
-  Error error;
   std::optional<std::string> since;
   if (auto it = params.find("since"); it != params.end()) since = (*it).value;
   if (auto header = request["Last-Event-ID"]; !header.empty()) since = std::string(header);
   if (since) {
-    subscribe.from.since = parse_since(*since, error);
-    if (!subscribe.from.since) return error;
+    subscribe.from.since = parse_cursor(*since);
+    if (!subscribe.from.since) return Error{"bad_cursor", "The cursor is not one herald issued."};
   }
   if (auto it = params.find("last"); it != params.end()) {
     auto last = parse_count((*it).value);
@@ -53,13 +46,20 @@ bool accepts_event_stream(const Request& request) {
   return request[http::field::accept].find("text/event-stream") != std::string_view::npos;
 }
 
-void join_channel(Broker& broker, Hub& hub, Subscriber& subscriber, const std::string& channel, const ReadFrom& from,
-                  std::size_t limit, Broker::ReadCallback done) {
+void join_channel(ServerContext& context, Hub& hub, Subscriber& subscriber, CatchUp& catch_up,
+                  const std::string& channel, const ReadFrom& from, Broker::ReadCallback done) {
   hub.subscribe(channel, &subscriber);
-  broker.read(channel, from, limit, [&hub, &subscriber, channel, done = std::move(done)](auto outcome) {
-    if (std::holds_alternative<Error>(outcome)) hub.unsubscribe(channel, &subscriber);
-    done(std::move(outcome));
-  });
+  catch_up.start_read();
+  context.broker.read(channel, from, context.config.limits.poll_batch_limit,
+                      [&hub, &subscriber, channel, done = std::move(done)](auto outcome) {
+                        if (std::holds_alternative<Error>(outcome)) hub.unsubscribe(channel, &subscriber);
+                        done(std::move(outcome));
+                      });
+}
+
+void read_next_page(ServerContext& context, CatchUp& catch_up, const std::string& channel, Broker::ReadCallback done) {
+  catch_up.start_read();
+  context.broker.read(channel, {.since = catch_up.cursor()}, context.config.limits.poll_batch_limit, std::move(done));
 }
 
 }  // namespace herald

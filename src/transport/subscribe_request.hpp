@@ -7,9 +7,11 @@
 
 #include "broker/broker.hpp"
 #include "config/config.hpp"
+#include "core/catch_up.hpp"
 #include "core/error.hpp"
 #include "core/hub.hpp"
 #include "http/beast.hpp"
+#include "http/server_context.hpp"
 
 namespace herald {
 
@@ -26,12 +28,13 @@ std::variant<SubscribeRequest, Error> parse_subscribe_request(const Request& req
 
 bool accepts_event_stream(const Request& request);
 
-std::optional<Cursor> parse_since(std::string_view text, Error& error);
+// Subscribes `subscriber` to the channel on this loop's hub, then asks for the first page of history
+// from `from` (subscribing first leaves no window for a message to slip through; `catch_up` holds live
+// messages back until history has been read). On a read error the subscription is undone before `done`.
+void join_channel(ServerContext& context, Hub& hub, Subscriber& subscriber, CatchUp& catch_up,
+                  const std::string& channel, const ReadFrom& from, Broker::ReadCallback done);
 
-// Subscribes `subscriber` to the channel on this loop's hub, then reads history from `from`. Live
-// messages that the read also returned are skipped by the subscriber's SubscriptionCursor. On a read
-// error the subscription is undone before `done` runs.
-void join_channel(Broker& broker, Hub& hub, Subscriber& subscriber, const std::string& channel, const ReadFrom& from,
-                  std::size_t limit, Broker::ReadCallback done);
+// Asks for the page of history after where `catch_up` stands.
+void read_next_page(ServerContext& context, CatchUp& catch_up, const std::string& channel, Broker::ReadCallback done);
 
 }  // namespace herald

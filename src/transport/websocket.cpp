@@ -121,8 +121,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     }
     Subscription& subscription = subscriptions_[channel];
     subscription.ref = ref;
-    subscription.catch_up.start_read();
-    join_channel(context_.broker, hub_, *this, channel, from, context_.config.limits.poll_batch_limit,
+    join_channel(context_, hub_, *this, subscription.catch_up, channel, from,
                  [self = shared_from_this(), channel](auto outcome) { self->on_page(channel, std::move(outcome)); });
   }
 
@@ -155,9 +154,8 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     if (closing_ || !queue_.empty()) return;
     for (auto& [channel, subscription] : subscriptions_) {
       if (!subscription.catch_up.wants_more()) continue;
-      subscription.catch_up.start_read();
-      context_.broker.read(
-          channel, {.since = subscription.catch_up.cursor()}, context_.config.limits.poll_batch_limit,
+      read_next_page(
+          context_, subscription.catch_up, channel,
           [self = shared_from_this(), channel = channel](auto outcome) { self->on_page(channel, std::move(outcome)); });
       return;  // one page at a time; the next drain continues
     }
