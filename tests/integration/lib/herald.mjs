@@ -5,7 +5,7 @@
 // response, a subscriber count in GET /channels/{ch}); timeouts exist only to turn a hang into a
 // readable failure.
 
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,15 +51,33 @@ process.on('exit', () => {
 /**
  * Start `herald serve --listen 127.0.0.1:0 --config <tmp>` and wait for its "listening on" line.
  * `config` is TOML appended after `web_root` (so it may open tables but must not set web_root).
+ * The login database lives in the run's own temporary directory; `login` is TOML added to the
+ * `[login]` table (so `config` must not open `[login]` itself), and `users` ([{name, password}]) are
+ * created with `herald users add` before the server starts.
  */
-export async function startHerald({ config = '', args = [], readyTimeoutMs = 10000 } = {}) {
+export async function startHerald({
+  config = '',
+  login = '',
+  users = [],
+  args = [],
+  readyTimeoutMs = 10000,
+  dir: keepDir,
+} = {}) {
   if (!existsSync(heraldBin)) {
     throw new Error(`herald binary not found at ${heraldBin} (build it, or set HERALD_BIN)`);
   }
-  const dir = await mkdtemp(path.join(tmpdir(), 'herald-it-'));
+  // A caller-given directory outlives the process (a restart test reopens the same database).
+  const dir = keepDir ?? (await mkdtemp(path.join(tmpdir(), 'herald-it-')));
   const configFile = path.join(dir, 'herald.toml');
   // A JSON string literal is a valid TOML basic string for any path.
-  await writeFile(configFile, `web_root = ${JSON.stringify(webRoot)}\n${config}\n`);
+  const database = path.join(dir, 'herald.db');
+  await writeFile(
+    configFile,
+    `web_root = ${JSON.stringify(webRoot)}\n${config}\n[login]\ndatabase = ${JSON.stringify(database)}\n${login}\n`,
+  );
+  for (const { name, password } of users) {
+    execFileSync(heraldBin, ['users', 'add', name, '--password', password, '--config', configFile], { stdio: 'pipe' });
+  }
 
   const proc = spawn(heraldBin, ['serve', '--listen', '127.0.0.1:0', '--config', configFile, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -70,7 +88,7 @@ export async function startHerald({ config = '', args = [], readyTimeoutMs = 100
   const exited = new Promise((resolve) => {
     proc.once('exit', (code, signal) => {
       live.delete(proc);
-      rm(dir, { recursive: true, force: true }).catch(() => {});
+      if (!keepDir) rm(dir, { recursive: true, force: true }).catch(() => {});
       resolve({ code, signal, at: Date.now() });
     });
   });
@@ -118,6 +136,9 @@ export async function startHerald({ config = '', args = [], readyTimeoutMs = 100
     port,
     proc,
     exited,
+    dir,
+    configFile,
+    database,
     logs: () => logLines.join('\n'),
     /** Send `signal` (SIGTERM) and await exit; SIGKILL after `killAfterMs` so a hang cannot wedge the suite. */
     async stop({ signal = 'SIGTERM', killAfterMs = 10000 } = {}) {
