@@ -1,0 +1,767 @@
+// QR login over HTTP (docs/login.md): the screen starts a request, a signed-in phone scans and approves,
+// the screen hears it on /login/events (each of the four transports) and exchanges its login cookie for
+// a session. Then what must be refused: the _login namespace on /sub, /pub and /ws; missing or foreign
+// cookies; foreign origins; missing CSRF; replays and races; session fixation; wrong numbers; denial;
+// expiry; rate limits; and no answer that tells an unknown code from an expired or used one.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { openWS, request, startHerald } from './lib/herald.mjs';
+import {
+  Client,
+  FOREIGN_ORIGIN,
+  INVALID_CODE,
+  TRANSPORTS,
+  listen,
+  listenAsScreen,
+  madeUpSecret,
+  madeUpUserCode,
+  phoneFor,
+  scanAndApprove,
+  show,
+  signIn,
+  startScreen,
+} from './lib/login.mjs';
+
+const ALICE = { name: 'alice', password: 'correct horse battery' };
+const BOB = { name: 'bob', password: 'hunter2 but longer' };
+// Every test here talks from 127.0.0.1: the main server's per-IP limits are raised out of the way
+// (the limits themselves are tested on servers of their own).
+const NO_LIMITS = [
+  'starts_per_minute = 1000',
+  'code_attempts_per_minute = 1000',
+  'prompts_per_minute = 1000',
+  'signins_per_minute = 1000',
+].join('\n');
+const USER_CODE_RE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
+
+function assertError(r, status, error, what = '') {
+  assert.equal(r.status, status, `${what} expected ${status} ${error}, got ${show(r)}`);
+  assert.equal(r.json?.error, error, `${what} body: ${r.text}`);
+}
+
+function assertRetryAfter(r, what) {
+  assert.equal(r.status, 429, `${what}: expected 429, got ${show(r)}`);
+  const ra = r.headers.get('retry-after');
+  assert.match(ra ?? '', /^\d+$/, `${what}: Retry-After is whole seconds (got ${ra})`);
+  assert.ok(Number(ra) >= 1 && Number(ra) <= 60, `${what}: Retry-After ${ra} within a minute`);
+  assert.equal(typeof r.json?.error, 'string', `${what}: a JSON error body (got ${r.text})`);
+}
+
+/** A client that holds only `herald_session=<token>`. */
+function sessionClient(url, token) {
+  const c = new Client(url);
+  c.setCookie('herald_session', token, '/');
+  return c;
+}
+
+/** A client that holds only `herald_login=<value>` (a copy of a screen's cookie). */
+function loginCookieClient(url, value) {
+  const c = new Client(url);
+  c.setCookie('herald_login', value, '/login');
+  return c;
+}
+
+describe('QR login', () => {
+  let h;
+  before(async () => {
+    h = await startHerald({
+      users: [ALICE, BOB],
+      login: `${NO_LIMITS}\nallowed_origins = ["https://app.example"]`,
+    });
+  });
+  after(() => h?.stop());
+
+  for (const transport of TRANSPORTS) {
+    it(`the whole flow, heard over ${transport}`, async () => {
+      const { screen, res, start, qr } = await startScreen(h.url);
+
+      // The start answer and its cookie.
+      assert.equal(res.status, 201);
+      assert.equal(typeof start.id, 'string');
+      assert.ok(start.id.length > 0);
+      assert.ok(start.qr_url.startsWith(`${h.url}/login/approve?c=`), `qr_url ${start.qr_url}`);
+      assert.match(start.user_code, USER_CODE_RE);
+      assert.ok(Number.isInteger(start.match_number) && start.match_number >= 10 && start.match_number <= 99, `match_number ${start.match_number}`);
+      assert.ok(start.expires_in > 0 && start.expires_in <= 300, `expires_in ${start.expires_in}`);
+      assert.equal(typeof start.interval, 'number');
+      assert.equal(start.events, '/login/events');
+      const lc = res.setCookie('herald_login');
+      assert.ok(lc, `a herald_login cookie is set: ${JSON.stringify(res.setCookies.map((c) => c.line))}`);
+      assert.ok(lc.value.length >= 32, 'the login cookie carries a long secret');
+      assert.equal(lc.attrs.httponly, true, `HttpOnly: ${lc.line}`);
+      assert.equal(String(lc.attrs.samesite).toLowerCase(), 'strict', `SameSite=Strict: ${lc.line}`);
+      assert.equal(lc.attrs.path, '/login', `Path=/login: ${lc.line}`);
+      assert.equal(lc.attrs.secure, undefined, 'no Secure flag over plain http');
+      assert.ok(!lc.value.includes(qr) && !qr.includes(lc.value), 'the QR secret shares nothing with the poll secret');
+
+      // The QR image and the status.
+      const svg = await screen.get('/login/qr.svg');
+      assert.equal(svg.status, 200, show(svg));
+      assert.match(svg.headers.get('content-type') ?? '', /^image\/svg\+xml/);
+      assert.match(svg.headers.get('cache-control') ?? '', /no-store/);
+      assert.match(svg.text, /<svg[\s>]/);
+      const status = await screen.get('/login/status');
+      assert.equal(status.status, 200, show(status));
+      assert.equal(status.json.id, start.id);
+      assert.equal(status.json.state, 'pending');
+      assert.equal(typeof status.json.expires_in, 'number');
+
+      const events = await listenAsScreen(screen, transport);
+      try {
+        // The phone: signed out, the QR link sends it to sign in first.
+        const phone = new Client(h.url, { name: 'phone' });
+        const landing = await phone.get(`/login/approve?c=${encodeURIComponent(qr)}`);
+        assert.equal(landing.status, 303, show(landing));
+        const loc = new URL(landing.headers.get('location'), h.url);
+        assert.equal(loc.pathname, '/signin.html');
+        assert.equal(new URL(loc.searchParams.get('next'), h.url).searchParams.get('c'), qr, `next= carries the QR link: ${loc}`);
+        await signIn(phone, ALICE.name, ALICE.password);
+
+        const scan = await phone.post('/login/scan', { c: qr });
+        assert.equal(scan.status, 200, show(scan));
+        assert.equal(scan.json.id, start.id);
+        assert.equal(scan.json.numbers.length, 3);
+        assert.ok(scan.json.numbers.includes(start.match_number), `numbers ${scan.json.numbers} include ${start.match_number}`);
+        assert.equal(new Set(scan.json.numbers).size, 3, 'three different numbers');
+        assert.equal(typeof scan.json.requester, 'object');
+        assert.equal(scan.json.requester.ip, '127.0.0.1');
+        assert.equal(typeof scan.json.expires_in, 'number');
+
+        const scanned = await events.next('scanned');
+        assert.deepEqual(scanned.data, { state: 'scanned', approver: 'a***' });
+
+        const decide = await phone.post('/login/decide', { id: scan.json.id, decision: 'approve', number: start.match_number });
+        assert.equal(decide.status, 200, show(decide));
+        assert.deepEqual(decide.json, { state: 'approved' });
+        const approved = await events.next('approved');
+        assert.deepEqual(approved.data, { state: 'approved' });
+
+        // The screen takes its session.
+        const ex = await screen.post('/login/exchange');
+        assert.equal(ex.status, 200, show(ex));
+        assert.deepEqual(ex.json, { user: 'alice' });
+        const sc = ex.setCookie('herald_session');
+        assert.ok(sc && sc.value, `a herald_session cookie: ${JSON.stringify(ex.setCookies.map((c) => c.line))}`);
+        assert.equal(sc.attrs.httponly, true, sc.line);
+        assert.equal(String(sc.attrs.samesite).toLowerCase(), 'lax', sc.line);
+        assert.equal(sc.attrs.path, '/', sc.line);
+        assert.notEqual(sc.value, phone.cookie('herald_session'), 'the screen gets a session of its own');
+        const cleared = ex.setCookie('herald_login');
+        assert.ok(cleared, 'the login cookie is cleared');
+        assert.equal(screen.cookie('herald_login'), undefined, `login cookie cleared: ${cleared.line}`);
+
+        const me = await sessionClient(h.url, sc.value).get('/me');
+        assert.equal(me.status, 200, show(me));
+        assert.equal(me.json.user, 'alice');
+        assert.equal(typeof me.json.csrf, 'string');
+      } finally {
+        events.close();
+      }
+    });
+  }
+
+  it('events never carry a secret, a token or a session', async () => {
+    const { screen, qr, start, res } = await startScreen(h.url);
+    const loginCookie = res.setCookie('herald_login').value;
+    const listeners = await Promise.all(TRANSPORTS.map((t) => listenAsScreen(screen, t)));
+    try {
+      const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+      await scanAndApprove(phone, qr, start.match_number);
+      await Promise.all(listeners.map((l) => l.next('approved')));
+      const ex = await screen.post('/login/exchange');
+      assert.equal(ex.status, 200, show(ex));
+      const session = ex.setCookie('herald_session').value;
+      const secrets = {
+        'QR secret': qr,
+        'login cookie': loginCookie,
+        'screen session': session,
+        'phone session': phone.cookie('herald_session'),
+        'phone CSRF token': phone.csrf,
+      };
+      for (const [i, l] of listeners.entries()) {
+        const heard = l.raw.join('\n');
+        assert.match(heard, /approved/, `${TRANSPORTS[i]} heard the events`);
+        assert.ok(!heard.includes('"alice"'), `${TRANSPORTS[i]}: the approver is masked: ${heard}`);
+        for (const [name, secret] of Object.entries(secrets)) {
+          assert.ok(secret && secret.length >= 16, `${name} is known to the test`);
+          assert.ok(!heard.includes(secret), `${TRANSPORTS[i]} heard the ${name}: ${heard}`);
+        }
+      }
+    } finally {
+      for (const l of listeners) l.close();
+    }
+  });
+
+  it('the _login namespace is refused on /sub, /pub and /ws', async () => {
+    const { screen, start } = await startScreen(h.url);
+    const ch = `_login:${start.id}`;
+    const cookie = { Cookie: screen.cookieHeader('/login/events') };
+
+    const sub = await request(`${h.url}/sub/${ch}`);
+    assertError(sub, 403, 'forbidden', 'GET /sub/_login:<id>');
+    const subWithCookie = await request(`${h.url}/sub/${ch}?wait=1`, { headers: cookie });
+    assertError(subWithCookie, 403, 'forbidden', 'GET /sub/_login:<id> with the login cookie');
+    const sse = await request(`${h.url}/sub/${ch}`, { headers: { Accept: 'text/event-stream' } });
+    assertError(sse, 403, 'forbidden', 'SSE /sub/_login:<id>');
+    const wsSub = openWS(`${h.wsUrl}/sub/${ch}`);
+    await assert.rejects(wsSub.opened, (err) => err.status === 403, 'WebSocket /sub/_login:<id>');
+
+    const pub = await request(`${h.url}/pub/${ch}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"state":"approved"}',
+    });
+    assertError(pub, 403, 'forbidden', 'POST /pub/_login:<id> from loopback');
+    const pubOther = await request(`${h.url}/pub/_login:made-up?event=approved`, { method: 'POST', body: 'x' });
+    assertError(pubOther, 403, 'forbidden', 'POST /pub/_login:made-up');
+
+    const ws = openWS(`${h.wsUrl}/ws`);
+    try {
+      await ws.opened;
+      const reply = await ws.request({ op: 'subscribe', channel: ch });
+      assert.equal(reply.op, 'error', JSON.stringify(reply));
+      assert.equal(reply.code, 'forbidden', JSON.stringify(reply));
+      const pubReply = await ws.request({ op: 'publish', channel: ch, data: { state: 'approved' } });
+      assert.equal(pubReply.op, 'error', JSON.stringify(pubReply));
+      assert.equal(pubReply.code, 'forbidden', JSON.stringify(pubReply));
+    } finally {
+      await ws.close();
+    }
+
+    // Nothing of the above reached the request: it is still pending.
+    const st = await screen.get('/login/status');
+    assert.equal(st.json?.state, 'pending', show(st));
+  });
+
+  it('no cookie or a made-up cookie: 401 on /login/events and /login/exchange', async () => {
+    const { screen, qr, start } = await startScreen(h.url);
+    const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+    await scanAndApprove(phone, qr, start.match_number);
+    const madeUp = { Cookie: `herald_login=${madeUpSecret()}` };
+
+    for (const [what, headers] of [
+      ['no cookie', {}],
+      ['a made-up cookie', madeUp],
+      ['the phone session cookie', { Cookie: phone.cookieHeader('/login/events') }],
+    ]) {
+      const poll = await request(`${h.url}/login/events`, { headers });
+      assertError(poll, 401, 'unauthorized', `GET /login/events with ${what}`);
+      const lp = await request(`${h.url}/login/events?wait=1`, { headers });
+      assertError(lp, 401, 'unauthorized', `long poll /login/events with ${what}`);
+      const sse = await request(`${h.url}/login/events`, { headers: { ...headers, Accept: 'text/event-stream' } });
+      assertError(sse, 401, 'unauthorized', `SSE /login/events with ${what}`);
+      const ws = openWS(`${h.wsUrl}/login/events`, { headers: { ...headers, Origin: h.url } });
+      await assert.rejects(ws.opened, (err) => err.status === 401, `WebSocket /login/events with ${what}`);
+      const st = await request(`${h.url}/login/status`, { headers });
+      assertError(st, 401, 'unauthorized', `GET /login/status with ${what}`);
+    }
+    const noCookie = await new Client(h.url).post('/login/exchange');
+    assertError(noCookie, 401, 'unauthorized', 'exchange without a cookie');
+    const foreign = await loginCookieClient(h.url, madeUpSecret()).post('/login/exchange');
+    assertError(foreign, 401, 'unauthorized', 'exchange with a made-up cookie');
+    const byQr = await loginCookieClient(h.url, qr).post('/login/exchange');
+    assertError(byQr, 401, 'unauthorized', 'exchange with the QR secret as the cookie');
+
+    // The real screen still gets its session.
+    const ex = await screen.post('/login/exchange');
+    assert.equal(ex.status, 200, show(ex));
+  });
+
+  it('a foreign Origin is refused on start, scan, decide, exchange and the events WebSocket', async () => {
+    const evil = new Client(h.url, { origin: FOREIGN_ORIGIN });
+    const badStart = await evil.post('/login/start');
+    assertError(badStart, 403, 'forbidden', 'start from a foreign origin');
+    assert.equal(badStart.setCookie('herald_login'), undefined, 'no login cookie for a refused start');
+    const alsoAllowed = await new Client(h.url, { origin: 'https://app.example' }).post('/login/start');
+    assert.equal(alsoAllowed.status, 201, `login.allowed_origins is allowed: ${show(alsoAllowed)}`);
+    const noOrigin = await new Client(h.url, { origin: null }).post('/login/start');
+    assert.equal(noOrigin.status, 201, `no Origin at all (not a browser) is allowed: ${show(noOrigin)}`);
+
+    const { screen, qr, start } = await startScreen(h.url);
+    const wsEvil = openWS(`${h.wsUrl}/login/events`, {
+      headers: { Cookie: screen.cookieHeader('/login/events'), Origin: FOREIGN_ORIGIN },
+    });
+    await assert.rejects(wsEvil.opened, (err) => err.status === 403, 'events WebSocket from a foreign origin');
+    const events = await listenAsScreen(screen, 'websocket'); // the same cookie from the right origin
+    try {
+      const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+      const badScan = await phone.post('/login/scan', { c: qr }, { origin: FOREIGN_ORIGIN });
+      assertError(badScan, 403, 'forbidden', 'scan from a foreign origin');
+      assert.equal((await screen.get('/login/status')).json.state, 'pending', 'a refused scan binds nothing');
+
+      const scan = await phone.post('/login/scan', { c: qr });
+      assert.equal(scan.status, 200, show(scan));
+      const badDecide = await phone.post(
+        '/login/decide',
+        { id: scan.json.id, decision: 'approve', number: start.match_number },
+        { origin: FOREIGN_ORIGIN },
+      );
+      assertError(badDecide, 403, 'forbidden', 'decide from a foreign origin');
+      assert.equal((await screen.get('/login/status')).json.state, 'scanned', 'a refused decide decides nothing');
+      const decide = await phone.post('/login/decide', { id: scan.json.id, decision: 'approve', number: start.match_number });
+      assert.equal(decide.status, 200, show(decide));
+      await events.next('approved');
+
+      const badEx = await screen.post('/login/exchange', undefined, { origin: FOREIGN_ORIGIN });
+      assertError(badEx, 403, 'forbidden', 'exchange from a foreign origin');
+      assert.equal(badEx.setCookie('herald_session'), undefined, 'no session for a refused exchange');
+      const ex = await screen.post('/login/exchange');
+      assert.equal(ex.status, 200, `the refused exchange used nothing up: ${show(ex)}`);
+    } finally {
+      events.close();
+    }
+  });
+
+  it('scan, decide and logout need the CSRF token', async () => {
+    const { qr, start } = await startScreen(h.url);
+    const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+    const noCsrf = await phone.post('/login/scan', { c: qr }, { csrf: false });
+    assertError(noCsrf, 403, 'forbidden', 'scan without X-Herald-CSRF');
+    const wrongCsrf = await phone.post('/login/scan', { c: qr }, { csrf: madeUpSecret() });
+    assertError(wrongCsrf, 403, 'forbidden', 'scan with a wrong X-Herald-CSRF');
+    const noSession = await new Client(h.url).post('/login/scan', { c: qr }, { csrf: phone.csrf });
+    assert.ok([401, 403].includes(noSession.status), `scan without a session: ${show(noSession)}`);
+    const scan = await phone.post('/login/scan', { c: qr });
+    assert.equal(scan.status, 200, show(scan));
+    const decideNoCsrf = await phone.post(
+      '/login/decide',
+      { id: scan.json.id, decision: 'approve', number: start.match_number },
+      { csrf: false },
+    );
+    assertError(decideNoCsrf, 403, 'forbidden', 'decide without X-Herald-CSRF');
+    const logoutNoCsrf = await phone.post('/logout', undefined, { csrf: false });
+    assertError(logoutNoCsrf, 403, 'forbidden', 'logout without X-Herald-CSRF');
+    assert.equal((await phone.get('/me')).status, 200, 'the refused logout ended nothing');
+  });
+
+  it('exchange: 409 before approval, 200 once, 410 after', async () => {
+    const { screen, qr, start, res } = await startScreen(h.url);
+    const loginCookie = res.setCookie('herald_login').value;
+    const early = await screen.post('/login/exchange');
+    assert.equal(early.status, 409, show(early));
+    assert.deepEqual(early.json, { error: 'not_approved', state: 'pending' });
+
+    const events = await listenAsScreen(screen, 'longpoll');
+    try {
+      const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+      const scan = await phone.post('/login/scan', { c: qr });
+      assert.equal(scan.status, 200, show(scan));
+      await events.next('scanned');
+      const scanned = await screen.post('/login/exchange');
+      assert.equal(scanned.status, 409, show(scanned));
+      assert.deepEqual(scanned.json, { error: 'not_approved', state: 'scanned' });
+      assert.equal(scanned.setCookie('herald_session'), undefined);
+
+      const decide = await phone.post('/login/decide', { id: scan.json.id, decision: 'approve', number: start.match_number });
+      assert.equal(decide.status, 200, show(decide));
+      await events.next('approved');
+    } finally {
+      events.close();
+    }
+    const ex = await screen.post('/login/exchange');
+    assert.equal(ex.status, 200, show(ex));
+    // A copy of the login cookie replayed.
+    const replay = await loginCookieClient(h.url, loginCookie).post('/login/exchange');
+    assert.equal(replay.status, 410, show(replay));
+    assert.deepEqual(replay.json, { error: 'gone' });
+    assert.equal(replay.setCookie('herald_session'), undefined, 'a replay gets no session');
+  });
+
+  it('ten concurrent exchanges of one approved request: exactly one session', async () => {
+    const { qr, start, res } = await startScreen(h.url);
+    const loginCookie = res.setCookie('herald_login').value;
+    const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+    await scanAndApprove(phone, qr, start.match_number);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => loginCookieClient(h.url, loginCookie).post('/login/exchange')),
+    );
+    const ok = results.filter((r) => r.status === 200);
+    assert.equal(ok.length, 1, `exactly one 200: ${results.map((r) => r.status)}`);
+    assert.ok(ok[0].setCookie('herald_session')?.value);
+    for (const r of results.filter((x) => x.status !== 200)) {
+      assert.equal(r.status, 410, show(r));
+      assert.equal(r.setCookie('herald_session'), undefined);
+    }
+  });
+
+  it('two concurrent decisions: exactly one wins', async () => {
+    for (const [a, b] of [
+      ['approve', 'approve'],
+      ['approve', 'deny'],
+    ]) {
+      const { screen, qr, start } = await startScreen(h.url);
+      const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+      const scan = await phone.post('/login/scan', { c: qr });
+      assert.equal(scan.status, 200, show(scan));
+      const body = (decision) =>
+        decision === 'approve'
+          ? { id: scan.json.id, decision, number: start.match_number }
+          : { id: scan.json.id, decision };
+      const [ra, rb] = await Promise.all([phone.post('/login/decide', body(a)), phone.post('/login/decide', body(b))]);
+      const winners = [ra, rb].filter((r) => r.status === 200);
+      assert.equal(winners.length, 1, `${a} vs ${b}: exactly one 200, got ${show(ra)} / ${show(rb)}`);
+      const st = await screen.get('/login/status');
+      assert.equal(st.json.state, winners[0].json.state, `the state is the winner's: ${show(st)}`);
+    }
+  });
+
+  it('a planted session cookie is never the one the exchange gives, nor accepted', async () => {
+    const planted = 'attacker-chosen';
+    const screen = new Client(h.url);
+    screen.setCookie('herald_session', planted, '/');
+    const res = await screen.post('/login/start');
+    assert.equal(res.status, 201, show(res));
+    const events = await listenAsScreen(screen, 'sse');
+    try {
+      const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+      await scanAndApprove(phone, new URL(res.json.qr_url).searchParams.get('c'), res.json.match_number);
+      await events.next('approved');
+    } finally {
+      events.close();
+    }
+    const ex = await screen.post('/login/exchange');
+    assert.equal(ex.status, 200, show(ex));
+    const sc = ex.setCookie('herald_session');
+    assert.ok(sc?.value, 'the exchange sets a session cookie');
+    assert.notEqual(sc.value, planted);
+    const meNew = await sessionClient(h.url, sc.value).get('/me');
+    assert.equal(meNew.json?.user, 'alice', show(meNew));
+    const mePlanted = await sessionClient(h.url, planted).get('/me');
+    assertError(mePlanted, 401, 'unauthorized', 'the planted session');
+  });
+
+  it('wrong numbers: two answer 400 with attempts left, the third denies', async () => {
+    const { screen, qr, start } = await startScreen(h.url);
+    const events = await listenAsScreen(screen, 'interval');
+    try {
+      const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+      const scan = await phone.post('/login/scan', { c: qr });
+      assert.equal(scan.status, 200, show(scan));
+      const wrong = scan.json.numbers.filter((n) => n !== start.match_number);
+      assert.equal(wrong.length, 2);
+      const w1 = await phone.post('/login/decide', { id: scan.json.id, decision: 'approve', number: wrong[0] });
+      assert.equal(w1.status, 400, show(w1));
+      assert.deepEqual(w1.json, { error: 'wrong_number', attempts_left: 2 });
+      const w2 = await phone.post('/login/decide', { id: scan.json.id, decision: 'approve', number: wrong[1] });
+      assert.equal(w2.status, 400, show(w2));
+      assert.deepEqual(w2.json, { error: 'wrong_number', attempts_left: 1 });
+      const w3 = await phone.post('/login/decide', { id: scan.json.id, decision: 'approve', number: wrong[0] });
+      assert.equal(w3.status, 403, show(w3));
+      assert.deepEqual(w3.json, { error: 'access_denied', state: 'denied' });
+      const denied = await events.next('denied');
+      assert.deepEqual(denied.data, { state: 'denied' });
+      assert.ok(!events.events.items.some((e) => e.event === 'approved'));
+
+      const late = await phone.post('/login/decide', { id: scan.json.id, decision: 'approve', number: start.match_number });
+      assert.notEqual(late.status, 200, `the right number after denial: ${show(late)}`);
+      const ex = await screen.post('/login/exchange');
+      assert.equal(ex.status, 403, show(ex));
+      assert.deepEqual(ex.json, { error: 'access_denied' });
+    } finally {
+      events.close();
+    }
+  });
+
+  it('deny: the screen hears denied and its exchange is refused 403', async () => {
+    const { screen, qr } = await startScreen(h.url);
+    const events = await listenAsScreen(screen, 'sse');
+    try {
+      const phone = await phoneFor(h.url, BOB.name, BOB.password);
+      const scan = await phone.post('/login/scan', { c: qr });
+      assert.equal(scan.status, 200, show(scan));
+      const scanned = await events.next('scanned');
+      assert.deepEqual(scanned.data, { state: 'scanned', approver: 'b***' });
+      const decide = await phone.post('/login/decide', { id: scan.json.id, decision: 'deny' });
+      assert.equal(decide.status, 200, show(decide));
+      assert.deepEqual(decide.json, { state: 'denied' });
+      const denied = await events.next('denied');
+      assert.deepEqual(denied.data, { state: 'denied' });
+    } finally {
+      events.close();
+    }
+    const ex = await screen.post('/login/exchange');
+    assert.equal(ex.status, 403, show(ex));
+    assert.deepEqual(ex.json, { error: 'access_denied' });
+    assert.equal(ex.setCookie('herald_session'), undefined);
+  });
+
+  it('cancel: the screen hears cancelled, the QR is then invalid', async () => {
+    const { screen, qr } = await startScreen(h.url);
+    const events = await listenAsScreen(screen, 'websocket');
+    try {
+      const cancel = await screen.post('/login/cancel');
+      assert.equal(cancel.status, 200, show(cancel));
+      assert.deepEqual(cancel.json, { state: 'cancelled' });
+      const heard = await events.next('cancelled');
+      assert.deepEqual(heard.data, { state: 'cancelled' });
+    } finally {
+      events.close();
+    }
+    const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+    const scan = await phone.post('/login/scan', { c: qr });
+    assert.equal(scan.status, 404, show(scan));
+    assert.deepEqual(scan.json, INVALID_CODE);
+  });
+
+  it('server-to-server approval from loopback (no publish key): by user code, QR secret and id', async () => {
+    for (const by of ['user_code', 'qr', 'id']) {
+      const { screen, start, qr } = await startScreen(h.url);
+      const events = await listenAsScreen(screen, 'longpoll');
+      try {
+        const ref = { user_code: start.user_code, qr, id: start.id }[by];
+        const r = await request(`${h.url}/api/login/approve`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ user: 'ext-42', [by]: ref }),
+        });
+        assert.equal(r.status, 200, `by ${by}: ${show(r)}`);
+        assert.deepEqual(r.json, { state: 'approved' });
+        await events.next('approved');
+      } finally {
+        events.close();
+      }
+      const ex = await screen.post('/login/exchange');
+      assert.equal(ex.status, 200, show(ex));
+      assert.deepEqual(ex.json, { user: 'ext-42' });
+      const me = await sessionClient(h.url, ex.setCookie('herald_session').value).get('/me');
+      assert.equal(me.json?.user, 'ext-42', show(me));
+    }
+  });
+
+  it('server-to-server denial', async () => {
+    const { screen, start } = await startScreen(h.url);
+    const events = await listenAsScreen(screen, 'sse');
+    try {
+      const r = await request(`${h.url}/api/login/approve`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ user: 'ext-42', user_code: start.user_code, decision: 'deny' }),
+      });
+      assert.equal(r.status, 200, show(r));
+      assert.deepEqual(r.json, { state: 'denied' });
+      await events.next('denied');
+    } finally {
+      events.close();
+    }
+    const ex = await screen.post('/login/exchange');
+    assertError(ex, 403, 'access_denied', 'exchange after a server-to-server denial');
+  });
+
+  it('sign-in: a wrong password and an unknown name get the same 401', async () => {
+    const wrong = await new Client(h.url).post('/signin', { name: 'alice', password: 'not it' });
+    const unknown = await new Client(h.url).post('/signin', { name: 'nobody-here', password: 'not it' });
+    assert.equal(wrong.status, 401, show(wrong));
+    assert.equal(unknown.status, 401, show(unknown));
+    assert.equal(wrong.json?.error, 'bad_credentials', wrong.text);
+    assert.equal(unknown.text, wrong.text, 'byte-for-byte the same body');
+    assert.equal(wrong.setCookie('herald_session'), undefined);
+    assert.equal(unknown.setCookie('herald_session'), undefined);
+    const foreign = await new Client(h.url, { origin: FOREIGN_ORIGIN }).post('/signin', ALICE);
+    assertError(foreign, 403, 'forbidden', 'sign-in from a foreign origin');
+
+    const ok = await new Client(h.url).post('/signin', ALICE);
+    assert.equal(ok.status, 200, show(ok));
+    assert.deepEqual(ok.json, { user: 'alice' });
+    const sc = ok.setCookie('herald_session');
+    assert.equal(sc.attrs.httponly, true, sc.line);
+    assert.equal(String(sc.attrs.samesite).toLowerCase(), 'lax', sc.line);
+    assert.equal(sc.attrs.path, '/', sc.line);
+    const anon = await new Client(h.url).get('/me');
+    assertError(anon, 401, 'unauthorized', 'GET /me without a session');
+  });
+
+  it('logout ends the session', async () => {
+    const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+    const token = phone.cookie('herald_session');
+    const out = await phone.post('/logout');
+    assert.equal(out.status, 204, show(out));
+    assert.equal(phone.cookie('herald_session'), undefined, 'the cookie is cleared');
+    const me = await sessionClient(h.url, token).get('/me');
+    assertError(me, 401, 'unauthorized', 'the old session after logout');
+  });
+});
+
+describe('QR login: expiry, and one answer for every invalid code', () => {
+  let h;
+  before(async () => {
+    h = await startHerald({ users: [ALICE, BOB], login: `${NO_LIMITS}\nrequest_ttl_seconds = 2` });
+  });
+  after(() => h?.stop());
+
+  it('expiry is pushed to the screen as expired', async () => {
+    const { screen } = await startScreen(h.url);
+    const listeners = await Promise.all(['sse', 'longpoll'].map((t) => listenAsScreen(screen, t)));
+    try {
+      for (const l of listeners) {
+        const e = await l.next('expired', { timeoutMs: 8000 });
+        assert.deepEqual(e.data, { state: 'expired' });
+      }
+    } finally {
+      for (const l of listeners) l.close();
+    }
+    const ex = await screen.post('/login/exchange');
+    assert.notEqual(ex.status, 200, `exchange after expiry: ${show(ex)}`);
+  });
+
+  it('unknown, expired, used and foreign-bound codes: byte-for-byte the same 404', async () => {
+    const alice = await phoneFor(h.url, ALICE.name, ALICE.password);
+    const bob = await phoneFor(h.url, BOB.name, BOB.password);
+
+    // A request left to expire, watched so the test knows when it has.
+    const expiring = await startScreen(h.url);
+    const expiringEvents = await listenAsScreen(expiring.screen, 'sse');
+
+    // A request used to the end.
+    const used = await startScreen(h.url);
+    await scanAndApprove(alice, used.qr, used.start.match_number);
+    const ex = await used.screen.post('/login/exchange');
+    assert.equal(ex.status, 200, show(ex));
+
+    // A request bound to alice.
+    const bound = await startScreen(h.url);
+    const boundScan = await alice.post('/login/scan', { c: bound.qr });
+    assert.equal(boundScan.status, 200, show(boundScan));
+
+    try {
+      await expiringEvents.next('expired', { timeoutMs: 8000 });
+    } finally {
+      expiringEvents.close();
+    }
+
+    const answers = {
+      'unknown QR secret': await alice.post('/login/scan', { c: madeUpSecret() }),
+      'expired QR secret': await alice.post('/login/scan', { c: expiring.qr }),
+      'used QR secret': await alice.post('/login/scan', { c: used.qr }),
+      'QR secret bound to another account': await bob.post('/login/scan', { c: bound.qr }),
+      'unknown user code': await alice.post('/login/device', { user_code: madeUpUserCode() }),
+      'expired user code': await alice.post('/login/device', { user_code: expiring.start.user_code }),
+      'used user code': await alice.post('/login/device', { user_code: used.start.user_code }),
+      'user code bound to another account': await bob.post('/login/device', { user_code: bound.start.user_code }),
+    };
+    const base = answers['unknown QR secret'];
+    assert.equal(base.status, 404, show(base));
+    assert.deepEqual(base.json, INVALID_CODE);
+    for (const [what, r] of Object.entries(answers)) {
+      assert.equal(r.status, base.status, `${what}: ${show(r)}`);
+      assert.equal(r.text, base.text, `${what}: the same bytes`);
+      assert.equal(r.headers.get('content-type'), base.headers.get('content-type'), `${what}: the same content type`);
+    }
+  });
+});
+
+describe('QR login: rate limits', () => {
+  const servers = [];
+  after(() => Promise.all(servers.map((s) => s.stop())));
+  const start = async (login) => {
+    const s = await startHerald({ users: [ALICE], login });
+    servers.push(s);
+    return s;
+  };
+
+  it('starts and sign-ins per IP answer 429 with Retry-After', async () => {
+    const h = await start('starts_per_minute = 3\nsignins_per_minute = 3');
+    for (let i = 0; i < 3; i++) {
+      const r = await new Client(h.url).post('/login/start');
+      assert.equal(r.status, 201, `start ${i + 1}: ${show(r)}`);
+    }
+    const fourth = await new Client(h.url).post('/login/start');
+    assertRetryAfter(fourth, 'the fourth start in a minute');
+    assert.equal(fourth.setCookie('herald_login'), undefined);
+
+    for (let i = 0; i < 3; i++) {
+      const r = await new Client(h.url).post('/signin', { name: 'alice', password: `guess ${i}` });
+      assert.equal(r.status, 401, `sign-in ${i + 1}: ${show(r)}`);
+    }
+    const right = await new Client(h.url).post('/signin', ALICE);
+    assertRetryAfter(right, 'the fourth sign-in in a minute, even with the right password');
+    assert.equal(right.setCookie('herald_session'), undefined);
+  });
+
+  it('code attempts per account answer 429 with Retry-After', async () => {
+    const h = await start('code_attempts_per_minute = 3');
+    const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+    for (let i = 0; i < 3; i++) {
+      const r = await phone.post(i % 2 ? '/login/device' : '/login/scan', i % 2 ? { user_code: madeUpUserCode() } : { c: madeUpSecret() });
+      assert.equal(r.status, 404, `attempt ${i + 1}: ${show(r)}`);
+    }
+    const { qr } = await startScreen(h.url);
+    const fourth = await phone.post('/login/scan', { c: qr });
+    assertRetryAfter(fourth, 'the fourth code attempt in a minute, even with a valid code');
+  });
+
+  it('approval prompts per account answer 429 with Retry-After', async () => {
+    const h = await start('prompts_per_minute = 2');
+    const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+    for (let i = 0; i < 2; i++) {
+      const { qr } = await startScreen(h.url);
+      const r = await phone.post('/login/scan', { c: qr });
+      assert.equal(r.status, 200, `scan ${i + 1}: ${show(r)}`);
+    }
+    const { screen, qr } = await startScreen(h.url);
+    const third = await phone.post('/login/scan', { c: qr });
+    assertRetryAfter(third, 'the third prompt in a minute');
+    assert.equal((await screen.get('/login/status')).json?.state, 'pending', 'the refused scan bound nothing');
+  });
+});
+
+describe('server-to-server approval with a publish key', () => {
+  let h;
+  before(async () => {
+    h = await startHerald({ config: 'publish_key = "k"', login: NO_LIMITS });
+  });
+  after(() => h?.stop());
+
+  it('refuses a missing or wrong key, accepts the right one', async () => {
+    const { screen, start } = await startScreen(h.url);
+    const events = await listenAsScreen(screen, 'sse');
+    try {
+      const approve = (headers) =>
+        request(`${h.url}/api/login/approve`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', ...headers },
+          body: JSON.stringify({ user: 'ext-42', user_code: start.user_code }),
+        });
+      const missing = await approve({});
+      assertError(missing, 401, 'unauthorized', 'no key (even from loopback)');
+      const wrong = await approve({ Authorization: 'Bearer not-k' });
+      assertError(wrong, 403, 'forbidden', 'a wrong key');
+      assert.equal((await screen.get('/login/status')).json?.state, 'pending', 'the refused calls approved nothing');
+      const ok = await approve({ Authorization: 'Bearer k' });
+      assert.equal(ok.status, 200, show(ok));
+      await events.next('approved');
+    } finally {
+      events.close();
+    }
+    const ex = await screen.post('/login/exchange');
+    assert.deepEqual(ex.json, { user: 'ext-42' }, show(ex));
+  });
+});
+
+describe('accounts and sessions survive a restart', () => {
+  let dir;
+  let h;
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'herald-login-restart-'));
+  });
+  after(async () => {
+    await h?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a session from before the restart still works, and so does signing in', async () => {
+    h = await startHerald({ dir, users: [ALICE] });
+    const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+    const token = phone.cookie('herald_session');
+    await h.stop();
+
+    h = await startHerald({ dir });
+    const me = await sessionClient(h.url, token).get('/me');
+    assert.equal(me.status, 200, show(me));
+    assert.equal(me.json.user, 'alice');
+    const again = await new Client(h.url).post('/signin', ALICE);
+    assert.equal(again.status, 200, `the account survived: ${show(again)}`);
+  });
+});
