@@ -286,7 +286,7 @@ describe('device authorization grant', () => {
     });
   }
 
-  it('/login/events refuses a made-up device_code and a device_code in a cookie-less WebSocket from a foreign origin', async () => {
+  it('/login/events refuses a made-up device_code; its WebSocket refuses a foreign Origin', async () => {
     const bad = await request(`${h.url}/login/events`, { headers: { Authorization: `Bearer ${madeUpSecret()}` } });
     assert.equal(bad.status, 401, show(bad));
     assert.equal(bad.json?.error, 'unauthorized');
