@@ -1,0 +1,292 @@
+// The login pages and web/herald.js in a real browser (Chromium): a PC waits on /login.html while a
+// phone — another browser context with its own cookies — signs in, opens the QR URL and approves; on
+// each of the four transports, on `auto`, and on `auto` when WebSocket upgrades are refused. Also the
+// compare page (four listeners, one request, approved through /device) and herald.js itself on a
+// /sub channel: switching transports loses and repeats nothing, and a refused URL stops it.
+//
+// Every wait is on something the pages show (a selector, an attribute, a text); the timeouts only
+// turn a hang into a readable failure.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { publish, startHerald, uniq } from './lib/herald.mjs';
+import { launchBrowser, openDevice } from './lib/browser.mjs';
+
+const ALICE = { name: 'alice', password: 'pw' };
+// One file signs in and approves more often than the per-minute defaults allow one person to.
+const LOGIN = [
+  'starts_per_minute = 100',
+  'prompts_per_minute = 100',
+  'code_attempts_per_minute = 100',
+  'signins_per_minute = 100',
+].join('\n');
+const TRANSPORTS = ['websocket', 'sse', 'longpoll', 'poll'];
+const WAIT = { timeout: 15000 };
+
+let browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(() => browser?.close());
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** Record which transports a page really used on /login/events (or any URL containing `path`). */
+function watchTransports(page, path = '/login/events') {
+  const seen = { websocket: [], eventsource: [], fetch: [] };
+  page.on('websocket', (ws) => ws.url().includes(path) && seen.websocket.push(ws.url()));
+  page.on('request', (req) => {
+    if (!req.url().includes(path)) return;
+    if (req.resourceType() === 'eventsource') seen.eventsource.push(req.url());
+    else if (req.resourceType() === 'fetch') seen.fetch.push(req.url());
+  });
+  return seen;
+}
+
+/** What the PC's login page shows once it has started a request. */
+async function waitingScreen(page) {
+  const qr = await page.waitForSelector('#qr[data-url]', WAIT);
+  await page.waitForFunction(() => /^\d{2}$/.test(document.querySelector('#match-number').textContent), null, WAIT);
+  return {
+    qrUrl: await qr.getAttribute('data-url'),
+    match: Number(await page.textContent('#match-number')),
+    userCode: await page.textContent('#user-code'),
+  };
+}
+
+/** The phone opens a URL that needs a session; it signs in first if the server sends it there. */
+async function openSignedIn(phone, url, landing) {
+  await phone.page.goto(url);
+  if (new URL(phone.page.url()).pathname === '/signin.html') {
+    await phone.page.fill('#name', ALICE.name);
+    await phone.page.fill('#password', ALICE.password);
+    await Promise.all([phone.page.waitForURL((u) => landing.test(u.pathname), WAIT), phone.page.click('#submit')]);
+  }
+  assert.match(new URL(phone.page.url()).pathname, landing);
+}
+
+/** The phone scans the QR (opens its URL), picks the PC's number and approves. */
+async function approveByQr(phone, { qrUrl, match }) {
+  await openSignedIn(phone, qrUrl, /^\/login\/approve$/);
+  await phone.page.waitForSelector('.number[data-number]', WAIT);
+  const numbers = await phone.page.$$eval('.number', (bs) => bs.map((b) => Number(b.dataset.number)));
+  assert.equal(numbers.length, 3);
+  assert.ok(numbers.includes(match), `the phone offers ${numbers}, the PC shows ${match}`);
+  assert.notEqual((await phone.page.textContent('#requester-browser')).trim(), '');
+  await phone.page.click(`.number[data-number="${match}"]`);
+  await phone.page.click('#approve');
+  await phone.page.waitForSelector('#result[data-state=approved]', WAIT);
+}
+
+/** The PC's page is signed in as alice, with a session cookie of its own. */
+async function assertSignedIn(pc) {
+  const el = await pc.page.waitForSelector('#signed-in-as[data-user]', WAIT);
+  assert.equal(await el.getAttribute('data-user'), 'alice');
+  assert.equal((await el.textContent()).trim(), 'Signed in as alice');
+  await pc.page.waitForSelector('#me[data-user=alice]', WAIT); // GET /me agrees
+  const cookies = await pc.context.cookies();
+  const session = cookies.find((c) => c.name === 'herald_session');
+  assert.ok(session, `a herald_session cookie; have ${cookies.map((c) => c.name)}`);
+  assert.equal(session.httpOnly, true);
+  assert.equal(cookies.find((c) => c.name === 'herald_login'), undefined, 'the login cookie is cleared');
+}
+
+async function counters(page) {
+  const num = async (sel) => Number(await page.textContent(sel));
+  return {
+    transport: (await page.textContent('#transport')).trim(),
+    via: await page.getAttribute('#state', 'data-via'),
+    requests: await num('#requests'),
+    bytes: await num('#bytes'),
+    messages: await num('#messages'),
+    latency: (await page.textContent('#latency')).trim(),
+  };
+}
+
+/**
+ * The whole QR flow against server `h`: the PC opens /login.html?transport=…, the listener opens,
+ * the phone approves, the PC signs in. Returns the PC page's counters and the transports it used.
+ */
+async function qrLogin(h, phone, transport, { expectTransport = transport } = {}) {
+  const pc = await openDevice(browser, h.url, { name: 'pc' });
+  try {
+    const used = watchTransports(pc.page);
+    await pc.page.goto(`/login.html?transport=${transport}`);
+    const screen = await waitingScreen(pc.page);
+    assert.match(screen.userCode, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    // Approve only once the screen is listening, so the approval is pushed live (not replayed).
+    await pc.page.waitForFunction(
+      (t) => document.querySelector('#transport').textContent === t &&
+        document.querySelector('#conn-state').textContent === 'open',
+      expectTransport, WAIT,
+    );
+    await approveByQr(phone, screen);
+    await assertSignedIn(pc);
+    const c = await counters(pc.page);
+    assert.equal(c.via, expectTransport, 'the approval was noticed on the expected transport');
+    assert.ok(c.requests >= 1 && c.bytes > 0 && c.messages >= 2, JSON.stringify(c)); // scanned + approved
+    assert.match(c.latency, /^\d+ ms$/);
+    return { counters: c, used, errors: pc.errors };
+  } finally {
+    await pc.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('QR login in the browser', () => {
+  let h, phone;
+  before(async () => {
+    h = await startHerald({ users: [ALICE], login: LOGIN });
+    phone = await openDevice(browser, h.url, { name: 'phone' });
+  });
+  after(async () => {
+    await phone?.close();
+    await h?.stop();
+  });
+
+  for (const transport of TRANSPORTS) {
+    it(`signs the PC in when the phone approves (${transport})`, async () => {
+      const { used } = await qrLogin(h, phone, transport);
+      const longpolls = used.fetch.filter((u) => new URL(u).searchParams.has('wait'));
+      if (transport === 'websocket') assert.ok(used.websocket.length >= 1);
+      else assert.equal(used.websocket.length, 0, 'no WebSocket on a forced non-WebSocket transport');
+      if (transport === 'sse') {
+        assert.ok(used.eventsource.length >= 1);
+        assert.ok(used.eventsource.every((u) => new URL(u).searchParams.get('format') === 'envelope'));
+      } else assert.equal(used.eventsource.length, 0);
+      if (transport === 'longpoll') assert.ok(longpolls.length >= 1, 'a held request with ?wait=');
+      if (transport === 'poll') assert.equal(longpolls.length, 0, 'interval polls never wait');
+    });
+  }
+
+  it('signs the PC in on auto (WebSocket first)', async () => {
+    const { used } = await qrLogin(h, phone, 'auto', { expectTransport: 'websocket' });
+    assert.ok(used.websocket.length >= 1);
+    assert.equal(used.eventsource.length, 0, 'no fallback when WebSocket works');
+  });
+
+  it('a page without the login cookie is told 401 and stops, instead of retrying', async () => {
+    const stranger = await openDevice(browser, h.url, { name: 'stranger' });
+    try {
+      await stranger.page.goto('/index.html');
+      const statuses = await stranger.page.evaluate(async () => {
+        const { subscribe } = await import('/herald.js');
+        return new Promise((resolve) => {
+          const seen = [];
+          subscribe('/login/events', {
+            transport: 'websocket',
+            onStatus: (s) => {
+              seen.push(s);
+              if (s.state === 'closed') resolve(seen);
+            },
+          });
+        });
+      });
+      const last = statuses.at(-1);
+      assert.equal(last.state, 'closed');
+      assert.match(last.reason, /^401 unauthorized/);
+      assert.equal(statuses.filter((s) => s.state === 'connecting').length, 1, 'no retry');
+    } finally {
+      await stranger.close();
+    }
+  });
+
+  it('the compare page: four listeners, one request, all notice the approval given at /device', async () => {
+    const pc = await openDevice(browser, h.url, { name: 'pc-compare' });
+    try {
+      await pc.page.goto('/compare.html');
+      const screen = await waitingScreen(pc.page);
+      for (const t of TRANSPORTS) {
+        await pc.page.waitForSelector(`#listener-${t} .status:text-is("open")`, WAIT);
+      }
+      // Approve by typing the user code (no number to pick on /device).
+      await openSignedIn(phone, `/device?user_code=${encodeURIComponent(screen.userCode)}`, /^\/device$/);
+      assert.equal(await phone.page.inputValue('#user-code'), screen.userCode);
+      await phone.page.click('#continue');
+      await phone.page.waitForSelector('#request:not([hidden])', WAIT);
+      await phone.page.click('#approve');
+      await phone.page.waitForSelector('#result[data-state=approved]', WAIT);
+
+      for (const t of TRANSPORTS) {
+        const noticed = await pc.page.waitForSelector(`#listener-${t} .noticed[data-event=approved]`, WAIT);
+        assert.match((await noticed.textContent()).trim(), /^\d+ ms$/, t);
+        assert.ok(Number(await pc.page.textContent(`#listener-${t} .requests`)) >= 1, t);
+        assert.ok(Number(await pc.page.textContent(`#listener-${t} .bytes`)) > 0, t);
+      }
+      await pc.page.waitForSelector('#state[data-state=approved]', WAIT);
+    } finally {
+      await pc.close();
+    }
+  });
+
+  it('herald.js moves between all four transports on a /sub channel without losing or repeating', async () => {
+    const ch = uniq('switch');
+    const page = (await openDevice(browser, h.url, { name: 'switcher' })).page;
+    try {
+      await page.goto('/index.html');
+      await page.evaluate(async () => {
+        const { subscribe } = await import('/herald.js');
+        const t = (window.t = { got: [], statuses: [], sub: null });
+        t.start = (channel, transport, since) => {
+          t.sub = subscribe(`/sub/${channel}`, {
+            transport,
+            since,
+            pollIntervalMs: 100,
+            onMessage: (env) => t.got.push(env),
+            onStatus: (s) => t.statuses.push(s),
+          });
+        };
+      });
+      const published = [];
+      const pub = async (n) => {
+        const r = await publish(h.url, ch, { n }, { json: true });
+        assert.equal(r.status, 201);
+        published.push(r.json.id);
+      };
+      const opened = (transport) =>
+        page.waitForFunction((tr) => t.statuses.some((s) => s.transport === tr && s.state === 'open'), transport, WAIT);
+      const received = (n) => page.waitForFunction((k) => t.got.length >= k, n, WAIT);
+
+      let n = 0;
+      for (const transport of TRANSPORTS) {
+        // Published while nobody listens: the next transport must bring it from the cursor.
+        if (n > 0) {
+          await page.evaluate(() => t.sub.close());
+          await pub(++n);
+        }
+        await page.evaluate(([c, tr]) => t.start(c, tr, t.sub ? t.sub.cursor : undefined), [ch, transport]);
+        await opened(transport);
+        await pub(++n);
+        await pub(++n);
+        await received(n);
+      }
+      const got = await page.evaluate(() => t.got);
+      assert.deepEqual(got.map((e) => e.data.n), Array.from({ length: n }, (_, i) => i + 1));
+      assert.deepEqual(got.map((e) => e.id), published);
+      assert.ok(got.every((e) => e.channel === ch && typeof e.time === 'number'), 'whole envelopes');
+      const stats = await page.evaluate(() => ({ ...t.sub.stats, cursor: t.sub.cursor }));
+      assert.equal(stats.cursor, published.at(-1));
+    } finally {
+      await page.context().close();
+    }
+  });
+});
+
+describe('auto falls back when WebSocket upgrades are refused', () => {
+  let h, phone;
+  before(async () => {
+    h = await startHerald({ users: [ALICE], login: LOGIN, config: '[transports]\nwebsocket = false\n' });
+    phone = await openDevice(browser, h.url, { name: 'phone' });
+  });
+  after(async () => {
+    await phone?.close();
+    await h?.stop();
+  });
+
+  it('ends up on SSE and still completes the login', async () => {
+    const { used } = await qrLogin(h, phone, 'auto', { expectTransport: 'sse' });
+    assert.ok(used.websocket.length >= 1, 'WebSocket was tried first');
+    assert.ok(used.eventsource.length >= 1, 'then SSE');
+  });
+});
