@@ -220,6 +220,108 @@ describe('QR login in the browser', () => {
     }
   });
 
+  it('a wrong number is refused with the attempts left; a denial ends the PC screen, which can start again', async () => {
+    const pc = await openDevice(browser, h.url, { name: 'pc-deny' });
+    try {
+      await pc.page.goto('/login.html?transport=websocket');
+      const screen = await waitingScreen(pc.page);
+      await openSignedIn(phone, screen.qrUrl, /^\/login\/approve$/);
+      await phone.page.waitForSelector('.number[data-number]', WAIT);
+      const numbers = await phone.page.$$eval('.number', (bs) => bs.map((b) => Number(b.dataset.number)));
+      const wrong = numbers.find((n) => n !== screen.match);
+      await phone.page.click(`.number[data-number="${wrong}"]`);
+      await phone.page.click('#approve');
+      await phone.page.waitForSelector('#result[data-state=wrong_number]', WAIT);
+      assert.match(await phone.page.textContent('#result'), /2 attempts left/);
+      await pc.page.waitForSelector('#state[data-state=scanned]', WAIT); // the PC heard the scan
+      await phone.page.click('#deny');
+      await phone.page.waitForSelector('#result[data-state=denied]', WAIT);
+
+      await pc.page.waitForSelector('#state[data-state=denied]', WAIT);
+      assert.equal(await pc.page.isVisible('#signed-in-as'), false);
+      await pc.page.click('#restart');
+      await pc.page.waitForSelector('#state[data-state=pending]', WAIT);
+      const again = await waitingScreen(pc.page);
+      assert.notEqual(again.qrUrl, screen.qrUrl, 'a new request, with a new QR secret');
+    } finally {
+      await pc.close();
+    }
+  });
+
+  it('sign-in goes back only to a path on this site (no open redirect)', async () => {
+    const visitor = await openDevice(browser, h.url, { name: 'visitor' });
+    try {
+      for (const next of ['https://evil.example/x', '//evil.example/x', '/\\evil.example', 'javascript:alert(1)']) {
+        await visitor.page.goto(`/signin.html?next=${encodeURIComponent(next)}`);
+        await visitor.page.fill('#name', ALICE.name);
+        await visitor.page.fill('#password', ALICE.password);
+        await Promise.all([visitor.page.waitForURL((u) => u.pathname === '/', WAIT), visitor.page.click('#submit')]);
+        assert.equal(new URL(visitor.page.url()).origin, h.url, next);
+      }
+      await visitor.page.goto('/signin.html?next=' + encodeURIComponent('/compare.html?x=1'));
+      await visitor.page.fill('#name', ALICE.name);
+      await visitor.page.fill('#password', 'not the password');
+      await visitor.page.click('#submit');
+      await visitor.page.waitForSelector('#result[data-kind=error]', WAIT);
+      await visitor.page.fill('#password', ALICE.password);
+      await Promise.all([
+        visitor.page.waitForURL((u) => u.pathname === '/compare.html' && u.search === '?x=1', WAIT),
+        visitor.page.click('#submit'),
+      ]);
+    } finally {
+      await visitor.close();
+    }
+  });
+
+  it('herald.js on auto steps down past a refused WebSocket and a held-back SSE stream, then upgrades', async () => {
+    const ch = uniq('fallback');
+    const dev = await openDevice(browser, h.url, { name: 'fallback' });
+    try {
+      const { page } = dev;
+      // A WebSocket refused before it opens, and an SSE answer a buffering proxy never lets through.
+      let refuseWebSocket = true;
+      await page.routeWebSocket(/\/sub\//, (ws) => (refuseWebSocket ? ws.close({ code: 1006 }) : ws.connectToServer()));
+      await page.route(/\/sub\//, (route) =>
+        route.request().resourceType() === 'eventsource' ? undefined /* held */ : route.continue(),
+      );
+      await page.goto('/index.html');
+      await page.evaluate(async (channel) => {
+        const { subscribe } = await import('/herald.js');
+        const t = (window.t = { got: [], statuses: [] });
+        t.sub = subscribe(`/sub/${channel}`, {
+          sseOpenTimeoutMs: 1000,
+          upgradeAfterMs: 2000,
+          onMessage: (env) => t.got.push(env),
+          onStatus: (s) => t.statuses.push(s),
+        });
+      }, ch);
+      const status = (state, transport) =>
+        page.waitForFunction(
+          ([st, tr]) => t.statuses.some((s) => s.state === st && s.transport === tr),
+          [state, transport],
+          WAIT,
+        );
+      await status('open', 'longpoll');
+      const path = await page.evaluate(() => t.statuses.map((s) => `${s.state}:${s.transport}`));
+      assert.deepEqual(path.filter((s) => s.startsWith('downgraded')), ['downgraded:sse', 'downgraded:longpoll']);
+
+      const ids = [];
+      for (const n of [1, 2]) ids.push((await publish(h.url, ch, { n }, { json: true })).json.id);
+      await page.waitForFunction(() => t.got.length >= 2, null, WAIT);
+      refuseWebSocket = false;
+      await status('upgraded', 'websocket');
+      await status('open', 'websocket');
+      ids.push((await publish(h.url, ch, { n: 3 }, { json: true })).json.id);
+      await page.waitForFunction(() => t.got.length >= 3, null, WAIT);
+      const got = await page.evaluate(() => ({ ids: t.got.map((e) => e.id), transport: t.sub.transport }));
+      assert.deepEqual(got.ids, ids);
+      assert.equal(got.transport, 'websocket');
+      await page.evaluate(() => t.sub.close());
+    } finally {
+      await dev.close();
+    }
+  });
+
   it('herald.js moves between all four transports on a /sub channel without losing or repeating', async () => {
     const ch = uniq('switch');
     const page = (await openDevice(browser, h.url, { name: 'switcher' })).page;
