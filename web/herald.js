@@ -121,8 +121,8 @@ export function subscribe(url, options = {}) {
     // again and miss what came in between. One poll first pins "now" to a cursor (Herald-Cursor),
     // and shows a refusal (401 …) that a WebSocket or EventSource would hide.
     probe(c).then((p) => {
-      if (p === 'reachable') start(c);
-      else if (p === 'unreachable') retry(c);
+      if (p.outcome === 'reachable') start(c);
+      else if (p.outcome === 'unreachable') retry(c, p);
     });
   }
 
@@ -143,6 +143,7 @@ export function subscribe(url, options = {}) {
     if (closed) return;
     stopConn();
     clearTimeout(upgradeTimer);
+    if (typeof removeEventListener === 'function') removeEventListener('online', onOnline);
     closed = true;
     status('closed', { reason });
   }
@@ -191,15 +192,16 @@ export function subscribe(url, options = {}) {
   // the same URL shows it: a final 4xx ends the subscription; any answer means the server is there
   // but this transport is not getting through; no answer means the network is down.
   // Messages the probe returns are genuine and are delivered.
+  // Returns {outcome: 'gone' | 'unreachable' | 'reachable', delayMs (from a 429's Retry-After)}.
   async function probe(c) {
     const r = await pollOnce(c, requestUrl(), 10000);
-    if (!c.live) return 'gone';
+    if (!c.live) return { outcome: 'gone' };
     if (r.kind === 'final') {
       finish(r.reason);
-      return 'gone';
+      return { outcome: 'gone' };
     }
-    if (r.kind === 'network' || r.kind === 'later') return 'unreachable';
-    return 'reachable';
+    if (r.kind === 'network' || r.kind === 'later') return { outcome: 'unreachable', delayMs: r.retryAfterMs };
+    return { outcome: 'reachable' };
   }
 
   // A stream failed. Before it opened: ask why (probe), then downgrade (auto) or retry. After it had
@@ -208,9 +210,9 @@ export function subscribe(url, options = {}) {
     if (!c.live || closed) return;
     if (!wasOpen) {
       const p = await probe(c);
-      if (p === 'gone' || !c.live) return;
-      if (p === 'reachable' && auto) return downgrade(c, why);
-      return retry(c);
+      if (p.outcome === 'gone' || !c.live) return;
+      if (p.outcome === 'reachable' && auto) return downgrade(c, why);
+      return retry(c, p);
     }
     // A stream that had stayed up for a minute was working: start counting afresh.
     if (Date.now() - c.openedAt > 60000) drops = 0;
@@ -379,6 +381,11 @@ export function subscribe(url, options = {}) {
   }
 
   // ---- start -----------------------------------------------------------------------------------
+  // Back online: reconnect now rather than waiting out a backoff that grew while offline.
+  const onOnline = () => {
+    if (!closed && conn && !conn.live) connect();
+  };
+  if (typeof addEventListener === 'function') addEventListener('online', onOnline);
   connect();
 
   return {
