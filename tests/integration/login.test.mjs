@@ -662,6 +662,40 @@ describe('QR login: expiry, and one answer for every invalid code', () => {
   });
 });
 
+describe('QR login: rotation', () => {
+  let h;
+  before(async () => {
+    h = await startHerald({ users: [ALICE], login: `${NO_LIMITS}\nqr_rotate_seconds = 1` });
+  });
+  after(() => h?.stop());
+
+  it('a rotated QR is pushed as qr, the image changes, and the new code still leads to approval', async () => {
+    const { screen, start } = await startScreen(h.url);
+    const svg0 = await screen.get('/login/qr.svg');
+    assert.equal(svg0.status, 200, show(svg0));
+    const events = await listenAsScreen(screen, 'sse');
+    try {
+      const rotated = await events.next('qr', { timeoutMs: 5000 });
+      assert.deepEqual(rotated.data, { state: 'pending', rotated: true });
+      const svg1 = await screen.get('/login/qr.svg');
+      assert.equal(svg1.status, 200, show(svg1));
+      assert.notEqual(svg1.text, svg0.text, 'the image shows the new secret');
+      // The screen's own identity does not rotate: its cookie still reads the status.
+      const st = await screen.get('/login/status');
+      assert.equal(st.json?.state, 'pending', show(st));
+      const r = await request(`${h.url}/api/login/approve`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ user: 'alice', user_code: start.user_code }),
+      });
+      assert.equal(r.status, 200, show(r));
+      await events.next('approved');
+    } finally {
+      events.close();
+    }
+  });
+});
+
 describe('QR login: rate limits', () => {
   const servers = [];
   after(() => Promise.all(servers.map((s) => s.stop())));
