@@ -375,6 +375,31 @@ describe('QR login in the browser', () => {
   });
 });
 
+describe('QR rotation', () => {
+  let h;
+  before(async () => {
+    h = await startHerald({ users: [ALICE], login: `${LOGIN}\nqr_rotate_seconds = 1` });
+  });
+  after(() => h?.stop());
+
+  it('the screen reloads the QR code when told it rotated', async () => {
+    const pc = await openDevice(browser, h.url, { name: 'pc-rotate' });
+    try {
+      const qrLoads = [];
+      pc.page.on('response', (r) => new URL(r.url()).pathname === '/login/qr.svg' && qrLoads.push(r.status()));
+      await pc.page.goto('/login.html?transport=sse');
+      await waitingScreen(pc.page);
+      await pc.page.waitForSelector('#qr[data-rotations="2"]', WAIT);
+      await pc.page.waitForFunction(() => document.querySelector('#qr').complete, null, WAIT);
+      assert.ok(qrLoads.length >= 3, `the first code and two reloads; saw ${qrLoads}`);
+      assert.ok(qrLoads.every((s) => s === 200), `${qrLoads}`);
+      assert.equal(await pc.page.getAttribute('#state', 'data-state'), 'pending');
+    } finally {
+      await pc.close();
+    }
+  });
+});
+
 describe('auto falls back when WebSocket upgrades are refused', () => {
   let h, phone;
   before(async () => {
