@@ -16,7 +16,21 @@ namespace {
 
 const Error bad_channel{"bad_channel", "A channel name is 1-128 characters from A-Z a-z 0-9 _ - . : @."};
 
-// With a publish key, everyone must present it; without one, only this machine may publish.
+bool is_json_content(const Request& request) {
+  auto type = request[http::field::content_type];
+  auto semicolon = type.find(';');
+  auto media = type.substr(0, semicolon);
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  return beast::iequals(media, "application/json");
+}
+
+std::optional<Error> refuse_internal(const ServerContext& context, const std::string& channel) {
+  if (!context.config.namespaces.for_channel(channel).internal) return std::nullopt;
+  return Error{"forbidden", "The channels of namespace " + std::string(namespace_of(channel)) + " are private to herald."};
+}
+
+}  // namespace
+
 std::optional<Error> check_publisher(const HttpSession& session, const Request& request) {
   const std::string& key = session.context().config.publish_key;
   if (key.empty()) {
@@ -40,18 +54,11 @@ std::optional<Error> check_publisher(const HttpSession& session, const Request& 
   return std::nullopt;
 }
 
-bool is_json_content(const Request& request) {
-  auto type = request[http::field::content_type];
-  auto semicolon = type.find(';');
-  auto media = type.substr(0, semicolon);
-  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
-  return beast::iequals(media, "application/json");
-}
-
-}  // namespace
-
 void publish_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel) {
   if (auto refused = check_publisher(*session, request)) return session->send(error_response(request, *refused));
+  if (auto refused = refuse_internal(session->context(), channel)) {
+    return session->send(error_response(request, *refused));
+  }
   auto parsed = boost::urls::parse_origin_form(request.target());
   std::string event;
   if (auto it = parsed->params().find("event"); it != parsed->params().end()) {
@@ -78,13 +85,35 @@ void publish_route(const std::shared_ptr<HttpSession>& session, Request request,
 void subscribe_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel,
                      boost::urls::params_view params) {
   if (!is_valid_channel_name(channel)) return session->send(error_response(request, bad_channel));
+  if (auto refused = refuse_internal(session->context(), channel)) {
+    return session->send(error_response(request, *refused));
+  }
+  listen_route(session, std::move(request), std::move(channel), params);
+}
+
+void listen_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel,
+                  boost::urls::params_view params) {
+  const Transports& offered = session->context().config.transports;
   auto parsed = parse_subscribe_request(request, params, session->context().config.limits);
   if (auto* error = std::get_if<Error>(&parsed)) return session->send(error_response(request, *error));
   SubscribeRequest subscribe = std::get<SubscribeRequest>(std::move(parsed));
   subscribe.channel = std::move(channel);
 
-  if (websocket::is_upgrade(request)) return start_websocket(session, request, std::move(subscribe));
-  if (accepts_event_stream(request)) return start_sse(session, request, std::move(subscribe));
+  auto disabled = [&](const char* name) {
+    session->send(error_response(
+        request, {"transport_disabled", std::string("This server does not offer ") + name + " (see [transports])."}));
+  };
+  if (websocket::is_upgrade(request)) {
+    if (!offered.websocket) return disabled("WebSocket");
+    return start_websocket(session, request, std::move(subscribe));
+  }
+  if (accepts_event_stream(request)) {
+    if (!offered.sse) return disabled("Server-Sent Events");
+    return start_sse(session, request, std::move(subscribe));
+  }
+  if (subscribe.wait_seconds > 0 ? !offered.longpoll : !offered.poll) {
+    return disabled(subscribe.wait_seconds > 0 ? "long polling" : "interval polling");
+  }
   serve_poll(session, std::move(request), std::move(subscribe));
 }
 
@@ -92,6 +121,9 @@ void multiplex_route(const std::shared_ptr<HttpSession>& session, const Request&
   if (!websocket::is_upgrade(request)) {
     return session->send(
         error_response(request, {"bad_request", "/ws is a WebSocket endpoint: send an Upgrade: websocket request."}));
+  }
+  if (!session->context().config.transports.websocket) {
+    return session->send(error_response(request, {"transport_disabled", "This server does not offer WebSocket."}));
   }
   start_websocket(session, request, std::nullopt);
 }

@@ -2,17 +2,26 @@
 // The handlers behind the API routes (see docs/api.md).
 #include <boost/url/params_view.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "core/error.hpp"
 #include "http/beast.hpp"
 
 namespace herald {
 
 class HttpSession;
 
+// With a publish key, every publisher must present it; without one, only this machine may publish.
+std::optional<Error> check_publisher(const HttpSession& session, const Request& request);
+
 void publish_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel);
 void subscribe_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel,
                      boost::urls::params_view params);
+// Serves a subscription to `channel` on whichever transport the request asks for, with no check of the
+// channel's name or namespace: /sub/{channel} checks those first; /login/events names its own channel.
+void listen_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel,
+                  boost::urls::params_view params);
 void multiplex_route(const std::shared_ptr<HttpSession>& session, const Request& request);
 void channel_info_route(const std::shared_ptr<HttpSession>& session, const Request& request,
                         const std::string& channel);

@@ -1,18 +1,21 @@
 #include "app/server.hpp"
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/thread_pool.hpp>
 #include <thread>
 
 #include "api/router.hpp"
 #include "broker/memory_broker.hpp"
 #include "http/event_loops.hpp"
 #include "http/listener.hpp"
+#include "login/login_module.hpp"
 
 namespace herald {
 namespace {
 
 constexpr auto sweep_interval = std::chrono::seconds(60);
 constexpr auto drain_check_interval = std::chrono::milliseconds(20);
+constexpr auto login_tick_interval = std::chrono::seconds(1);
 
 // Keeps idle channels from piling up: the broker forgets aged-out channels nobody listens to.
 void schedule_sweep(asio::steady_timer& timer, Broker& broker, SubscriberCounts& counts) {
@@ -43,15 +46,60 @@ void drain_then_stop(asio::steady_timer& timer, EventLoops& loops, const ServerC
   });
 }
 
+// Expires login requests and rotates their QR codes (pushing each change to the waiting screen), and
+// now and then forgets idle rate-limit buckets and expired sessions.
+void schedule_login_tick(asio::steady_timer& timer, login::LoginModule& login, unsigned ticks = 0) {
+  timer.expires_after(login_tick_interval);
+  timer.async_wait([&timer, &login, ticks](error_code ec) {
+    if (ec) return;
+    login.requests.tick(std::chrono::steady_clock::now());
+    if (ticks % 60 == 59) {
+      for (auto* limiter : {&login.starts, &login.code_attempts, &login.prompts, &login.signins}) limiter->sweep();
+      login.accounts.purge_expired();
+    }
+    schedule_login_tick(timer, login, ticks + 1);
+  });
+}
+
+// The login's events live on herald's own channels, which clients cannot name on /sub, /pub or /ws.
+void add_internal_namespaces(Config& config) {
+  NamespaceSettings login_events;
+  login_events.internal = true;
+  login_events.history.max_messages = 20;
+  login_events.history.max_age = std::chrono::seconds(config.login.request_ttl_seconds + 300);
+  config.namespaces.by_namespace["_login"] = login_events;
+}
+
 }  // namespace
 
-int run_server(const Config& config) {
+int run_server(const Config& given) {
+  Config config = given;
+  add_internal_namespaces(config);
   auto [host, port] = split_host_port(config.listen);
   std::size_t threads = config.threads > 0 ? config.threads : std::max(1U, std::thread::hardware_concurrency());
 
   SubscriberCounts counts;
   MemoryBroker broker(config.namespaces);
-  ServerContext context{config, broker, counts, route_request};
+  std::unique_ptr<login::LoginModule> login;
+  asio::thread_pool blocking(1);  // password hashing, away from the event loops
+  if (config.login.enabled) {
+    try {
+      login = std::make_unique<login::LoginModule>(config.login, [&broker, &config](login::Event event) {
+        auto made = make_publish_request(std::move(event.channel), std::move(event.name), std::move(event.data), true,
+                                         config.limits.max_payload_bytes);
+        if (auto* request = std::get_if<PublishRequest>(&made)) {
+          broker.publish(std::move(*request), [](const auto&) {});
+        } else {
+          spdlog::error("login: an event could not be published: {}", std::get<Error>(made).message);
+        }
+      });
+    } catch (const std::exception& error) {
+      spdlog::critical("login: {}", error.what());
+      return 1;
+    }
+    login->run_blocking = [&blocking](std::function<void()> work) { asio::post(blocking, std::move(work)); };
+  }
+  ServerContext context{config, broker, counts, login.get(), route_request};
   EventLoops loops(threads, counts);
   broker.set_sink([&loops](const MessagePtr& message) { loops.dispatch(message); });
 
@@ -65,6 +113,9 @@ int run_server(const Config& config) {
   asio::steady_timer sweep_timer(loops.context(0));
   schedule_sweep(sweep_timer, broker, counts);
 
+  asio::steady_timer login_timer(loops.context(0));
+  if (login) schedule_login_tick(login_timer, *login);
+
   asio::steady_timer drain_timer(loops.context(0));
   asio::signal_set signals(loops.context(0), SIGINT, SIGTERM);
   signals.async_wait([&](error_code ec, int signal) {
@@ -73,6 +124,7 @@ int run_server(const Config& config) {
     context.shutting_down = true;
     listener->stop();
     sweep_timer.cancel();
+    login_timer.cancel();
     loops.post_to_all([](Hub& hub) { hub.close_all(CloseReason::shutdown); });
     drain_then_stop(drain_timer, loops, context,
                     std::chrono::steady_clock::now() + std::chrono::seconds(config.limits.shutdown_grace_seconds));
@@ -86,6 +138,7 @@ int run_server(const Config& config) {
   listener->start();
 
   loops.run();
+  blocking.join();
   spdlog::info("shutdown: done");
   return 0;
 }

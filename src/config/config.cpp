@@ -19,7 +19,14 @@ class TableReader {
     const toml::node* node = table_.get(key);
     if (node == nullptr) return;
     // Exact types only: toml++ would otherwise read 1 as true, or 2.5 as 2.
-    if constexpr (std::is_same_v<T, std::string>) {
+    if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      if (!node->is_array()) fail(key, "an array of strings");
+      out.clear();
+      for (const auto& item : *node->as_array()) {
+        if (!item.is_string()) fail(key, "an array of strings");
+        out.push_back(item.as_string()->get());
+      }
+    } else if constexpr (std::is_same_v<T, std::string>) {
       if (!node->is_string()) fail(key, "a string");
       out = node->as_string()->get();
     } else if constexpr (std::is_same_v<T, bool>) {
@@ -97,6 +104,47 @@ void read_limits(const toml::table& table, Limits& limits) {
   }
 }
 
+void read_transports(const toml::table& table, Transports& transports) {
+  TableReader reader(table, "transports.");
+  reader.read("websocket", transports.websocket);
+  reader.read("sse", transports.sse);
+  reader.read("longpoll", transports.longpoll);
+  reader.read("poll", transports.poll);
+  reader.refuse_unknown();
+}
+
+void read_login(const toml::table& table, LoginConfig& login) {
+  TableReader reader(table, "login.");
+  reader.read("enabled", login.enabled);
+  reader.read("database", login.database);
+  reader.read("public_url", login.public_url);
+  reader.read("allowed_origins", login.allowed_origins);
+  reader.read("request_ttl_seconds", login.request_ttl_seconds);
+  reader.read("poll_interval_seconds", login.poll_interval_seconds);
+  reader.read("qr_rotate_seconds", login.qr_rotate_seconds);
+  reader.read("session_ttl_seconds", login.session_ttl_seconds);
+  reader.read("access_token_ttl_seconds", login.access_token_ttl_seconds);
+  reader.read("oauth_clients", login.oauth_clients);
+  reader.read("max_number_attempts", login.max_number_attempts);
+  reader.read("starts_per_minute", login.starts_per_minute);
+  reader.read("code_attempts_per_minute", login.code_attempts_per_minute);
+  reader.read("prompts_per_minute", login.prompts_per_minute);
+  reader.read("signins_per_minute", login.signins_per_minute);
+  reader.refuse_unknown();
+  auto at_least_one = [](unsigned value, const char* key) {
+    if (value == 0) throw std::runtime_error(std::string("setting 'login.") + key + "' must be at least 1");
+  };
+  at_least_one(login.request_ttl_seconds, "request_ttl_seconds");
+  at_least_one(login.poll_interval_seconds, "poll_interval_seconds");
+  at_least_one(login.qr_rotate_seconds, "qr_rotate_seconds");
+  at_least_one(login.max_number_attempts, "max_number_attempts");
+  if (!login.public_url.empty() && !login.public_url.starts_with("http://") &&
+      !login.public_url.starts_with("https://")) {
+    throw std::runtime_error("setting 'login.public_url' must start with http:// or https://");
+  }
+  while (login.public_url.ends_with('/')) login.public_url.pop_back();
+}
+
 }  // namespace
 
 Config load_config(const std::string& path) {
@@ -115,6 +163,8 @@ Config load_config(const std::string& path) {
     reader.read("web_root", config.web_root);
     reader.read("log_level", config.log_level);
     if (const auto* limits = reader.table("limits")) read_limits(*limits, config.limits);
+    if (const auto* transports = reader.table("transports")) read_transports(*transports, config.transports);
+    if (const auto* login = reader.table("login")) read_login(*login, config.login);
     if (const auto* history = reader.table("history")) {
       TableReader history_reader(*history, "history.");
       history_reader.read("size", config.namespaces.defaults.history.max_messages);

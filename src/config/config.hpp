@@ -2,6 +2,7 @@
 // Everything `herald serve` can be told, with the defaults documented in docs/config.md.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/namespace_settings.hpp"
 
@@ -22,6 +23,33 @@ struct Limits {
   unsigned shutdown_grace_seconds = 3;
 };
 
+// Which ways of listening are offered (an operator may turn one off, e.g. behind a proxy that breaks it).
+struct Transports {
+  bool websocket = true;
+  bool sse = true;
+  bool longpoll = true;
+  bool poll = true;
+};
+
+// Cross-device login (docs/login.md).
+struct LoginConfig {
+  bool enabled = true;
+  std::string database = "herald.db";
+  std::string public_url;                   // "": the request's own Host
+  std::vector<std::string> allowed_origins;  // besides the server's own
+  unsigned request_ttl_seconds = 300;
+  unsigned poll_interval_seconds = 5;
+  unsigned qr_rotate_seconds = 60;
+  unsigned session_ttl_seconds = 604800;
+  unsigned access_token_ttl_seconds = 3600;
+  std::vector<std::string> oauth_clients{"herald-cli"};
+  unsigned max_number_attempts = 3;
+  unsigned starts_per_minute = 20;         // per client IP
+  unsigned code_attempts_per_minute = 10;  // per account and per IP
+  unsigned prompts_per_minute = 5;         // per account
+  unsigned signins_per_minute = 10;        // per IP and per name
+};
+
 struct Config {
   std::string listen = "127.0.0.1:8080";
   unsigned threads = 0;  // 0: one per core
@@ -30,6 +58,8 @@ struct Config {
   std::string log_level = "info";
   Limits limits;
   NamespacePolicy namespaces;
+  Transports transports;
+  LoginConfig login;
 };
 
 // Reads a TOML file over the defaults. Throws std::runtime_error naming the file, key and problem.

@@ -68,6 +68,15 @@ const std::string& Message::sse_block() const {
   return sse_block_;
 }
 
+const std::string& Message::sse_envelope_block() const {
+  std::call_once(sse_envelope_once_, [this] {
+    const std::string& body = envelope();  // one line: JSON escapes every newline
+    sse_envelope_block_.reserve(16 + id_.size() + body.size());
+    sse_envelope_block_ = "id: " + id_ + "\ndata: " + body + "\n\n";
+  });
+  return sse_envelope_block_;
+}
+
 void append_sse_data_lines(std::string& out, std::string_view payload) {
   // SSE ends a line at CRLF, LF or CR; each becomes its own "data:" line, and the client joins them
   // back with LF.

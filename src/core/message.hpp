@@ -30,6 +30,9 @@ class Message {
   const std::string& ws_frame() const;
   // "id: ..\nevent: ..\ndata: ..\n\n"
   const std::string& sse_block() const;
+  // "id: ..\ndata: <envelope>\n\n": for SSE clients that asked for whole envelopes (format=envelope), so
+  // that a browser EventSource hears every message through `onmessage`, whatever its event name.
+  const std::string& sse_envelope_block() const;
 
  private:
   std::string channel_;
@@ -40,8 +43,8 @@ class Message {
   std::string data_;
   bool is_json_;
 
-  mutable std::once_flag envelope_once_, ws_frame_once_, sse_once_;
-  mutable std::string envelope_, ws_frame_, sse_block_;
+  mutable std::once_flag envelope_once_, ws_frame_once_, sse_once_, sse_envelope_once_;
+  mutable std::string envelope_, ws_frame_, sse_block_, sse_envelope_block_;
 };
 
 using MessagePtr = std::shared_ptr<const Message>;

@@ -12,6 +12,7 @@ namespace herald {
 struct NamespaceSettings {
   HistoryLimits history;
   bool client_publish = false;  // may /ws clients publish here (POST /pub is always allowed with the key)
+  bool internal = false;        // herald's own channels (login events): /sub, /pub and /ws refuse them
 };
 
 class NamespacePolicy {

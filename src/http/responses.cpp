@@ -33,6 +33,15 @@ http::status status_of(const std::string& error_code) {
       {"too_large", http::status::payload_too_large},
       {"headers_too_large", http::status::request_header_fields_too_large},
       {"shutting_down", http::status::service_unavailable},
+      {"transport_disabled", http::status::forbidden},
+      {"invalid_code", http::status::not_found},
+      {"not_approved", http::status::conflict},
+      {"access_denied", http::status::forbidden},
+      {"gone", http::status::gone},
+      {"wrong_number", http::status::bad_request},
+      {"number_required", http::status::bad_request},
+      {"rate_limited", http::status::too_many_requests},
+      {"bad_credentials", http::status::unauthorized},
   };
   auto it = statuses.find(error_code);
   return it == statuses.end() ? http::status::internal_server_error : it->second;

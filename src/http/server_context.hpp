@@ -12,11 +12,15 @@
 namespace herald {
 
 class HttpSession;
+namespace login {
+struct LoginModule;
+}
 
 struct ServerContext {
   const Config& config;
   Broker& broker;
   SubscriberCounts& counts;
+  login::LoginModule* login = nullptr;  // null when login is disabled
   // What to do with each request read (the API layer's router); the HTTP layer does not know the API.
   std::function<void(const std::shared_ptr<HttpSession>&, http::request<http::string_body>)> handle_request;
   std::atomic<bool> shutting_down{false};

@@ -41,7 +41,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
   Delivery deliver(const MessagePtr& message) override {
     if (closing_) return Delivery::dropped;
     if (!catch_up_.accept_live(*message)) return Delivery::skipped;
-    if (!queue_.push(message, message->sse_block())) {
+    if (!queue_.push(message, block_of(*message))) {
       close(CloseReason::slow_consumer);
       return Delivery::dropped;
     }
@@ -84,12 +84,21 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     }
     const auto& page = std::get<ReadResult>(outcome);
     if (page.gap) {
-      queue_.push("id: " + format_cursor(page.gap_cursor) + "\nevent: gap\ndata: {\"channel\":\"" + subscribe_.channel +
-                  "\"}\n\n");
+      std::string cursor = format_cursor(page.gap_cursor);
+      if (subscribe_.envelopes) {
+        queue_.push("id: " + cursor + "\ndata: {\"channel\":\"" + subscribe_.channel + "\",\"gap\":true,\"cursor\":\"" +
+                    cursor + "\"}\n\n");
+      } else {
+        queue_.push("id: " + cursor + "\nevent: gap\ndata: {\"channel\":\"" + subscribe_.channel + "\"}\n\n");
+      }
     }
     catch_up_.take_page(
-        page, [this](const MessagePtr& message) { return queue_.push_history(message, message->sse_block()); });
+        page, [this](const MessagePtr& message) { return queue_.push_history(message, block_of(*message)); });
     flush();
+  }
+
+  const std::string& block_of(const Message& message) const {
+    return subscribe_.envelopes ? message.sse_envelope_block() : message.sse_block();
   }
 
   // The next page of history, once everything queued has been written.

@@ -39,6 +39,10 @@ std::variant<SubscribeRequest, Error> parse_subscribe_request(const Request& req
     if (!wait) return Error{"bad_parameter", "'wait' must be a non-negative number of seconds."};
     subscribe.wait_seconds = static_cast<unsigned>(std::min<std::size_t>(*wait, limits.longpoll_max_wait_seconds));
   }
+  if (auto it = params.find("format"); it != params.end()) {
+    if ((*it).value != "envelope") return Error{"bad_parameter", "'format' can only be 'envelope'."};
+    subscribe.envelopes = true;
+  }
   return subscribe;
 }
 

@@ -19,6 +19,7 @@ struct SubscribeRequest {
   std::string channel;
   ReadFrom from;
   unsigned wait_seconds = 0;  // > 0: long poll (clamped to the configured maximum)
+  bool envelopes = false;     // SSE `format=envelope`: every event's data is the whole envelope
 };
 
 // Reads `since` (or the Last-Event-ID header, which wins: browsers send it on reconnect), `last` and

@@ -99,6 +99,11 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     if (!is_valid_channel_name(frame.channel)) {
       return send(error_frame({"bad_channel", "A channel name is 1-128 characters from A-Z a-z 0-9 _ - . : @."}, ref));
     }
+    if (context_.config.namespaces.for_channel(frame.channel).internal) {
+      return send(error_frame({"forbidden", "The channels of namespace " + std::string(namespace_of(frame.channel)) +
+                                                " are private to herald."},
+                              ref));
+    }
     switch (frame.op) {
       case ClientFrame::Op::subscribe:
         return subscribe(frame.channel, {frame.since, frame.last}, frame.ref);

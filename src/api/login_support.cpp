@@ -1,0 +1,110 @@
+#include "api/login_support.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/url/parse.hpp>
+
+#include "http/cookies.hpp"
+#include "http/http_session.hpp"
+#include "http/responses.hpp"
+#include "login/secrets.hpp"
+
+namespace herald {
+
+login::LoginModule& login_of(HttpSession& session) { return *session.context().login; }
+
+std::string client_ip(const HttpSession& session) {
+  auto address = session.remote().address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  return address.to_string();
+}
+
+std::string base_url(const HttpSession& session, const Request& request) {
+  const std::string& configured = session.context().config.login.public_url;
+  if (!configured.empty()) return configured;
+  std::string_view host = request[http::field::host];
+  if (host.empty()) host = session.context().config.listen;
+  return "http://" + std::string(host);
+}
+
+bool secure_cookies(const HttpSession& session) {
+  return session.context().config.login.public_url.starts_with("https://");
+}
+
+bool origin_allowed(const HttpSession& session, const Request& request) {
+  auto origin = request[http::field::origin];
+  if (origin.empty()) return true;
+  const LoginConfig& config = session.context().config.login;
+  if (!config.public_url.empty()) {
+    if (origin == config.public_url) return true;
+  } else {
+    // Same origin: the scheme and host the browser used for this very request.
+    std::string_view host = request[http::field::host];
+    if (!host.empty() && (origin == "http://" + std::string(host) || origin == "https://" + std::string(host))) {
+      return true;
+    }
+  }
+  for (const auto& allowed : config.allowed_origins) {
+    if (origin == allowed) return true;
+  }
+  return false;
+}
+
+std::variant<boost::json::object, Error> json_object_body(const Request& request) {
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(request.body(), ec);
+  if (ec || !value.is_object()) return Error{"bad_json", "The body must be a JSON object."};
+  return std::move(value.as_object());
+}
+
+std::string string_member(const boost::json::object& body, std::string_view key) {
+  auto it = body.find(key);
+  if (it == body.end() || !it->value().is_string()) return {};
+  return std::string(it->value().as_string());
+}
+
+std::optional<Caller> authenticate(HttpSession& session, const Request& request) {
+  auto& accounts = login_of(session).accounts;
+  if (auto token = cookie_value(request, session_cookie)) {
+    if (auto found = accounts.find(login::TokenKind::session, *token)) {
+      return Caller{found->subject, *token, found->csrf, true};
+    }
+  }
+  auto header = request[http::field::authorization];
+  constexpr std::string_view scheme = "Bearer ";
+  if (header.starts_with(scheme)) {
+    std::string token(header.substr(scheme.size()));
+    if (auto found = accounts.find(login::TokenKind::access, token)) return Caller{found->subject, token, {}, false};
+  }
+  return std::nullopt;
+}
+
+std::variant<Caller, Error> require_signed_in_browser(HttpSession& session, const Request& request) {
+  if (!origin_allowed(session, request)) return Error{"forbidden", "This origin may not act on herald's logins."};
+  auto token = cookie_value(request, session_cookie);
+  auto found = token ? login_of(session).accounts.find(login::TokenKind::session, *token) : std::nullopt;
+  if (!found) return Error{"unauthorized", "Sign in first."};
+  if (!login::equal_in_constant_time(std::string_view(request["X-Herald-CSRF"]), std::string_view(found->csrf))) {
+    return Error{"forbidden", "The X-Herald-CSRF header is missing or wrong (GET /me gives it)."};
+  }
+  return Caller{found->subject, *token, found->csrf, true};
+}
+
+Response rate_limited(const Request& request, unsigned retry_after_seconds) {
+  Response response = error_response(request, {"rate_limited", "Too many attempts: try again in " +
+                                                                   std::to_string(retry_after_seconds) + " s."});
+  response.set(http::field::retry_after, std::to_string(retry_after_seconds));
+  return response;
+}
+
+Response refusal_response(const Request& request, const login::Refusal& refusal) {
+  std::string body = R"({"error":)" + json_quote(refusal.code) + R"(,"message":)" + json_quote(refusal.message);
+  if (!refusal.extra.empty()) body += "," + refusal.extra;
+  body += "}";
+  Response response = json_response(request, status_of(refusal.code), std::move(body));
+  response.set(http::field::cache_control, "no-store");
+  return response;
+}
+
+}  // namespace herald

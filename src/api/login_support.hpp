@@ -1,0 +1,54 @@
+#pragma once
+// What the login and OAuth routes share: who is asking (session cookie, bearer token, CSRF, Origin),
+// where herald is reachable (for QR codes and verification URIs), and uniform refusals.
+#include <boost/json/object.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "core/error.hpp"
+#include "http/beast.hpp"
+#include "login/login_module.hpp"
+
+namespace herald {
+
+class HttpSession;
+
+inline constexpr std::string_view login_cookie = "herald_login";
+inline constexpr std::string_view session_cookie = "herald_session";
+
+login::LoginModule& login_of(HttpSession& session);
+
+// The origin herald is reached at: `public_url`, or the scheme-less request's Host as http://.
+std::string base_url(const HttpSession& session, const Request& request);
+// Requests without an Origin header pass (not a browser, or a same-origin GET); a browser's Origin must
+// be herald's own or one of `allowed_origins`.
+bool origin_allowed(const HttpSession& session, const Request& request);
+bool secure_cookies(const HttpSession& session);
+
+// The request body as a JSON object, or a bad_json error.
+std::variant<boost::json::object, Error> json_object_body(const Request& request);
+// A string member of `body`, or "" when absent or not a string.
+std::string string_member(const boost::json::object& body, std::string_view key);
+
+struct Caller {
+  std::string subject;
+  std::string token;
+  std::string csrf;  // empty for bearer tokens
+  bool by_cookie = false;
+};
+// The session cookie's or the `Authorization: Bearer` access token's holder.
+std::optional<Caller> authenticate(HttpSession& session, const Request& request);
+// For state-changing calls from a signed-in browser: a session cookie, the CSRF header matching it,
+// and an allowed Origin. The Error says which is missing.
+std::variant<Caller, Error> require_signed_in_browser(HttpSession& session, const Request& request);
+
+// 429 with Retry-After.
+Response rate_limited(const Request& request, unsigned retry_after_seconds);
+// {"error":..,"message":..,<extra>} with the status of the code.
+Response refusal_response(const Request& request, const login::Refusal& refusal);
+
+std::string client_ip(const HttpSession& session);
+
+}  // namespace herald

@@ -1,0 +1,180 @@
+#pragma once
+// The login request and its state machine, shared by QR login and the device authorization grant:
+//
+//   pending -> scanned -> approved -> consumed        (scanned -> denied)
+//   pending | scanned | approved -> expired | cancelled
+//
+// Every transition runs under one mutex and checks the state it starts from, so of two concurrent
+// approvals or exchanges exactly one wins. Each transition the waiting screen should hear is published
+// (through the EventSink, still under the mutex, so events keep transition order) on the request's
+// channel; events carry the state and non-secret hints only.
+//
+// Secrets: the poll secret (the screen's cookie, or the device_code) and the user code are stored as
+// SHA-256 digests. The QR secret is not stored at all: it is `<id>.<rotation>.<HMAC(key, id.rotation)>`,
+// recomputed to render the QR code and to check a scan, and it changes with every rotation. It shares
+// nothing with the poll secret, so a photographed QR code never opens the screen's events or session.
+//
+// Nothing here knows HTTP; a Redis-backed implementation can take this class's place behind the same
+// methods when several nodes must share login requests.
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <variant>
+
+#include "login/secrets.hpp"
+
+namespace herald::login {
+
+enum class State { pending, scanned, approved, denied, consumed, expired, cancelled };
+std::string_view state_name(State state);
+
+enum class Flow { qr, device };
+
+struct Requester {
+  std::string browser;  // "Chrome on Linux"
+  std::string ip;
+  std::int64_t time_ms = 0;
+};
+
+struct Settings {
+  std::chrono::seconds ttl{300};
+  std::chrono::seconds poll_interval{5};
+  std::chrono::seconds qr_rotate{60};
+  unsigned max_number_attempts = 3;
+};
+
+// One event for a waiting screen: published on `channel` with event name `name` and JSON `data`.
+struct Event {
+  std::string channel;
+  std::string name;
+  std::string data;
+};
+using EventSink = std::function<void(Event)>;
+
+// Why a call was refused; `code` is one of: unauthorized, invalid_code, not_approved, access_denied, gone,
+// wrong_number, number_required. `extra` is further JSON members (`"state":"pending"`) or empty.
+struct Refusal {
+  std::string code;
+  std::string message;
+  std::string extra;
+};
+
+struct Started {
+  std::string id;
+  std::string poll_secret;  // the cookie, or the device_code
+  std::string qr_secret;
+  std::string user_code;  // formatted, XXXX-XXXX
+  int match_number = 0;
+  std::int64_t expires_in = 0;
+  std::int64_t interval = 0;
+};
+
+struct Status {
+  std::string id;
+  State state;
+  Flow flow;
+  std::int64_t expires_in;
+};
+
+// What the approving device is shown.
+struct Prompt {
+  std::string id;
+  Requester requester;
+  std::optional<std::array<int, 3>> numbers;  // none when the user typed the code (no number to match)
+  std::int64_t expires_in;
+};
+
+// RFC 8628 §3.5 outcomes of a token request: the subject to issue a token to, or an error code.
+struct TokenGrant {
+  std::string subject;
+};
+using TokenOutcome = std::variant<TokenGrant, std::string>;
+
+// Which request a server-to-server approval means.
+struct Selector {
+  std::string id, qr_secret, user_code;
+};
+
+std::string events_channel(std::string_view id);
+
+class LoginRequests {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  LoginRequests(Settings settings, EventSink sink);
+
+  Started start(Flow flow, Requester requester, std::string client_id = {});
+  std::optional<Status> status(const std::string& poll_secret);
+  // The QR secret to draw now, while the request is still waiting for a scan.
+  std::optional<std::string> qr_secret(const std::string& poll_secret);
+
+  // Approving side (`subject` is the signed-in account).
+  std::variant<Prompt, Refusal> scan(const std::string& qr_secret, const std::string& subject);
+  std::variant<Prompt, Refusal> enter_code(const std::string& user_code, const std::string& subject);
+  std::variant<State, Refusal> decide(const std::string& id, const std::string& subject, bool approve,
+                                      std::optional<int> number);
+  // A trusted application approves (or denies) for a user it has authenticated itself.
+  std::variant<State, Refusal> decide_for(const Selector& which, const std::string& subject, bool approve);
+
+  // Waiting side.
+  std::variant<std::string, Refusal> exchange(const std::string& poll_secret);  // the subject, once
+  std::variant<State, Refusal> cancel(const std::string& poll_secret);
+  TokenOutcome poll_token(const std::string& device_code, const std::string& client_id, Clock::time_point now);
+
+  // Expires requests, rotates QR secrets, forgets finished requests. Call about once a second.
+  void tick(Clock::time_point now);
+
+  std::size_t size();
+
+ private:
+  struct Entry {
+    std::string id;
+    Flow flow;
+    State state = State::pending;
+    Digest poll_digest;
+    Digest user_code_digest;
+    Requester requester;
+    std::string client_id;
+    Clock::time_point expires_at;
+    // QR rotation
+    std::uint64_t rotation = 0;
+    Clock::time_point rotated_at;
+    // Approval
+    std::string subject;
+    int match_number = 0;
+    std::array<int, 3> numbers{};
+    bool needs_number = false;
+    unsigned wrong_numbers = 0;
+    // RFC 8628 polling
+    std::chrono::seconds interval{0};
+    std::optional<Clock::time_point> last_token_poll;
+  };
+
+  Entry* by_poll_locked(const std::string& poll_secret);
+  Entry* by_qr_locked(const std::string& qr_secret, Clock::time_point now);
+  Entry* by_user_code_locked(const std::string& user_code);
+  std::string qr_secret_locked(const Entry& entry, std::uint64_t rotation) const;
+  Prompt bind_locked(Entry& entry, const std::string& subject, bool needs_number);
+  void move_locked(Entry& entry, State to, std::string hint = {});
+  std::int64_t expires_in(const Entry& entry, Clock::time_point now) const;
+
+  Settings settings_;
+  EventSink sink_;
+  MacKey qr_key_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;  // by id
+  std::unordered_map<std::string, std::string> by_poll_digest_;
+  std::unordered_map<std::string, std::string> by_user_code_digest_;
+};
+
+// "alice" -> "a***": enough for the screen's owner to recognise the account, not to learn it.
+std::string mask_subject(std::string_view subject);
+// "Mozilla/5.0 (X11; Linux x86_64) ... Chrome/120 ..." -> "Chrome on Linux".
+std::string describe_user_agent(std::string_view user_agent);
+
+}  // namespace herald::login

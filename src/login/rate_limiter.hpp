@@ -1,0 +1,38 @@
+#pragma once
+// Token buckets keyed by who is asking ("ip:203.0.113.7", "account:alice"): `per_minute` requests a
+// minute, in bursts of at most that many. Thread-safe (login calls come from every event loop; they
+// are rare next to fan-out, so one mutex is fine). Idle buckets are forgotten by sweep().
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace herald::login {
+
+class RateLimiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  explicit RateLimiter(unsigned per_minute) : per_minute_(per_minute) {}
+
+  // Takes one token for `key`. nullopt: allowed. Otherwise: whole seconds to wait (for Retry-After).
+  std::optional<unsigned> take(const std::string& key, Clock::time_point now = Clock::now());
+  // Takes one token from each key, or none when any is empty (the longest wait is returned).
+  std::optional<unsigned> take_all(std::initializer_list<std::string> keys, Clock::time_point now = Clock::now());
+  // Drops buckets that have refilled completely (they hold no information).
+  void sweep(Clock::time_point now = Clock::now());
+
+ private:
+  struct Bucket {
+    double tokens;
+    Clock::time_point updated;
+  };
+  Bucket& refill(const std::string& key, Clock::time_point now);
+
+  unsigned per_minute_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Bucket> buckets_;
+};
+
+}  // namespace herald::login
