@@ -18,8 +18,15 @@ $(BUILD)/build.ninja $(BUILD)/Makefile:
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Builds and starts herald with its demo page on http://$(LISTEN)/ (embedded broker, no Redis needed).
+# Builds and starts herald with its demo pages on http://$(LISTEN)/ (embedded broker, no Redis needed),
+# with two demo accounts for the cross-device login.
 run: build
+	@mkdir -p var
+	@$(BUILD)/herald users add alice --password alice-demo --if-missing --config config/herald.toml
+	@$(BUILD)/herald users add bob --password bob-demo --if-missing --config config/herald.toml
+	@echo "herald demo: open http://$(LISTEN)/ ; cross-device login at http://$(LISTEN)/login.html"
+	@echo "             approve from another browser signed in as alice / alice-demo (or bob / bob-demo)"
+	@echo "             for a phone: LISTEN=0.0.0.0:8080 make run, and set login.public_url in config/herald.toml"
 	$(BUILD)/herald serve --listen $(LISTEN) --config config/herald.toml
 
 # Every test: unit and integration on the release build, then again under ASan+UBSan.
