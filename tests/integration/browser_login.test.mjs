@@ -88,6 +88,8 @@ async function assertSignedIn(pc) {
   const session = cookies.find((c) => c.name === 'herald_session');
   assert.ok(session, `a herald_session cookie; have ${cookies.map((c) => c.name)}`);
   assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, 'Lax');
+  assert.equal(session.path, '/');
   assert.equal(cookies.find((c) => c.name === 'herald_login'), undefined, 'the login cookie is cleared');
 }
 
