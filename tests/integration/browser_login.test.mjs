@@ -168,6 +168,36 @@ describe('QR login in the browser', () => {
     assert.equal(used.eventsource.length, 0, 'no fallback when WebSocket works');
   });
 
+  it('switching the transport while waiting resumes from the cursor: nothing heard twice', async () => {
+    const pc = await openDevice(browser, h.url, { name: 'pc-switch' });
+    try {
+      const used = watchTransports(pc.page);
+      await pc.page.goto('/login.html?transport=longpoll');
+      const screen = await waitingScreen(pc.page);
+      await pc.page.waitForSelector('#conn-state:text-is("open")', WAIT);
+      await openSignedIn(phone, screen.qrUrl, /^\/login\/approve$/); // the scan
+      await pc.page.waitForSelector('#state[data-state=scanned]', WAIT);
+      assert.equal(await pc.page.textContent('#messages'), '1');
+
+      await pc.page.selectOption('#transport-picker', 'websocket');
+      await pc.page.waitForFunction(
+        () => document.querySelector('#transport').textContent === 'websocket' &&
+          document.querySelector('#conn-state').textContent === 'open',
+        null, WAIT,
+      );
+      await phone.page.click(`.number[data-number="${screen.match}"]`);
+      await phone.page.click('#approve');
+      await assertSignedIn(pc);
+      const c = await counters(pc.page);
+      assert.equal(c.via, 'websocket');
+      assert.equal(c.messages, 2, 'scanned once (not replayed by the new transport), then approved');
+      const ws = new URL(used.websocket.at(-1));
+      assert.ok(ws.searchParams.get('since'), 'the WebSocket resumed from the cursor');
+    } finally {
+      await pc.close();
+    }
+  });
+
   it('a page without the login cookie is told 401 and stops, instead of retrying', async () => {
     const stranger = await openDevice(browser, h.url, { name: 'stranger' });
     try {
