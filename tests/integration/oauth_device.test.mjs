@@ -260,11 +260,12 @@ describe('device authorization grant', () => {
     }
   });
 
-  for (const transport of ['longpoll', 'sse']) {
+  for (const transport of ['longpoll', 'sse', 'websocket']) {
     it(`a device waits on /login/events with its device_code (${transport}), then one token request succeeds`, async () => {
       const d = await newDevice();
       const auth = { Authorization: `Bearer ${d.device_code}` };
-      const events = await listen(h.url, transport, auth);
+      // A device is no browser: its WebSocket sends no Origin.
+      const events = await listen(h.url, transport, auth, { origin: null });
       try {
         const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
         const found = await phone.post('/login/device', { user_code: d.user_code });
