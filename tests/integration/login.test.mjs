@@ -8,13 +8,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { openWS, request, startHerald } from './lib/herald.mjs';
+import { openSSE, openWS, request, startHerald } from './lib/herald.mjs';
 import {
   Client,
   FOREIGN_ORIGIN,
   INVALID_CODE,
   TRANSPORTS,
-  listen,
   listenAsScreen,
   madeUpSecret,
   madeUpUserCode,
@@ -202,6 +201,44 @@ describe('QR login', () => {
       }
     } finally {
       for (const l of listeners) l.close();
+    }
+  });
+
+  it('/login/events resumes like /sub: last, since, Last-Event-ID, format=envelope', async () => {
+    const { screen, start, qr } = await startScreen(h.url);
+    const cookie = { Cookie: screen.cookieHeader('/login/events') };
+    const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+    await scanAndApprove(phone, qr, start.match_number);
+
+    const all = await request(`${h.url}/login/events?last=10`, { headers: cookie });
+    assert.equal(all.status, 200, show(all));
+    assert.deepEqual(all.json.messages.map((m) => m.event), ['scanned', 'approved'], all.text);
+    const [scanned, approved] = all.json.messages;
+    assert.equal(scanned.channel, `_login:${start.id}`);
+    assert.equal(all.headers.get('herald-cursor'), approved.id);
+
+    const since = await request(`${h.url}/login/events?since=${encodeURIComponent(scanned.id)}`, { headers: cookie });
+    assert.deepEqual(since.json?.messages.map((m) => m.id), [approved.id], show(since));
+    const held = await request(`${h.url}/login/events?wait=20&since=${encodeURIComponent(scanned.id)}`, { headers: cookie });
+    assert.deepEqual(held.json?.messages.map((m) => m.id), [approved.id], `a long poll behind answers at once: ${show(held)}`);
+
+    const sse = openSSE(`${h.url}/login/events`, { headers: { ...cookie, 'Last-Event-ID': scanned.id } });
+    const env = openSSE(`${h.url}/login/events?format=envelope&since=${encodeURIComponent(scanned.id)}`, { headers: cookie });
+    try {
+      const [e] = await sse.events.waitFor(1);
+      assert.equal(e.event, 'approved');
+      assert.equal(e.id, approved.id);
+      assert.deepEqual(JSON.parse(e.data), { state: 'approved' });
+      const [f] = await env.events.waitFor(1);
+      assert.equal(f.event, 'message', 'format=envelope sends no event: line');
+      assert.equal(f.id, approved.id);
+      const envelope = JSON.parse(f.data);
+      assert.equal(envelope.event, 'approved');
+      assert.equal(envelope.channel, `_login:${start.id}`);
+      assert.deepEqual(envelope.data, { state: 'approved' });
+    } finally {
+      sse.close();
+      env.close();
     }
   });
 
