@@ -18,6 +18,7 @@ import {
   madeUpSecret,
   madeUpUserCode,
   phoneFor,
+  postForm,
   scanAndApprove,
   show,
   signIn,
@@ -128,6 +129,9 @@ describe('QR login', () => {
         assert.equal(loc.pathname, '/signin.html');
         assert.equal(new URL(loc.searchParams.get('next'), h.url).searchParams.get('c'), qr, `next= carries the QR link: ${loc}`);
         await signIn(phone, ALICE.name, ALICE.password);
+        const page = await phone.get(`/login/approve?c=${encodeURIComponent(qr)}`);
+        assert.equal(page.status, 200, `signed in, the approval page: ${show(page)}`);
+        assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
 
         const scan = await phone.post('/login/scan', { c: qr });
         assert.equal(scan.status, 200, show(scan));
@@ -696,6 +700,39 @@ describe('QR login: expiry, and one answer for every invalid code', () => {
       assert.equal(r.text, base.text, `${what}: the same bytes`);
       assert.equal(r.headers.get('content-type'), base.headers.get('content-type'), `${what}: the same content type`);
     }
+  });
+});
+
+describe('behind a public URL', () => {
+  const publicUrl = 'https://login.example';
+  let h;
+  before(async () => {
+    h = await startHerald({ users: [ALICE], login: `${NO_LIMITS}\npublic_url = "${publicUrl}"` });
+  });
+  after(() => h?.stop());
+
+  it('QR links and cookies follow public_url: https links, Secure cookies, its Origin allowed', async () => {
+    const screen = new Client(h.url, { origin: publicUrl });
+    const res = await screen.post('/login/start');
+    assert.equal(res.status, 201, show(res));
+    assert.ok(res.json.qr_url.startsWith(`${publicUrl}/login/approve?c=`), res.json.qr_url);
+    const lc = res.setCookie('herald_login');
+    assert.equal(lc?.attrs.secure, true, `Secure when public_url is https: ${lc?.line}`);
+    const device = await postForm(`${h.url}/oauth/device_authorization`, { client_id: 'herald-cli' });
+    assert.equal(device.json?.verification_uri, `${publicUrl}/device`, show(device));
+
+    const phone = new Client(h.url, { origin: publicUrl });
+    const signin = await phone.post('/signin', ALICE);
+    assert.equal(signin.status, 200, show(signin));
+    assert.equal(signin.setCookie('herald_session')?.attrs.secure, true, signin.setCookie('herald_session')?.line);
+    phone.csrf = (await phone.get('/me')).json?.csrf;
+    const { qr, match } = { qr: new URL(res.json.qr_url).searchParams.get('c'), match: res.json.match_number };
+    const foreign = await phone.post('/login/scan', { c: qr }, { origin: h.url });
+    assertError(foreign, 403, 'forbidden', 'the loopback origin is not public_url');
+    await scanAndApprove(phone, qr, match);
+    const ex = await screen.post('/login/exchange');
+    assert.equal(ex.status, 200, show(ex));
+    assert.equal(ex.setCookie('herald_session')?.attrs.secure, true);
   });
 });
 
