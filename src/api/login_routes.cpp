@@ -184,10 +184,10 @@ void bind_prompt(const SessionPtr& session, const Request& request, bool typed) 
   if (auto wait = login.code_attempts.take_all({"account:" + subject, "ip:" + client_ip(*session)})) {
     return session->send(rate_limited(request, *wait));
   }
+  // Checked before anything is bound: a flood of approval prompts is what push-bombing is.
+  if (auto wait = login.prompts.take("account:" + subject)) return session->send(rate_limited(request, *wait));
   auto outcome = typed ? login.requests.enter_code(code, subject) : login.requests.scan(code, subject);
   if (auto* refusal = std::get_if<Refusal>(&outcome)) return session->send(refusal_response(request, *refusal));
-  // Counted once a prompt is really shown: a flood of approval prompts is what push-bombing is.
-  if (auto wait = login.prompts.take("account:" + subject)) return session->send(rate_limited(request, *wait));
   session->send(no_store_json(request, http::status::ok, prompt_json(std::get<login::Prompt>(outcome))));
 }
 
@@ -260,7 +260,15 @@ void me(const SessionPtr& session, const Request& request) {
 void logout(const SessionPtr& session, const Request& request) {
   auto& login = login_of(*session);
   if (!origin_allowed(*session, request)) return send_error(session, request, bad_origin);
-  if (auto token = cookie_value(request, session_cookie)) login.accounts.revoke(*token);
+  if (cookie_value(request, session_cookie)) {
+    // CSRF-checked too: another site must not be able to sign the user out.
+    auto caller = require_signed_in_browser(*session, request);
+    if (auto* caller_ok = std::get_if<Caller>(&caller)) {
+      login.accounts.revoke(caller_ok->token);
+    } else if (std::get<Error>(caller).code == "forbidden") {
+      return send_error(session, request, std::get<Error>(caller));
+    }
+  }
   http::response<http::string_body> response{http::status::no_content, request.version()};
   response.set(http::field::server, "herald");
   response.set(http::field::cache_control, "no-store");

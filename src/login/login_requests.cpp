@@ -147,10 +147,10 @@ std::optional<std::string> LoginRequests::qr_secret(const std::string& poll_secr
   return qr_secret_locked(*entry, entry->rotation);
 }
 
-void LoginRequests::move_locked(Entry& entry, State to, std::string hint) {
+void LoginRequests::move_locked(Entry& entry, State to, std::string hint, std::string_view event) {
   entry.state = to;
   std::string data = R"({"state":")" + std::string(state_name(to)) + "\"" + hint + "}";
-  sink_(Event{events_channel(entry.id), std::string(state_name(to)), std::move(data)});
+  sink_(Event{events_channel(entry.id), std::string(event.empty() ? state_name(to) : event), std::move(data)});
 }
 
 Prompt LoginRequests::bind_locked(Entry& entry, const std::string& subject, bool needs_number) {
@@ -295,7 +295,7 @@ void LoginRequests::tick(Clock::time_point now) {
     } else if (entry.flow == Flow::qr && entry.state == State::pending && now - entry.rotated_at >= settings_.qr_rotate) {
       ++entry.rotation;
       entry.rotated_at = now;
-      move_locked(entry, State::pending, R"(,"rotated":true)");
+      move_locked(entry, State::pending, R"(,"rotated":true)", "qr");
     }
     if (is_final(entry.state) && now >= entry.expires_at + remember_finished) {
       by_poll_digest_.erase(digest_key(entry.poll_digest));

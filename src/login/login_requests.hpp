@@ -160,7 +160,8 @@ class LoginRequests {
   Entry* by_user_code_locked(const std::string& user_code);
   std::string qr_secret_locked(const Entry& entry, std::uint64_t rotation) const;
   Prompt bind_locked(Entry& entry, const std::string& subject, bool needs_number);
-  void move_locked(Entry& entry, State to, std::string hint = {});
+  // Changes the state and tells the screen: event `event`, or the state's name.
+  void move_locked(Entry& entry, State to, std::string hint = {}, std::string_view event = {});
   std::int64_t expires_in(const Entry& entry, Clock::time_point now) const;
 
   Settings settings_;

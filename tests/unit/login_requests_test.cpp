@@ -106,7 +106,7 @@ TEST_F(LoginRequestsTest, QrSecretsRotateAndTheScreenHearsIt) {
   auto rotated = requests.qr_secret(started.poll_secret);
   ASSERT_TRUE(rotated);
   EXPECT_NE(*rotated, started.qr_secret);
-  EXPECT_EQ(event_names(), (std::vector<std::string>{"pending"}));
+  EXPECT_EQ(event_names(), (std::vector<std::string>{"qr"}));
   EXPECT_NE(events[0].data.find(R"("rotated":true)"), std::string::npos);
   EXPECT_TRUE(std::holds_alternative<Prompt>(requests.scan(*rotated, "alice")));
 }
