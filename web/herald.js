@@ -11,6 +11,16 @@
 // first, so whatever it still receives is dropped — the next one asks the server again from the
 // cursor, and the server's `since` semantics make the hand-over exact. Cursors stay opaque: they are
 // only ever values the server sent.
+//
+// transport 'auto' tries WebSocket, then SSE, then long poll, then interval poll. A transport steps
+// down when it is refused before it opens (WebSocket error, SSE not open within sseOpenTimeoutMs —
+// e.g. a buffering proxy) or keeps breaking after it opened; upgradeAfterMs later the best one is
+// tried again. Reconnects back off exponentially with jitter. A 4xx other than 429 on the URL (401:
+// the login cookie is gone) ends the subscription: onStatus({state: 'closed', reason}).
+//
+// onStatus receives {state: 'connecting' | 'open' | 'downgraded' | 'upgraded' | 'closed', transport,
+// attempt, from?, reason?}; onGap {channel?, cursor} when the server says messages were missed;
+// stats counts requests (every fetch or connection attempt), bytes received and messages delivered.
 
 const ORDER = ['websocket', 'sse', 'longpoll', 'poll'];
 
