@@ -426,14 +426,14 @@ describe('QR login in the browser', () => {
   });
 });
 
-describe('QR rotation', () => {
+describe('QR rotation and expiry', () => {
   let h;
   before(async () => {
-    h = await startHerald({ users: [ALICE], login: `${LOGIN}\nqr_rotate_seconds = 1` });
+    h = await startHerald({ users: [ALICE], login: `${LOGIN}\nqr_rotate_seconds = 1\nrequest_ttl_seconds = 4` });
   });
   after(() => h?.stop());
 
-  it('the screen reloads the QR code when told it rotated', async () => {
+  it('the screen reloads the QR code when told it rotated, and says when the request expired', async () => {
     const pc = await openDevice(browser, h.url, { name: 'pc-rotate' });
     try {
       const qrLoads = [];
@@ -445,6 +445,10 @@ describe('QR rotation', () => {
       assert.ok(qrLoads.length >= 3, `the first code and two reloads; saw ${qrLoads}`);
       assert.ok(qrLoads.every((s) => s === 200), `${qrLoads}`);
       assert.equal(await pc.page.getAttribute('#state', 'data-state'), 'pending');
+
+      await pc.page.waitForSelector('#state[data-state=expired]', { timeout: 8000 });
+      assert.equal(await pc.page.isVisible('#restart'), true);
+      assert.equal(await pc.page.isVisible('#qr'), false, 'a dead code is not left on screen');
     } finally {
       await pc.close();
     }
