@@ -48,6 +48,7 @@ std::string poll_secret_of(const Request& request) {
 }
 
 const Error no_login{"unauthorized", "No login request: POST /login/start first (its cookie authorises this)."};
+const Error too_many_logins{"busy", "Too many login requests are waiting: try again shortly."};
 const Error bad_origin{"forbidden", "This origin may not act on herald's logins."};
 
 // ---------------------------------------------------------------------------------------------
@@ -62,7 +63,9 @@ void start_route(const SessionPtr& session, const Request& request) {
                              std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count()};
-  login::Started started = login.requests.start(login::Flow::qr, std::move(requester));
+  auto made = login.requests.start(login::Flow::qr, std::move(requester));
+  if (!made) return send_error(session, request, too_many_logins);
+  const login::Started& started = *made;
   std::string qr_url = base_url(*session, request) + "/login/approve?c=" + started.qr_secret;
   std::string body = R"({"id":)" + json_quote(started.id) + R"(,"qr_url":)" + json_quote(qr_url) +
                      R"(,"user_code":)" + json_quote(started.user_code) +

@@ -69,7 +69,14 @@ void device_authorization(const SessionPtr& session, const Request& request) {
                              std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count()};
-  login::Started started = login.requests.start(login::Flow::device, std::move(requester), client_id);
+  auto made = login.requests.start(login::Flow::device, std::move(requester), client_id);
+  if (!made) {
+    Response busy = oauth_json(request, http::status::service_unavailable,
+                               R"({"error":"temporarily_unavailable","error_description":"Too many device codes are waiting."})");
+    busy.set(http::field::retry_after, "5");
+    return session->send(std::move(busy));
+  }
+  const login::Started& started = *made;
   std::string verification = base_url(*session, request) + "/device";
   session->send(oauth_json(
       request, http::status::ok,

@@ -126,6 +126,7 @@ void read_login(const toml::table& table, LoginConfig& login) {
   reader.read("access_token_ttl_seconds", login.access_token_ttl_seconds);
   reader.read("oauth_clients", login.oauth_clients);
   reader.read("max_number_attempts", login.max_number_attempts);
+  reader.read("max_requests", login.max_requests);
   reader.read("starts_per_minute", login.starts_per_minute);
   reader.read("code_attempts_per_minute", login.code_attempts_per_minute);
   reader.read("prompts_per_minute", login.prompts_per_minute);

@@ -41,6 +41,7 @@ http::status status_of(const std::string& error_code) {
       {"wrong_number", http::status::bad_request},
       {"number_required", http::status::bad_request},
       {"rate_limited", http::status::too_many_requests},
+      {"busy", http::status::service_unavailable},
       {"bad_credentials", http::status::unauthorized},
   };
   auto it = statuses.find(error_code);

@@ -62,7 +62,7 @@ std::int64_t LoginRequests::expires_in(const Entry& entry, Clock::time_point now
   return std::max<std::int64_t>(left, 0);
 }
 
-Started LoginRequests::start(Flow flow, Requester requester, std::string client_id) {
+std::optional<Started> LoginRequests::start(Flow flow, Requester requester, std::string client_id) {
   auto now = Clock::now();
   Entry entry;
   entry.id = random_token(16);
@@ -77,6 +77,7 @@ Started LoginRequests::start(Flow flow, Requester requester, std::string client_
   entry.poll_digest = sha256(poll_secret);
 
   std::lock_guard lock(mutex_);
+  if (entries_.size() >= settings_.max_requests) return std::nullopt;
   std::string user_code;
   do {
     user_code = random_user_code();

@@ -46,6 +46,7 @@ struct Settings {
   std::chrono::seconds poll_interval{5};
   std::chrono::seconds qr_rotate{60};
   unsigned max_number_attempts = 3;
+  std::size_t max_requests = 100000;  // kept at once (finished ones included): bounds memory under a flood
 };
 
 // One event for a waiting screen: published on `channel` with event name `name` and JSON `data`.
@@ -108,7 +109,8 @@ class LoginRequests {
 
   LoginRequests(Settings settings, EventSink sink);
 
-  Started start(Flow flow, Requester requester, std::string client_id = {});
+  // nullopt when `max_requests` are already kept.
+  std::optional<Started> start(Flow flow, Requester requester, std::string client_id = {});
   std::optional<Status> status(const std::string& poll_secret);
   // The QR secret to draw now, while the request is still waiting for a scan.
   std::optional<std::string> qr_secret(const std::string& poll_secret);

@@ -30,7 +30,7 @@ class LoginRequestsTest : public ::testing::Test {
 };
 
 TEST_F(LoginRequestsTest, QrLoginRunsPendingScannedApprovedConsumed) {
-  Started started = requests.start(Flow::qr, someone());
+  Started started = *requests.start(Flow::qr, someone());
   EXPECT_EQ(started.user_code.size(), 9u);
   EXPECT_EQ(requests.status(started.poll_secret)->state, State::pending);
 
@@ -46,7 +46,7 @@ TEST_F(LoginRequestsTest, QrLoginRunsPendingScannedApprovedConsumed) {
 }
 
 TEST_F(LoginRequestsTest, EventsNeverCarrySecrets) {
-  Started started = requests.start(Flow::qr, someone());
+  Started started = *requests.start(Flow::qr, someone());
   requests.scan(started.qr_secret, "alice");
   requests.decide(started.id, "alice", true, started.match_number);
   for (const auto& e : events) {
@@ -57,7 +57,7 @@ TEST_F(LoginRequestsTest, EventsNeverCarrySecrets) {
 }
 
 TEST_F(LoginRequestsTest, ExchangeBeforeApprovalIsRefusedWithTheState) {
-  Started started = requests.start(Flow::qr, someone());
+  Started started = *requests.start(Flow::qr, someone());
   auto refusal = std::get<Refusal>(requests.exchange(started.poll_secret));
   EXPECT_EQ(refusal.code, "not_approved");
   EXPECT_EQ(refusal.extra, R"("state":"pending")");
@@ -65,7 +65,7 @@ TEST_F(LoginRequestsTest, ExchangeBeforeApprovalIsRefusedWithTheState) {
 }
 
 TEST_F(LoginRequestsTest, ThreeWrongNumbersDeny) {
-  Started started = requests.start(Flow::qr, someone());
+  Started started = *requests.start(Flow::qr, someone());
   auto prompt = std::get<Prompt>(requests.scan(started.qr_secret, "alice"));
   int wrong = 0;
   for (int n : *prompt.numbers) {
@@ -79,7 +79,7 @@ TEST_F(LoginRequestsTest, ThreeWrongNumbersDeny) {
 }
 
 TEST_F(LoginRequestsTest, ABoundRequestAnswersOtherAccountsLikeAnUnknownCode) {
-  Started started = requests.start(Flow::qr, someone());
+  Started started = *requests.start(Flow::qr, someone());
   requests.scan(started.qr_secret, "alice");
   auto stranger = std::get<Refusal>(requests.scan(started.qr_secret, "mallory"));
   auto unknown = std::get<Refusal>(requests.scan("nothing.0.x", "mallory"));
@@ -90,7 +90,7 @@ TEST_F(LoginRequestsTest, ABoundRequestAnswersOtherAccountsLikeAnUnknownCode) {
 }
 
 TEST_F(LoginRequestsTest, ATamperedQrSecretIsRefused) {
-  Started started = requests.start(Flow::qr, someone());
+  Started started = *requests.start(Flow::qr, someone());
   std::string tampered = started.qr_secret;
   tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
   EXPECT_EQ(std::get<Refusal>(requests.scan(tampered, "alice")).code, "invalid_code");
@@ -101,7 +101,7 @@ TEST_F(LoginRequestsTest, ATamperedQrSecretIsRefused) {
 }
 
 TEST_F(LoginRequestsTest, QrSecretsRotateAndTheScreenHearsIt) {
-  Started started = requests.start(Flow::qr, someone());
+  Started started = *requests.start(Flow::qr, someone());
   requests.tick(std::chrono::steady_clock::now() + std::chrono::seconds(61));
   auto rotated = requests.qr_secret(started.poll_secret);
   ASSERT_TRUE(rotated);
@@ -112,7 +112,7 @@ TEST_F(LoginRequestsTest, QrSecretsRotateAndTheScreenHearsIt) {
 }
 
 TEST_F(LoginRequestsTest, ExpiryIsPushedOnceAndFinal) {
-  Started started = requests.start(Flow::qr, someone());
+  Started started = *requests.start(Flow::qr, someone());
   auto later = std::chrono::steady_clock::now() + std::chrono::seconds(301);
   requests.tick(later);
   requests.tick(later);
@@ -122,7 +122,7 @@ TEST_F(LoginRequestsTest, ExpiryIsPushedOnceAndFinal) {
 }
 
 TEST_F(LoginRequestsTest, ConcurrentExchangesHaveExactlyOneWinner) {
-  Started started = requests.start(Flow::qr, someone());
+  Started started = *requests.start(Flow::qr, someone());
   requests.scan(started.qr_secret, "alice");
   requests.decide(started.id, "alice", true, started.match_number);
   std::atomic<int> winners{0};
@@ -138,7 +138,7 @@ TEST_F(LoginRequestsTest, ConcurrentExchangesHaveExactlyOneWinner) {
 
 TEST_F(LoginRequestsTest, DeviceGrantFollowsRfc8628) {
   auto now = std::chrono::steady_clock::now();
-  Started started = requests.start(Flow::device, someone(), "tv");
+  Started started = *requests.start(Flow::device, someone(), "tv");
   EXPECT_EQ(std::get<std::string>(requests.poll_token(started.poll_secret, "tv", now)), "authorization_pending");
   EXPECT_EQ(std::get<std::string>(requests.poll_token(started.poll_secret, "tv", now + std::chrono::seconds(1))),
             "slow_down");
@@ -161,12 +161,19 @@ TEST_F(LoginRequestsTest, DeviceGrantFollowsRfc8628) {
 
 TEST_F(LoginRequestsTest, DeniedAndExpiredDeviceCodes) {
   auto now = std::chrono::steady_clock::now();
-  Started denied = requests.start(Flow::device, someone(), "tv");
+  Started denied = *requests.start(Flow::device, someone(), "tv");
   requests.decide_for({.user_code = denied.user_code}, "alice", false);
   EXPECT_EQ(std::get<std::string>(requests.poll_token(denied.poll_secret, "tv", now)), "access_denied");
-  Started expired = requests.start(Flow::device, someone(), "tv");
+  Started expired = *requests.start(Flow::device, someone(), "tv");
   requests.tick(now + std::chrono::seconds(301));
   EXPECT_EQ(std::get<std::string>(requests.poll_token(expired.poll_secret, "tv", now)), "expired_token");
+}
+
+TEST(LoginRequestsLimit, StartsAreRefusedPastTheCap) {
+  LoginRequests requests{Settings{.max_requests = 2}, [](Event) {}};
+  EXPECT_TRUE(requests.start(Flow::qr, {}));
+  EXPECT_TRUE(requests.start(Flow::device, {}, "tv"));
+  EXPECT_FALSE(requests.start(Flow::qr, {}));
 }
 
 TEST(UserCodes, UseTheBase20AlphabetAndIgnoreDashesAndCase) {
