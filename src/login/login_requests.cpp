@@ -148,9 +148,9 @@ std::optional<std::string> LoginRequests::qr_secret(const std::string& poll_secr
   return qr_secret_locked(*entry, entry->rotation);
 }
 
-void LoginRequests::move_locked(Entry& entry, State to, std::string hint, std::string_view event) {
+void LoginRequests::move_locked(Entry& entry, State to, std::string_view hint, std::string_view event) {
   entry.state = to;
-  std::string data = R"({"state":")" + std::string(state_name(to)) + "\"" + hint + "}";
+  std::string data = R"({"state":")" + std::string(state_name(to)) + "\"" + std::string(hint) + "}";
   sink_(Event{events_channel(entry.id), std::string(event.empty() ? state_name(to) : event), std::move(data)});
 }
 

@@ -163,7 +163,7 @@ class LoginRequests {
   std::string qr_secret_locked(const Entry& entry, std::uint64_t rotation) const;
   Prompt bind_locked(Entry& entry, const std::string& subject, bool needs_number);
   // Changes the state and tells the screen: event `event`, or the state's name.
-  void move_locked(Entry& entry, State to, std::string hint = {}, std::string_view event = {});
+  void move_locked(Entry& entry, State to, std::string_view hint = {}, std::string_view event = {});
   std::int64_t expires_in(const Entry& entry, Clock::time_point now) const;
 
   Settings settings_;
