@@ -1,5 +1,5 @@
 # herald: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: all deps build run test test-unit test-sanitize test-tsan format tidy clean
+.PHONY: all deps build run test test-unit test-sanitize test-tsan fuzz fuzz-smoke format tidy clean
 
 BUILD ?= build
 BUILD_ASAN ?= build-asan
@@ -29,10 +29,12 @@ run: build
 	@echo "             for a phone: LISTEN=0.0.0.0:8080 make run, and set login.public_url in config/herald.toml"
 	$(BUILD)/herald serve --listen $(LISTEN) --config config/herald.toml
 
-# Every test: unit and integration on the release build, then again under ASan+UBSan.
+# Every test: unit and integration on the release build, then again under ASan+UBSan, then a short
+# fuzz run of every parser.
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
 	$(MAKE) test-sanitize
+	$(MAKE) fuzz-smoke
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -E integration
@@ -43,6 +45,26 @@ test-sanitize: deps
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure --timeout 900
 
+# libFuzzer (clang) over every parser herald owns, each from its committed corpus in fuzz/corpus/.
+# fuzz-smoke is the short run in `make test`; `make fuzz` (FUZZ_LONG_SECONDS, 600 each) is the long one. New inputs go
+# to build-fuzz/found/ (a crash is written there as crash-*: add it to the corpus once fixed).
+FUZZ_TARGETS := cursor channel_name ws_frame config login_codes
+FUZZ_SECONDS ?= 12
+fuzz-smoke: deps
+	cmake -S . -B build-fuzz $(GENERATOR) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DHERALD_FUZZ=ON >/dev/null
+	cmake --build build-fuzz -j $(JOBS)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/found/$$t && \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s" && \
+	  ASAN_OPTIONS=detect_leaks=1 build-fuzz/fuzz/$${t}_fuzz build-fuzz/found/$$t fuzz/corpus/$$t \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -print_final_stats=0 \
+	    -artifact_prefix=build-fuzz/found/$$t/ 2>build-fuzz/found/$$t.log || { tail -40 build-fuzz/found/$$t.log; exit 1; }; \
+	done
+
+FUZZ_LONG_SECONDS ?= 600
+fuzz:
+	$(MAKE) fuzz-smoke FUZZ_SECONDS=$(FUZZ_LONG_SECONDS)
+
 # ThreadSanitizer over the same suite (not part of `make test` yet: one more full build).
 test-tsan: deps
 	cmake -S . -B build-tsan $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug \
@@ -51,7 +73,7 @@ test-tsan: deps
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure --timeout 900
 
 format:
-	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp')
+	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'fuzz/*.cpp')
 
 # clang-tidy reads its own configuration of the tree: GCC's precompiled header means nothing to clang.
 tidy: deps
@@ -59,4 +81,4 @@ tidy: deps
 	clang-tidy -p build-tidy --quiet $$(git ls-files 'src/*.cpp' | grep -v asio_impl)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) build-tsan build-tidy
+	rm -rf $(BUILD) $(BUILD_ASAN) build-tsan build-tidy build-fuzz

@@ -1,6 +1,8 @@
 #include "config/config.hpp"
 
 #include <toml++/toml.h>
+#include <fstream>
+#include <sstream>
 #include <limits>
 #include <set>
 #include <stdexcept>
@@ -149,9 +151,17 @@ void read_login(const toml::table& table, LoginConfig& login) {
 }  // namespace
 
 Config load_config(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw std::runtime_error(path + ": cannot be read");
+  std::ostringstream text;
+  text << file.rdbuf();
+  return parse_config(text.str(), path);
+}
+
+Config parse_config(std::string_view text, const std::string& path) {
   toml::table root;
   try {
-    root = toml::parse_file(path);
+    root = toml::parse(text, path);
   } catch (const toml::parse_error& error) {
     throw std::runtime_error(path + ": " + std::string(error.description()));
   }

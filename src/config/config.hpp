@@ -2,6 +2,7 @@
 // Everything `herald serve` can be told, with the defaults documented in docs/config.md.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/namespace_settings.hpp"
@@ -65,6 +66,8 @@ struct Config {
 
 // Reads a TOML file over the defaults. Throws std::runtime_error naming the file, key and problem.
 Config load_config(const std::string& path);
+// The same, from the text of such a file (`path` only names it in errors).
+Config parse_config(std::string_view text, const std::string& path);
 
 // Checks what the command line may have changed after loading: the address and the log level.
 // Throws std::runtime_error saying what is wrong.
