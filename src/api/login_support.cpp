@@ -5,6 +5,7 @@
 
 #include "http/cookies.hpp"
 #include "http/http_session.hpp"
+#include "http/origins.hpp"
 #include "http/responses.hpp"
 #include "login/secrets.hpp"
 
@@ -33,22 +34,8 @@ bool secure_cookies(const HttpSession& session) {
 }
 
 bool origin_allowed(const HttpSession& session, const Request& request) {
-  auto origin = request[http::field::origin];
-  if (origin.empty()) return true;
   const LoginConfig& config = session.context().config.login;
-  if (!config.public_url.empty()) {
-    if (origin == config.public_url) return true;
-  } else {
-    // Same origin: the scheme and host the browser used for this very request.
-    std::string_view host = request[http::field::host];
-    if (!host.empty() && (origin == "http://" + std::string(host) || origin == "https://" + std::string(host))) {
-      return true;
-    }
-  }
-  for (const auto& allowed : config.allowed_origins) {
-    if (origin == allowed) return true;
-  }
-  return false;
+  return origin_acceptable(check_origin(request, config.allowed_origins, config.public_url));
 }
 
 std::variant<boost::json::object, Error> json_object_body(const Request& request) {

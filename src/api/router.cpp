@@ -22,6 +22,19 @@ std::optional<std::string> path_rest(const boost::urls::url_view& url, std::stri
   return rest->decode();
 }
 
+void answer_preflight(const std::shared_ptr<HttpSession>& session, const Request& request, OriginCheck origin) {
+  if (origin == OriginCheck::foreign) {
+    return session->send(error_response(request, {"forbidden", "This origin is not in allowed_origins."}));
+  }
+  http::response<http::empty_body> response{http::status::no_content, request.version()};
+  response.set(http::field::server, "herald");
+  response.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
+  response.set(http::field::access_control_allow_headers, "Authorization, Content-Type, Last-Event-ID, X-Herald-CSRF");
+  response.set(http::field::access_control_max_age, "600");
+  response.keep_alive(request.keep_alive());
+  session->send(std::move(response));
+}
+
 }  // namespace
 
 void route_request(const std::shared_ptr<HttpSession>& session, Request request) {
@@ -37,6 +50,11 @@ void route_request(const std::shared_ptr<HttpSession>& session, Request request)
   if (session->context().shutting_down.load(std::memory_order_relaxed)) {
     return session->send(error_response(request, {"shutting_down", "The server is shutting down."}));
   }
+  // Cross-origin pages: listed ones get CORS headers on every answer; a preflight is answered here.
+  OriginCheck origin = check_origin(request, session->context().config.allowed_origins);
+  if (origin == OriginCheck::allowed) session->allow_cross_origin(std::string(request[http::field::origin]));
+  if (method == http::verb::options) return answer_preflight(session, request, origin);
+
   auto only = [&](http::verb allowed) {
     if (method == allowed) return true;
     auto allowed_name = std::string(http::to_string(allowed));

@@ -5,6 +5,7 @@
 #include "core/channel_name.hpp"
 #include "core/publish_rules.hpp"
 #include "http/http_session.hpp"
+#include "http/origins.hpp"
 #include "http/responses.hpp"
 #include "transport/poll.hpp"
 #include "transport/sse.hpp"
@@ -27,6 +28,16 @@ bool is_json_content(const Request& request) {
 std::optional<Error> refuse_internal(const ServerContext& context, const std::string& channel) {
   if (!context.config.namespaces.for_channel(channel).internal) return std::nullopt;
   return Error{"forbidden", "The channels of namespace " + std::string(namespace_of(channel)) + " are private to herald."};
+}
+
+// A browser sends its cookies with a WebSocket upgrade from any site and the Same-Origin Policy does not
+// apply to WebSocket: the Origin check is the only thing standing between another site and the socket.
+std::optional<Error> refuse_foreign_origin(const HttpSession& session, const Request& request) {
+  const Config& config = session.context().config;
+  if (origin_acceptable(check_origin(request, config.allowed_origins))) return std::nullopt;
+  // Behind a proxy, the public URL the login flow is configured with is herald's own origin too.
+  if (!config.login.public_url.empty() && request[http::field::origin] == config.login.public_url) return std::nullopt;
+  return Error{"forbidden", "WebSocket connections from this origin are not allowed (see allowed_origins)."};
 }
 
 }  // namespace
@@ -105,6 +116,7 @@ void listen_route(const std::shared_ptr<HttpSession>& session, Request request, 
   };
   if (websocket::is_upgrade(request)) {
     if (!offered.websocket) return disabled("WebSocket");
+    if (auto refused = refuse_foreign_origin(*session, request)) return session->send(error_response(request, *refused));
     return start_websocket(session, request, std::move(subscribe));
   }
   if (accepts_event_stream(request)) {
@@ -125,6 +137,7 @@ void multiplex_route(const std::shared_ptr<HttpSession>& session, const Request&
   if (!session->context().config.transports.websocket) {
     return session->send(error_response(request, {"transport_disabled", "This server does not offer WebSocket."}));
   }
+  if (auto refused = refuse_foreign_origin(*session, request)) return session->send(error_response(request, *refused));
   start_websocket(session, request, std::nullopt);
 }
 

@@ -173,6 +173,7 @@ Config parse_config(std::string_view text, const std::string& path) {
     reader.read("publish_key", config.publish_key);
     reader.read("web_root", config.web_root);
     reader.read("log_level", config.log_level);
+    reader.read("allowed_origins", config.allowed_origins);
     if (const auto* limits = reader.table("limits")) read_limits(*limits, config.limits);
     if (const auto* transports = reader.table("transports")) read_transports(*transports, config.transports);
     if (const auto* login = reader.table("login")) read_login(*login, config.login);

@@ -58,6 +58,9 @@ struct Config {
   std::string publish_key;
   std::string web_root = "web";
   std::string log_level = "info";
+  // Web origins besides herald's own whose pages may use it: WebSocket upgrades from other origins are
+  // refused, and only these get CORS headers. "*" allows any.
+  std::vector<std::string> allowed_origins;
   Limits limits;
   NamespacePolicy namespaces;
   Transports transports;

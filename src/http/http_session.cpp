@@ -34,6 +34,7 @@ void HttpSession::on_read(error_code ec) {
   if (ec) return reject_unreadable(ec);
   stream_.expires_never();
   head_request_ = parser_->get().method() == http::verb::head;
+  cors_origin_.clear();
   context_.handle_request(shared_from_this(), parser_->release());
 }
 

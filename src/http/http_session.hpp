@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "http/beast.hpp"
+#include "http/origins.hpp"
 #include "http/server_context.hpp"
 
 namespace herald {
@@ -25,6 +26,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void send(http::response<Body> response, std::function<void()> written = {}) {
     if (context_.shutting_down.load(std::memory_order_relaxed)) response.keep_alive(false);
     if (head_request_) response.body() = typename Body::value_type{};  // headers (and length) stay
+    if (!cors_origin_.empty()) add_cors_headers(response.base(), cors_origin_);
     auto shared = std::make_shared<http::response<Body>>(std::move(response));
     begin_write();
     http::async_write(stream_, *shared,
@@ -41,6 +43,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   beast::tcp_stream take_stream();
   // Bytes read past the current request (rare: a client that pipelines after an upgrade).
   beast::flat_buffer& buffer() { return buffer_; }
+
+  // Answers to the current request carry CORS headers for this (listed, cross-site) origin.
+  void allow_cross_origin(std::string origin) { cors_origin_ = std::move(origin); }
+  const std::string& cross_origin() const { return cors_origin_; }
 
   ServerContext& context() { return context_; }
   const ServerContext& context() const { return context_; }
@@ -62,6 +68,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   Hub& hub_;
   tcp::endpoint remote_;
   bool watching_ = false;
+  std::string cors_origin_;
   bool head_request_ = false;  // answers to HEAD keep their headers (Content-Length too) but no body
 };
 

@@ -15,8 +15,10 @@ namespace {
 
 class SseStream final : public Subscriber, public std::enable_shared_from_this<SseStream> {
  public:
-  SseStream(beast::tcp_stream stream, ServerContext& context, Hub& hub, SubscribeRequest subscribe)
-      : stream_(std::move(stream)),
+  SseStream(beast::tcp_stream stream, ServerContext& context, Hub& hub, SubscribeRequest subscribe,
+            std::string cors_origin)
+      : cors_origin_(std::move(cors_origin)),
+        stream_(std::move(stream)),
         context_(context),
         hub_(hub),
         subscribe_(std::move(subscribe)),
@@ -70,6 +72,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     head.set(http::field::content_type, "text/event-stream");
     head.set(http::field::cache_control, "no-store");
     head.set("X-Accel-Buffering", "no");  // tell proxies not to hold the stream back
+    if (!cors_origin_.empty()) add_cors_headers(head.base(), cors_origin_);
     head.keep_alive(false);               // the body ends when the connection does
     std::ostringstream out;
     out << head.base();
@@ -162,6 +165,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     stream_.socket().close(ec);
   }
 
+  std::string cors_origin_;
   beast::tcp_stream stream_;
   ServerContext& context_;
   Hub& hub_;
@@ -178,8 +182,9 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
 }  // namespace
 
 void start_sse(const std::shared_ptr<HttpSession>& session, const Request& request, SubscribeRequest subscribe) {
-  auto stream =
-      std::make_shared<SseStream>(session->take_stream(), session->context(), session->hub(), std::move(subscribe));
+  std::string cors_origin = session->cross_origin();
+  auto stream = std::make_shared<SseStream>(session->take_stream(), session->context(), session->hub(),
+                                            std::move(subscribe), std::move(cors_origin));
   stream->start(request);
 }
 

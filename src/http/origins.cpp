@@ -1,0 +1,33 @@
+#include "http/origins.hpp"
+
+namespace herald {
+
+OriginCheck check_origin(const Request& request, const std::vector<std::string>& allowed,
+                         std::string_view public_origin) {
+  std::string_view origin = request[http::field::origin];
+  if (origin.empty()) return OriginCheck::absent;
+  std::string_view host = request[http::field::host];
+  if (!public_origin.empty()) {
+    // Behind a proxy the Host header may be an internal name: the configured origin is the only own one.
+    if (origin == public_origin) return OriginCheck::same;
+  } else if (!host.empty()) {
+    for (std::string_view scheme : {"http://", "https://"}) {
+      if (origin.size() == scheme.size() + host.size() && origin.starts_with(scheme) && origin.ends_with(host)) {
+        return OriginCheck::same;
+      }
+    }
+  }
+  for (const auto& entry : allowed) {
+    if (entry == "*" || entry == origin) return OriginCheck::allowed;
+  }
+  return OriginCheck::foreign;
+}
+
+void add_cors_headers(http::fields& fields, std::string_view origin) {
+  fields.set(http::field::access_control_allow_origin, origin);
+  fields.set(http::field::access_control_allow_credentials, "true");
+  fields.set(http::field::access_control_expose_headers, "Herald-Cursor, Retry-After");
+  fields.set(http::field::vary, "Origin");
+}
+
+}  // namespace herald
