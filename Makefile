@@ -48,7 +48,7 @@ test-sanitize: deps
 # libFuzzer (clang) over every parser herald owns, each from its committed corpus in fuzz/corpus/.
 # fuzz-smoke is the short run in `make test`; `make fuzz` (FUZZ_LONG_SECONDS, 600 each) is the long one. New inputs go
 # to build-fuzz/found/ (a crash is written there as crash-*: add it to the corpus once fixed).
-FUZZ_TARGETS := cursor channel_name ws_frame config login_codes
+FUZZ_TARGETS := cursor channel_name ws_frame config login_codes subscribe_token
 FUZZ_SECONDS ?= 12
 fuzz-smoke: deps
 	cmake -S . -B build-fuzz $(GENERATOR) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DHERALD_FUZZ=ON >/dev/null

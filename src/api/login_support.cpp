@@ -13,13 +13,7 @@ namespace herald {
 
 login::LoginModule& login_of(HttpSession& session) { return *session.context().login; }
 
-std::string client_ip(const HttpSession& session) {
-  auto address = session.remote().address();
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-  }
-  return address.to_string();
-}
+std::string client_ip(const HttpSession& session) { return plain_address(session.remote()).to_string(); }
 
 std::string base_url(const HttpSession& session, const Request& request) {
   const std::string& configured = session.context().config.login.public_url;

@@ -2,6 +2,7 @@
 
 #include <boost/url/parse.hpp>
 
+#include "auth/subscribe_token.hpp"
 #include "core/channel_name.hpp"
 #include "core/publish_rules.hpp"
 #include "http/http_session.hpp"
@@ -40,16 +41,27 @@ std::optional<Error> refuse_foreign_origin(const HttpSession& session, const Req
   return Error{"forbidden", "WebSocket connections from this origin are not allowed (see allowed_origins)."};
 }
 
+// Private namespaces want a subscribe token naming the channel (?token=, or Authorization: Bearer).
+std::optional<Error> refuse_without_token(const HttpSession& session, const Request& request,
+                                          boost::urls::params_view params, const std::string& channel) {
+  const Config& config = session.context().config;
+  if (!config.namespaces.for_channel(channel).private_channels) return std::nullopt;
+  std::string token;
+  if (auto it = params.find("token"); it != params.end()) {
+    token = (*it).value;
+  } else if (auto header = request[http::field::authorization]; header.starts_with("Bearer ")) {
+    token = std::string(header.substr(7));
+  }
+  return auth::authorize_private(token, config.token_secret, channel, plain_address(session.remote()).to_string(),
+                                 unix_seconds());
+}
+
 }  // namespace
 
 std::optional<Error> check_publisher(const HttpSession& session, const Request& request) {
   const std::string& key = session.context().config.publish_key;
   if (key.empty()) {
-    auto address = session.remote().address();
-    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-      address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-    }
-    if (address.is_loopback()) return std::nullopt;
+    if (plain_address(session.remote()).is_loopback()) return std::nullopt;
     return Error{"forbidden", "No publish key is configured, so only loopback clients may publish."};
   }
   auto header = request[http::field::authorization];
@@ -97,6 +109,9 @@ void subscribe_route(const std::shared_ptr<HttpSession>& session, Request reques
                      boost::urls::params_view params) {
   if (!is_valid_channel_name(channel)) return session->send(error_response(request, bad_channel));
   if (auto refused = refuse_internal(session->context(), channel)) {
+    return session->send(error_response(request, *refused));
+  }
+  if (auto refused = refuse_without_token(*session, request, params, channel)) {
     return session->send(error_response(request, *refused));
   }
   listen_route(session, std::move(request), std::move(channel), params);

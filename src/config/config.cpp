@@ -82,6 +82,7 @@ void read_namespace(const toml::table& table, const std::string& where, Namespac
   reader.read("history_size", settings.history.max_messages);
   reader.read_seconds("history_ttl_seconds", settings.history.max_age);
   reader.read("client_publish", settings.client_publish);
+  reader.read("private", settings.private_channels);
   reader.refuse_unknown();
 }
 
@@ -174,6 +175,7 @@ Config parse_config(std::string_view text, const std::string& path) {
     reader.read("web_root", config.web_root);
     reader.read("log_level", config.log_level);
     reader.read("allowed_origins", config.allowed_origins);
+    reader.read("token_secret", config.token_secret);
     if (const auto* limits = reader.table("limits")) read_limits(*limits, config.limits);
     if (const auto* transports = reader.table("transports")) read_transports(*transports, config.transports);
     if (const auto* login = reader.table("login")) read_login(*login, config.login);
@@ -198,6 +200,11 @@ Config parse_config(std::string_view text, const std::string& path) {
     throw std::runtime_error(path + ": " + error.what());
   }
   validate(config);
+  for (const auto& [name, settings] : config.namespaces.by_namespace) {
+    if (settings.private_channels && config.token_secret.empty()) {
+      throw std::runtime_error(path + ": namespace '" + name + "' is private but no token_secret is set");
+    }
+  }
   return config;
 }
 

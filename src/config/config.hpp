@@ -61,6 +61,8 @@ struct Config {
   // Web origins besides herald's own whose pages may use it: WebSocket upgrades from other origins are
   // refused, and only these get CORS headers. "*" allows any.
   std::vector<std::string> allowed_origins;
+  // The HMAC-SHA256 key subscribe tokens for private namespaces are signed with (shared with the app).
+  std::string token_secret;
   Limits limits;
   NamespacePolicy namespaces;
   Transports transports;

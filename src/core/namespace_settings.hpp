@@ -13,6 +13,7 @@ struct NamespaceSettings {
   HistoryLimits history;
   bool client_publish = false;  // may /ws clients publish here (POST /pub is always allowed with the key)
   bool internal = false;        // herald's own channels (login events): /sub, /pub and /ws refuse them
+  bool private_channels = false;  // subscribing needs a token signed with `token_secret` (auth/subscribe_token)
 };
 
 class NamespacePolicy {

@@ -6,6 +6,14 @@
 
 namespace herald {
 
+asio::ip::address plain_address(const tcp::endpoint& endpoint) {
+  auto address = endpoint.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  return address;
+}
+
 HttpSession::HttpSession(tcp::socket socket, ServerContext& context, Hub& hub)
     : stream_(std::move(socket)), context_(context), hub_(hub) {
   error_code ec;

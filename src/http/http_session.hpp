@@ -14,6 +14,9 @@ namespace herald {
 
 class Hub;
 
+// A peer's address as text, IPv4-mapped IPv6 addresses shown as the IPv4 they carry.
+asio::ip::address plain_address(const tcp::endpoint& endpoint);
+
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket socket, ServerContext& context, Hub& hub);

@@ -42,6 +42,9 @@ http::status status_of(const std::string& error_code) {
       {"number_required", http::status::bad_request},
       {"rate_limited", http::status::too_many_requests},
       {"busy", http::status::service_unavailable},
+      {"token_required", http::status::unauthorized},
+      {"bad_token", http::status::unauthorized},
+      {"token_expired", http::status::unauthorized},
       {"bad_credentials", http::status::unauthorized},
   };
   auto it = statuses.find(error_code);

@@ -6,6 +6,7 @@
 #include <limits>
 #include <unordered_map>
 
+#include "auth/subscribe_token.hpp"
 #include "core/catch_up.hpp"
 #include "core/channel_name.hpp"
 #include "core/namespace_settings.hpp"
@@ -80,6 +81,16 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
   Transport transport() const override { return Transport::websocket; }
 
  private:
+  // A subscription refused for want of a valid token closes the socket (1008, policy violation): the
+  // error frame says why first.
+  void refuse_and_close(const Error& error, const std::string& ref) {
+    send(error_frame(error, ref));
+    closing_ = true;
+    close_reason_ = {websocket::close_code::policy_error, error.code};
+    leave_all();
+    flush();
+  }
+
   void read() {
     ws_.async_read(in_, [self = shared_from_this()](error_code ec, std::size_t) {
       if (ec) return self->teardown();
@@ -106,6 +117,15 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     }
     switch (frame.op) {
       case ClientFrame::Op::subscribe:
+        if (context_.config.namespaces.for_channel(frame.channel).private_channels) {
+          error_code ec;
+          auto peer = ws_.next_layer().remote_endpoint(ec);
+          if (auto refused = auth::authorize_private(frame.token, context_.config.token_secret, frame.channel,
+                                                     ec ? std::string() : plain_address(peer).to_string(),
+                                                     unix_seconds())) {
+            return refuse_and_close(*refused, frame.ref);
+          }
+        }
         return subscribe(frame.channel, {frame.since, frame.last}, frame.ref);
       case ClientFrame::Op::unsubscribe:
         return unsubscribe(frame.channel, frame.ref);

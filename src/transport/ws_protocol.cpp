@@ -51,6 +51,10 @@ std::variant<ClientFrame, Error> parse_client_frame(std::string_view text, std::
     if (!last->is_int64() || last->as_int64() < 0) return bad_frame("\"last\" must be a non-negative integer.");
     frame.last = static_cast<std::size_t>(last->as_int64());
   }
+  if (const auto* token = object.if_contains("token"); token != nullptr && !token->is_null()) {
+    if (!token->is_string()) return bad_frame("\"token\" must be a string.");
+    frame.token = std::string(token->as_string());
+  }
   if (const auto* event = object.if_contains("event"); event != nullptr && !event->is_null()) {
     if (!event->is_string()) return Error{"bad_event", "\"event\" must be a string."};
     frame.event = std::string(event->as_string());

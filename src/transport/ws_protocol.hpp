@@ -18,6 +18,7 @@ struct ClientFrame {
   std::string data;  // publish: the text, or compact JSON when data_is_json
   bool data_is_json = false;
   std::string ref;  // serialized JSON value echoed in the reply; empty when absent
+  std::string token;  // subscribe: the subscribe token, for private namespaces
 };
 
 // Parses one client text frame; the Error names what was wrong (code "bad_frame", "bad_cursor", ...).

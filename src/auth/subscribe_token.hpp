@@ -1,0 +1,52 @@
+#pragma once
+// Subscribe tokens for private namespaces: JWTs signed with HMAC-SHA256 ("HS256", what application
+// back-ends already know how to mint) by the application, which shares `token_secret` with herald.
+//
+//   header  {"alg":"HS256","typ":"JWT"}            any other alg (notably "none") is refused
+//   claims  {"channels":["private:alice","team:*"], "exp":1764090000, "nbf":…optional, "client":…optional}
+//
+// A channel is covered by an exact entry or by an entry ending in '*' that is a prefix of it. `exp`
+// (seconds since the Unix epoch) is required: a token without an end is refused. `client`, when
+// present, must equal the client's IP address, so a token leaked from one client is useless elsewhere.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace herald {
+
+inline std::int64_t unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace auth {
+
+struct SubscribeGrant {
+  std::vector<std::string> channels;
+  std::int64_t expires_at = 0;
+  std::string client;
+
+  bool covers(std::string_view channel) const;
+};
+
+// Checks the signature and the time window. Errors: "bad_token" (malformed, wrong algorithm or
+// signature), "token_expired" (past exp, or before nbf).
+std::variant<SubscribeGrant, Error> verify_subscribe_token(std::string_view token, std::string_view secret,
+                                                           std::int64_t now_seconds);
+
+// Everything a subscription must pass on a private channel: a token at all, valid, for this channel,
+// and for this client. Errors: token_required, bad_token, token_expired (401), forbidden (403).
+std::optional<Error> authorize_private(std::string_view token, std::string_view secret, std::string_view channel,
+                                       std::string_view client_ip, std::int64_t now_seconds);
+
+// For tests and tools: an HS256 token with these claims (a JSON object's text).
+std::string sign_subscribe_token(std::string_view claims_json, std::string_view secret);
+
+}  // namespace auth
+}  // namespace herald
