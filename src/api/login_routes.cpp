@@ -284,7 +284,7 @@ void logout(const SessionPtr& session, const Request& request) {
 
 // An application that authenticates its own users approves a login for one of them.
 void approve_for_app(const SessionPtr& session, const Request& request) {
-  if (auto refused = check_publisher(*session, request)) return send_error(session, request, *refused);
+  if (auto refused = check_publisher(*session, request, "_login")) return send_error(session, request, *refused);
   auto body = json_object_body(request);
   if (auto* error = std::get_if<Error>(&body)) return send_error(session, request, *error);
   const auto& object = std::get<boost::json::object>(body);

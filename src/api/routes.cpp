@@ -7,6 +7,7 @@
 #include "core/publish_rules.hpp"
 #include "http/http_session.hpp"
 #include "http/origins.hpp"
+#include "login/secrets.hpp"
 #include "http/responses.hpp"
 #include "transport/poll.hpp"
 #include "transport/sse.hpp"
@@ -58,10 +59,12 @@ std::optional<Error> refuse_without_token(const HttpSession& session, const Requ
 
 }  // namespace
 
-std::optional<Error> check_publisher(const HttpSession& session, const Request& request) {
-  const std::string& key = session.context().config.publish_key;
-  if (key.empty()) {
-    if (plain_address(session.remote()).is_loopback()) return std::nullopt;
+std::variant<std::string, Error> authorize_publisher(const HttpSession& session, const Request& request,
+                                                     std::string_view space) {
+  const Config& config = session.context().config;
+  if (config.publish_key.empty() && config.publish_keys.empty()) {
+    auto address = plain_address(session.remote());
+    if (address.is_loopback()) return "ip:" + address.to_string();
     return Error{"forbidden", "No publish key is configured, so only loopback clients may publish."};
   }
   auto header = request[http::field::authorization];
@@ -70,15 +73,37 @@ std::optional<Error> check_publisher(const HttpSession& session, const Request& 
     return Error{"unauthorized", "Publishing needs an 'Authorization: Bearer <publish key>' header."};
   }
   auto given = header.substr(scheme.size());
-  // Compare in time independent of where the first difference is.
-  unsigned char diff = given.size() == key.size() ? 0 : 1;
-  for (std::size_t i = 0; i < given.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ key[i % key.size()]);
-  if (diff != 0) return Error{"forbidden", "The publish key is not valid."};
+  // Every key is compared, each in time independent of where the first difference is.
+  if (!config.publish_key.empty() && login::equal_in_constant_time(given, config.publish_key)) return "key:*";
+  for (std::size_t i = 0; i < config.publish_keys.size(); ++i) {
+    const PublishKey& key = config.publish_keys[i];
+    if (!login::equal_in_constant_time(given, key.key)) continue;
+    for (const auto& allowed : key.namespaces) {
+      if (allowed == "*" || allowed == space) return "key:" + std::to_string(i);
+    }
+    return Error{"forbidden", "This publish key may not publish to namespace '" + std::string(space) + "'."};
+  }
+  return Error{"forbidden", "The publish key is not valid."};
+}
+
+std::optional<Error> check_publisher(const HttpSession& session, const Request& request, std::string_view space) {
+  auto publisher = authorize_publisher(session, request, space);
+  if (auto* error = std::get_if<Error>(&publisher)) return *error;
+  RateLimiter* rate = session.context().publish_rate;
+  if (rate == nullptr) return std::nullopt;
+  if (auto wait = rate->take(std::get<std::string>(publisher))) {
+    return Error{"rate_limited", "Too many publishes: at most " +
+                                     std::to_string(session.context().config.limits.publishes_per_second) +
+                                     " a second per key (or per address without one). Retry in " +
+                                     std::to_string(*wait) + " s."};
+  }
   return std::nullopt;
 }
 
 void publish_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel) {
-  if (auto refused = check_publisher(*session, request)) return session->send(error_response(request, *refused));
+  if (auto refused = check_publisher(*session, request, namespace_of(channel))) {
+    return session->send(error_response(request, *refused));
+  }
   if (auto refused = refuse_internal(session->context(), channel)) {
     return session->send(error_response(request, *refused));
   }

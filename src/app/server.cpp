@@ -18,16 +18,17 @@ constexpr auto drain_check_interval = std::chrono::milliseconds(20);
 constexpr auto login_tick_interval = std::chrono::seconds(1);
 
 // Keeps idle channels from piling up: the broker forgets aged-out channels nobody listens to.
-void schedule_sweep(asio::steady_timer& timer, Broker& broker, SubscriberCounts& counts) {
+void schedule_sweep(asio::steady_timer& timer, Broker& broker, SubscriberCounts& counts, RateLimiter* publish_rate) {
   timer.expires_after(sweep_interval);
-  timer.async_wait([&timer, &broker, &counts](error_code ec) {
+  timer.async_wait([&timer, &broker, &counts, publish_rate](error_code ec) {
     if (ec) return;
     counts.sweep();
+    if (publish_rate != nullptr) publish_rate->sweep();
     broker.sweep([&counts](const std::string& channel) {
       auto found = counts.find(channel);
       return found && found->total() > 0;
     });
-    schedule_sweep(timer, broker, counts);
+    schedule_sweep(timer, broker, counts, publish_rate);
   });
 }
 
@@ -99,7 +100,11 @@ int run_server(const Config& given) {
     }
     login->run_blocking = [&blocking](std::function<void()> work) { asio::post(blocking, std::move(work)); };
   }
-  ServerContext context{config, broker, counts, login.get(), route_request};
+  std::unique_ptr<RateLimiter> publish_rate;
+  if (config.limits.publishes_per_second > 0) {
+    publish_rate = std::make_unique<RateLimiter>(config.limits.publishes_per_second, std::chrono::seconds(1));
+  }
+  ServerContext context{config, broker, counts, login.get(), publish_rate.get(), route_request};
   EventLoops loops(threads, counts);
   broker.set_sink([&loops](const MessagePtr& message) { loops.dispatch(message); });
 
@@ -111,7 +116,7 @@ int run_server(const Config& given) {
     return 1;
   }
   asio::steady_timer sweep_timer(loops.context(0));
-  schedule_sweep(sweep_timer, broker, counts);
+  schedule_sweep(sweep_timer, broker, counts, publish_rate.get());
 
   asio::steady_timer login_timer(loops.context(0));
   if (login) schedule_login_tick(login_timer, *login);

@@ -51,6 +51,14 @@ class TableReader {
     out = std::chrono::duration_cast<Duration>(std::chrono::seconds(seconds));
   }
 
+  const toml::array* array(const char* key) {
+    known_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return nullptr;
+    if (!node->is_array()) fail(key, "an array of tables ([[...]])");
+    return node->as_array();
+  }
+
   const toml::table* table(const char* key) {
     known_.insert(key);
     const toml::node* node = table_.get(key);
@@ -100,6 +108,7 @@ void read_limits(const toml::table& table, Limits& limits) {
   reader.read("ws_idle_timeout_seconds", limits.ws_idle_timeout_seconds);
   reader.read("request_timeout_seconds", limits.request_timeout_seconds);
   reader.read("shutdown_grace_seconds", limits.shutdown_grace_seconds);
+  reader.read("publishes_per_second", limits.publishes_per_second);
   reader.refuse_unknown();
   if (limits.poll_batch_limit == 0) throw std::runtime_error("setting 'limits.poll_batch_limit' must be at least 1");
   if (limits.sse_heartbeat_seconds == 0) {
@@ -177,6 +186,20 @@ Config parse_config(std::string_view text, const std::string& path) {
     reader.read("allowed_origins", config.allowed_origins);
     reader.read("token_secret", config.token_secret);
     if (const auto* limits = reader.table("limits")) read_limits(*limits, config.limits);
+    if (const auto* keys = reader.array("publish_keys")) {
+      for (std::size_t i = 0; i < keys->size(); ++i) {
+        const auto* table = keys->get(i)->as_table();
+        std::string where = "publish_keys[" + std::to_string(i) + "].";
+        if (table == nullptr) throw std::runtime_error("setting '" + where.substr(0, where.size() - 1) + "' must be a table");
+        TableReader key_reader(*table, where);
+        PublishKey key;
+        key_reader.read("key", key.key);
+        key_reader.read("namespaces", key.namespaces);
+        key_reader.refuse_unknown();
+        if (key.key.empty()) throw std::runtime_error("setting '" + where + "key' must not be empty");
+        config.publish_keys.push_back(std::move(key));
+      }
+    }
     if (const auto* transports = reader.table("transports")) read_transports(*transports, config.transports);
     if (const auto* login = reader.table("login")) read_login(*login, config.login);
     if (const auto* history = reader.table("history")) {

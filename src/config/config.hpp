@@ -22,6 +22,7 @@ struct Limits {
   unsigned ws_idle_timeout_seconds = 60;  // a ping goes out at half of it; no answer by the end: dropped
   unsigned request_timeout_seconds = 30;  // to send a whole request, and to idle between keep-alive requests
   unsigned shutdown_grace_seconds = 3;
+  unsigned publishes_per_second = 0;  // per publish key, or per IP without one; 0: no limit
 };
 
 // Which ways of listening are offered (an operator may turn one off, e.g. behind a proxy that breaks it).
@@ -52,10 +53,18 @@ struct LoginConfig {
   unsigned signins_per_minute = 10;        // per IP and per name
 };
 
+// A publish key allowed to publish only to some namespaces ("" is the default namespace, "*" any;
+// "_login" lets it approve logins server-to-server).
+struct PublishKey {
+  std::string key;
+  std::vector<std::string> namespaces;
+};
+
 struct Config {
   std::string listen = "127.0.0.1:8080";
   unsigned threads = 0;  // 0: one per core
-  std::string publish_key;
+  std::string publish_key;             // may publish anywhere
+  std::vector<PublishKey> publish_keys;  // limited to namespaces
   std::string web_root = "web";
   std::string log_level = "info";
   // Web origins besides herald's own whose pages may use it: WebSocket upgrades from other origins are

@@ -58,7 +58,9 @@ Response error_response(const Request& request, const Error& error) {
   Response response = json_response(
       request, status, R"({"error":)" + json_quote(error.code) + R"(,"message":)" + json_quote(error.message) + "}");
   if (status == http::status::unauthorized) response.set(http::field::www_authenticate, "Bearer");
-  if (status == http::status::service_unavailable) response.set(http::field::retry_after, "1");
+  if (status == http::status::service_unavailable || status == http::status::too_many_requests) {
+    response.set(http::field::retry_after, "1");  // callers that know better set their own
+  }
   return response;
 }
 

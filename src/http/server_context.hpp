@@ -6,6 +6,7 @@
 
 #include "broker/broker.hpp"
 #include "config/config.hpp"
+#include "core/rate_limiter.hpp"
 #include "core/subscriber_counts.hpp"
 #include "http/beast.hpp"
 
@@ -21,6 +22,7 @@ struct ServerContext {
   Broker& broker;
   SubscriberCounts& counts;
   login::LoginModule* login = nullptr;  // null when login is disabled
+  RateLimiter* publish_rate = nullptr;  // null when publishes are not rate-limited
   // What to do with each request read (the API layer's router); the HTTP layer does not know the API.
   std::function<void(const std::shared_ptr<HttpSession>&, http::request<http::string_body>)> handle_request;
   std::atomic<bool> shutting_down{false};

@@ -6,7 +6,7 @@
 #include "config/config.hpp"
 #include "login/accounts.hpp"
 #include "login/login_requests.hpp"
-#include "login/rate_limiter.hpp"
+#include "core/rate_limiter.hpp"
 
 namespace herald::login {
 

@@ -207,6 +207,15 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
       return send(
           error_frame({"forbidden", "Clients may not publish to the namespace of " + frame.channel + "."}, frame.ref));
     }
+    if (RateLimiter* rate = context_.publish_rate) {
+      error_code ec;
+      auto peer = ws_.next_layer().remote_endpoint(ec);
+      if (auto wait = rate->take("ip:" + (ec ? std::string() : plain_address(peer).to_string()))) {
+        return send(error_frame({"rate_limited", "Too many publishes from this address: retry in " +
+                                                     std::to_string(*wait) + " s."},
+                                frame.ref));
+      }
+    }
     auto made = make_publish_request(frame.channel, std::move(frame.event), std::move(frame.data), frame.data_is_json,
                                      context_.config.limits.max_payload_bytes);
     if (auto* error = std::get_if<Error>(&made)) return send(error_frame(*error, frame.ref));

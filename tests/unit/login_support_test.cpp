@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "login/accounts.hpp"
-#include "login/rate_limiter.hpp"
+#include "core/rate_limiter.hpp"
 
 namespace herald::login {
 namespace {
@@ -50,6 +50,12 @@ TEST(Accounts, ExpiredTokensAreNotFound) {
   std::filesystem::remove(path);
 }
 
+}  // namespace
+}  // namespace herald::login
+
+namespace herald {
+namespace {
+
 TEST(RateLimiter, RefusesPastTheBudgetAndRefills) {
   RateLimiter limiter(3);
   auto now = RateLimiter::Clock::now();
@@ -70,4 +76,4 @@ TEST(RateLimiter, TakeAllTakesNothingWhenOneKeyIsEmpty) {
 }
 
 }  // namespace
-}  // namespace herald::login
+}  // namespace herald

@@ -1,17 +1,17 @@
-#include "login/rate_limiter.hpp"
+#include "core/rate_limiter.hpp"
 
 #include <cmath>
 #include <vector>
 
-namespace herald::login {
+namespace herald {
 
 RateLimiter::Bucket& RateLimiter::refill(const std::string& key, Clock::time_point now) {
-  const double capacity = per_minute_;
+  const double capacity = count_;
   auto [it, created] = buckets_.try_emplace(key, Bucket{capacity, now});
   Bucket& bucket = it->second;
   if (!created) {
     double seconds = std::chrono::duration<double>(now - bucket.updated).count();
-    bucket.tokens = std::min(capacity, bucket.tokens + seconds * capacity / 60.0);
+    bucket.tokens = std::min(capacity, bucket.tokens + seconds * capacity / window_seconds_);
     bucket.updated = now;
   }
   return bucket;
@@ -22,13 +22,13 @@ std::optional<unsigned> RateLimiter::take(const std::string& key, Clock::time_po
 }
 
 std::optional<unsigned> RateLimiter::take_all(std::initializer_list<std::string> keys, Clock::time_point now) {
-  if (per_minute_ == 0) return 60;  // a limit of zero refuses everything
+  if (count_ == 0) return static_cast<unsigned>(window_seconds_);  // a limit of zero refuses everything
   std::lock_guard lock(mutex_);
   std::vector<Bucket*> buckets;
   double longest_wait = 0;
   for (const auto& key : keys) {
     Bucket& bucket = refill(key, now);
-    if (bucket.tokens < 1.0) longest_wait = std::max(longest_wait, (1.0 - bucket.tokens) * 60.0 / per_minute_);
+    if (bucket.tokens < 1.0) longest_wait = std::max(longest_wait, (1.0 - bucket.tokens) * window_seconds_ / count_);
     buckets.push_back(&bucket);
   }
   if (longest_wait > 0) return static_cast<unsigned>(std::ceil(longest_wait));
@@ -40,8 +40,8 @@ void RateLimiter::sweep(Clock::time_point now) {
   std::lock_guard lock(mutex_);
   std::erase_if(buckets_, [&](auto& entry) {
     double seconds = std::chrono::duration<double>(now - entry.second.updated).count();
-    return entry.second.tokens + seconds * per_minute_ / 60.0 >= per_minute_;
+    return entry.second.tokens + seconds * count_ / window_seconds_ >= count_;
   });
 }
 
-}  // namespace herald::login
+}  // namespace herald

@@ -1,20 +1,21 @@
 #pragma once
-// Token buckets keyed by who is asking ("ip:203.0.113.7", "account:alice"): `per_minute` requests a
-// minute, in bursts of at most that many. Thread-safe (login calls come from every event loop; they
-// are rare next to fan-out, so one mutex is fine). Idle buckets are forgotten by sweep().
+// Token buckets keyed by who is asking ("ip:203.0.113.7", "account:alice"): `count` requests per
+// `window`, in bursts of at most `count`. Thread-safe with one mutex: used on the login routes and, when a
+// publish rate is configured, on publish — never on the fan-out path. Idle buckets are forgotten by sweep().
 #include <chrono>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
-namespace herald::login {
+namespace herald {
 
 class RateLimiter {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit RateLimiter(unsigned per_minute) : per_minute_(per_minute) {}
+  explicit RateLimiter(unsigned count, std::chrono::seconds window = std::chrono::seconds(60))
+      : count_(count), window_seconds_(static_cast<double>(window.count())) {}
 
   // Takes one token for `key`. nullopt: allowed. Otherwise: whole seconds to wait (for Retry-After).
   std::optional<unsigned> take(const std::string& key, Clock::time_point now = Clock::now());
@@ -30,9 +31,10 @@ class RateLimiter {
   };
   Bucket& refill(const std::string& key, Clock::time_point now);
 
-  unsigned per_minute_;
+  unsigned count_;
+  double window_seconds_;
   std::mutex mutex_;
   std::unordered_map<std::string, Bucket> buckets_;
 };
 
-}  // namespace herald::login
+}  // namespace herald
