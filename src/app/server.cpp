@@ -104,7 +104,10 @@ int run_server(const Config& given) {
   if (config.limits.publishes_per_second > 0) {
     publish_rate = std::make_unique<RateLimiter>(config.limits.publishes_per_second, std::chrono::seconds(1));
   }
-  ServerContext context{config, broker, counts, login.get(), publish_rate.get(), route_request};
+  ServerContext context{config, broker, counts, login.get(), publish_rate.get(),
+                        std::make_shared<ConnectionGate>(config.limits.max_connections,
+                                                         config.limits.max_connections_per_ip),
+                        route_request};
   EventLoops loops(threads, counts);
   broker.set_sink([&loops](const MessagePtr& message) { loops.dispatch(message); });
 

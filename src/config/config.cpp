@@ -109,6 +109,8 @@ void read_limits(const toml::table& table, Limits& limits) {
   reader.read("request_timeout_seconds", limits.request_timeout_seconds);
   reader.read("shutdown_grace_seconds", limits.shutdown_grace_seconds);
   reader.read("publishes_per_second", limits.publishes_per_second);
+  reader.read("max_connections", limits.max_connections);
+  reader.read("max_connections_per_ip", limits.max_connections_per_ip);
   reader.refuse_unknown();
   if (limits.poll_batch_limit == 0) throw std::runtime_error("setting 'limits.poll_batch_limit' must be at least 1");
   if (limits.sse_heartbeat_seconds == 0) {

@@ -23,6 +23,8 @@ struct Limits {
   unsigned request_timeout_seconds = 30;  // to send a whole request, and to idle between keep-alive requests
   unsigned shutdown_grace_seconds = 3;
   unsigned publishes_per_second = 0;  // per publish key, or per IP without one; 0: no limit
+  std::size_t max_connections = 50000;       // open at once (0: no limit)
+  std::size_t max_connections_per_ip = 5000;  // from one client address (0: no limit)
 };
 
 // Which ways of listening are offered (an operator may turn one off, e.g. behind a proxy that breaks it).

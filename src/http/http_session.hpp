@@ -42,8 +42,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void watch_for_disconnect(std::function<void()> gone);
   void stop_watching();
 
-  // Gives the connection to a streaming transport; this session is finished afterwards.
+  // Gives the connection to a streaming transport; this session is finished afterwards. The transport
+  // takes the connection's admission ticket too, and holds it as long as the socket.
   beast::tcp_stream take_stream();
+  void hold(std::shared_ptr<void> ticket) { ticket_ = std::move(ticket); }
+  std::shared_ptr<void> take_ticket() { return std::move(ticket_); }
   // Bytes read past the current request (rare: a client that pipelines after an upgrade).
   beast::flat_buffer& buffer() { return buffer_; }
 
@@ -72,6 +75,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   tcp::endpoint remote_;
   bool watching_ = false;
   std::string cors_origin_;
+  std::shared_ptr<void> ticket_;
   bool head_request_ = false;  // answers to HEAD keep their headers (Content-Length too) but no body
 };
 

@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "core/rate_limiter.hpp"
 #include "core/subscriber_counts.hpp"
+#include "http/connection_gate.hpp"
 #include "http/beast.hpp"
 
 namespace herald {
@@ -23,6 +24,7 @@ struct ServerContext {
   SubscriberCounts& counts;
   login::LoginModule* login = nullptr;  // null when login is disabled
   RateLimiter* publish_rate = nullptr;  // null when publishes are not rate-limited
+  std::shared_ptr<ConnectionGate> gate;  // admits connections within limits.max_connections(_per_ip)
   // What to do with each request read (the API layer's router); the HTTP layer does not know the API.
   std::function<void(const std::shared_ptr<HttpSession>&, http::request<http::string_body>)> handle_request;
   std::atomic<bool> shutting_down{false};

@@ -16,8 +16,9 @@ namespace {
 class SseStream final : public Subscriber, public std::enable_shared_from_this<SseStream> {
  public:
   SseStream(beast::tcp_stream stream, ServerContext& context, Hub& hub, SubscribeRequest subscribe,
-            std::string cors_origin)
-      : cors_origin_(std::move(cors_origin)),
+            std::string cors_origin, std::shared_ptr<void> ticket)
+      : ticket_(std::move(ticket)),
+        cors_origin_(std::move(cors_origin)),
         stream_(std::move(stream)),
         context_(context),
         hub_(hub),
@@ -165,6 +166,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     stream_.socket().close(ec);
   }
 
+  std::shared_ptr<void> ticket_;  // this connection's place under limits.max_connections
   std::string cors_origin_;
   beast::tcp_stream stream_;
   ServerContext& context_;
@@ -184,7 +186,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
 void start_sse(const std::shared_ptr<HttpSession>& session, const Request& request, SubscribeRequest subscribe) {
   std::string cors_origin = session->cross_origin();
   auto stream = std::make_shared<SseStream>(session->take_stream(), session->context(), session->hub(),
-                                            std::move(subscribe), std::move(cors_origin));
+                                            std::move(subscribe), std::move(cors_origin), session->take_ticket());
   stream->start(request);
 }
 

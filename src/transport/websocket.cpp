@@ -21,8 +21,10 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
  public:
   // A plain socket underneath: the WebSocket's own timeouts (below) replace tcp_stream's, which would
   // otherwise re-arm a timer on every write.
-  WebSocketSession(beast::tcp_stream stream, ServerContext& context, Hub& hub, bool multiplex)
-      : ws_(stream.release_socket()),
+  WebSocketSession(beast::tcp_stream stream, ServerContext& context, Hub& hub, bool multiplex,
+                   std::shared_ptr<void> ticket)
+      : ticket_(std::move(ticket)),
+        ws_(stream.release_socket()),
         context_(context),
         hub_(hub),
         multiplex_(multiplex),
@@ -270,6 +272,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     attached_ = false;
   }
 
+  std::shared_ptr<void> ticket_;  // this connection's place under limits.max_connections
   websocket::stream<tcp::socket> ws_;
   ServerContext& context_;
   Hub& hub_;
@@ -291,7 +294,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
 void start_websocket(const std::shared_ptr<HttpSession>& session, const Request& request,
                      std::optional<SubscribeRequest> single) {
   auto ws = std::make_shared<WebSocketSession>(session->take_stream(), session->context(), session->hub(),
-                                               !single.has_value());
+                                               !single.has_value(), session->take_ticket());
   ws->accept(request, std::move(single));
 }
 

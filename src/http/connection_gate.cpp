@@ -1,0 +1,30 @@
+#include "http/connection_gate.hpp"
+
+namespace herald {
+
+std::variant<ConnectionGate::Ticket, Error> ConnectionGate::admit(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  if (max_total_ > 0 && open_.load(std::memory_order_relaxed) >= max_total_) {
+    return Error{"too_many_connections", "The server has as many connections as it takes (limits.max_connections)."};
+  }
+  std::size_t& mine = per_address_[address];
+  if (max_per_address_ > 0 && mine >= max_per_address_) {
+    if (mine == 0) per_address_.erase(address);
+    return Error{"too_many_from_address",
+                 "This address has as many connections as one may have (limits.max_connections_per_ip)."};
+  }
+  ++mine;
+  open_.fetch_add(1, std::memory_order_relaxed);
+  // The ticket keeps the gate alive, so a connection that outlives the server's wiring can still leave.
+  return Ticket(static_cast<void*>(nullptr),
+                [gate = shared_from_this(), address](void*) { gate->release(address); });
+}
+
+void ConnectionGate::release(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  auto it = per_address_.find(address);
+  if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+  open_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // namespace herald
