@@ -76,3 +76,21 @@ test('a client that trickles its request headers is cut at request_timeout_secon
   const elapsed = Date.now() - started;
   assert.ok(elapsed >= 900 && elapsed < 4000, `cut after ${elapsed} ms`);
 });
+
+test('request headers past max_header_bytes: 431; a WebSocket message past ws_max_message_bytes: close 1009', async () => {
+  const herald = await startHerald({ config: '[limits]\nmax_header_bytes = 1024\nws_max_message_bytes = 256' });
+  servers.push(herald);
+  const big = await fetch(`${herald.url}/healthz`, { headers: { 'X-Padding': 'p'.repeat(2048) } });
+  assert.equal(big.status, 431);
+  assert.equal((await big.json()).error, 'headers_too_large');
+
+  const { default: WebSocket } = await import('ws');
+  const ws = new WebSocket(`${herald.wsUrl}/ws`);
+  await new Promise((resolve, reject) => {
+    ws.on('open', resolve);
+    ws.on('error', reject);
+  });
+  const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
+  ws.send(JSON.stringify({ op: 'publish', channel: 'x', data: 'd'.repeat(1024) }));
+  assert.equal(await within(closed, 5000, 'close after an oversized message'), 1009);
+});
