@@ -65,12 +65,17 @@ FUZZ_LONG_SECONDS ?= 600
 fuzz:
 	$(MAKE) fuzz-smoke FUZZ_SECONDS=$(FUZZ_LONG_SECONDS)
 
-# ThreadSanitizer over the same suite (not part of `make test` yet: one more full build).
+# ThreadSanitizer over the concurrency tests: every unit test (hub, broker, login state machine under
+# threads) and the integration files that drive several event loops at once. The browser tests are left
+# out: they test pages, not threads, and are slow under TSan.
+TSAN_INTEGRATION := fanout.test.mjs resume.test.mjs websocket.test.mjs sse.test.mjs poll.test.mjs login.test.mjs chaos.test.mjs
 test-tsan: deps
 	cmake -S . -B build-tsan $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug \
 	  -DCMAKE_CXX_FLAGS="-O1 -g1 -fsanitize=thread -Wno-maybe-uninitialized -Wno-tsan" -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread
 	cmake --build build-tsan -j $(JOBS)
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure --timeout 900
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/herald_unit_tests --gtest_brief=1
+	cd tests/integration && TSAN_OPTIONS=halt_on_error=1 HERALD_BIN=../../build-tsan/herald \
+	  node --test --test-reporter=dot $(notdir $(wildcard $(addprefix tests/integration/,$(TSAN_INTEGRATION))))
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'fuzz/*.cpp')
