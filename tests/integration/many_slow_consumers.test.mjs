@@ -1,0 +1,59 @@
+// 1,000 clients that connect and never read: herald's memory stays bounded (each connection queues at
+// most write_queue_bytes, of messages it shares with every other connection), the slow ones are dropped
+// and forgotten, and a client that reads still gets every message.
+import { after, before, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
+import { publish, startHerald, uniq, waitForSubscribers, within, openWS, chanPath } from './lib/herald.mjs';
+
+const CLIENTS = 1000;
+const PAYLOAD = 'y'.repeat(16000);
+
+let h;
+before(async () => {
+  h = await startHerald({ config: '[limits]\nwrite_queue_bytes = 131072\n' });
+});
+after(() => h?.stop());
+
+const rssKiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${h.proc.pid}/status`, 'utf8'))[1]);
+
+it('1,000 clients that never read are dropped with memory bounded; a reader gets everything', async () => {
+  const channel = uniq('never-read');
+  const url = `${h.wsUrl}/sub/${chanPath(channel)}`;
+  const sleepers = [];
+  for (let i = 0; i < CLIENTS; i++) {
+    const ws = new WebSocket(url);
+    ws.on('error', () => {});
+    sleepers.push(
+      new Promise((resolve) =>
+        ws.on('open', () => {
+          ws._socket.pause(); // never read again: the kernel's buffers fill, then herald's queue
+          resolve(ws);
+        }),
+      ),
+    );
+  }
+  const sockets = await within(Promise.all(sleepers), 30000, 'all clients connected');
+  const reader = openWS(url);
+  await reader.opened;
+  await waitForSubscribers(h.url, channel, { websocket: CLIENTS + 1 }, { timeoutMs: 15000 });
+  const before = rssKiB();
+
+  // 4 MB per client: far past what the kernel buffers between herald and a paused client.
+  const total = 250;
+  let last;
+  for (let n = 0; n < total; n++) last = (await publish(h.url, channel, PAYLOAD)).body.id;
+  await reader.frames.waitForItem((f) => f.id === last, { timeoutMs: 30000 });
+  assert.equal(reader.frames.items.filter((f) => f.channel === channel).length, total);
+
+  // Every sleeper was dropped (only the reader is still counted) ...
+  await waitForSubscribers(h.url, channel, { websocket: 1 }, { timeoutMs: 30000 });
+  // ... and memory grew by far less than one queue per client would suggest (1,000 × 128 KiB = 125 MiB),
+  // because what is queued is the shared messages (history keeps 100 × 16 KB of them).
+  const grown = rssKiB() - before;
+  console.log(`# rss before ${before} KiB, growth ${grown} KiB with ${CLIENTS} clients that never read`);
+  assert.ok(grown < 64 * 1024, `herald grew by ${grown} KiB`);
+  for (const ws of sockets) ws.terminate();
+  reader.close();
+});
