@@ -5,6 +5,7 @@
 
 #include "api/router.hpp"
 #include "broker/memory_broker.hpp"
+#include "broker/redis_broker.hpp"
 #include "http/event_loops.hpp"
 #include "http/listener.hpp"
 
@@ -14,16 +15,18 @@ namespace {
 constexpr auto sweep_interval = std::chrono::seconds(60);
 constexpr auto drain_check_interval = std::chrono::milliseconds(20);
 
+bool is_listened(const SubscriberCounts& counts, const std::string& channel) {
+  auto found = counts.find(channel);
+  return found && found->total() > 0;
+}
+
 // Keeps idle channels from piling up: the broker forgets aged-out channels nobody listens to.
 void schedule_sweep(asio::steady_timer& timer, Broker& broker, SubscriberCounts& counts) {
   timer.expires_after(sweep_interval);
   timer.async_wait([&timer, &broker, &counts](error_code ec) {
     if (ec) return;
     counts.sweep();
-    broker.sweep([&counts](const std::string& channel) {
-      auto found = counts.find(channel);
-      return found && found->total() > 0;
-    });
+    broker.sweep([&counts](const std::string& channel) { return is_listened(counts, channel); });
     schedule_sweep(timer, broker, counts);
   });
 }
@@ -50,7 +53,19 @@ int run_server(const Config& config) {
   std::size_t threads = config.threads > 0 ? config.threads : std::max(1U, std::thread::hardware_concurrency());
 
   SubscriberCounts counts;
-  MemoryBroker broker(config.namespaces);
+  std::unique_ptr<Broker> owned_broker;
+  RedisBroker* redis = nullptr;
+  if (config.broker == "redis") {
+    auto made =
+        std::make_unique<RedisBroker>(redis_options(config.redis), config.namespaces,
+                                      [&counts](const std::string& channel) { return is_listened(counts, channel); });
+    redis = made.get();
+    owned_broker = std::move(made);
+    spdlog::info("broker: redis (key prefix \"{}\")", config.redis.key_prefix);
+  } else {
+    owned_broker = std::make_unique<MemoryBroker>(config.namespaces);
+  }
+  Broker& broker = *owned_broker;
   ServerContext context{config, broker, counts, route_request};
   EventLoops loops(threads, counts);
   broker.set_sink([&loops](const MessagePtr& message) { loops.dispatch(message); });
@@ -86,6 +101,8 @@ int run_server(const Config& config) {
   listener->start();
 
   loops.run();
+  // The Redis broker's thread posts answers to the loops: end it while they still exist.
+  if (redis != nullptr) redis->stop();
   spdlog::info("shutdown: done");
   return 0;
 }

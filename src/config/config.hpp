@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 
+#include "broker/redis_options.hpp"
 #include "core/namespace_settings.hpp"
 
 namespace herald {
@@ -22,12 +23,23 @@ struct Limits {
   unsigned shutdown_grace_seconds = 3;
 };
 
+// [redis]: used when broker = "redis" (docs/config.md, docs/scaling.md).
+struct RedisSettings {
+  std::string url = "redis://127.0.0.1:6379/0";
+  std::string password;  // overrides a password in the URL
+  bool tls = false;      // not supported yet: refused at startup
+  std::string key_prefix = "herald:";
+  unsigned connect_timeout_ms = 2000;
+};
+
 struct Config {
   std::string listen = "127.0.0.1:8080";
   unsigned threads = 0;  // 0: one per core
   std::string publish_key;
   std::string web_root = "web";
   std::string log_level = "info";
+  std::string broker = "memory";  // "memory" (one node) or "redis" (several nodes on one Redis)
+  RedisSettings redis;
   Limits limits;
   NamespacePolicy namespaces;
 };
@@ -38,6 +50,9 @@ Config load_config(const std::string& path);
 // Checks what the command line may have changed after loading: the address and the log level.
 // Throws std::runtime_error saying what is wrong.
 void validate(const Config& config);
+
+// Where the Redis broker connects: the URL with the [redis] settings over it. Throws std::runtime_error.
+RedisOptions redis_options(const RedisSettings& settings);
 
 // "host:port" or "[v6]:port". Throws std::runtime_error when malformed.
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& listen);

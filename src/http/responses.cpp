@@ -33,6 +33,7 @@ http::status status_of(const std::string& error_code) {
       {"too_large", http::status::payload_too_large},
       {"headers_too_large", http::status::request_header_fields_too_large},
       {"shutting_down", http::status::service_unavailable},
+      {"broker_unavailable", http::status::service_unavailable},
   };
   auto it = statuses.find(error_code);
   return it == statuses.end() ? http::status::internal_server_error : it->second;
