@@ -140,6 +140,14 @@ describe('Redis goes away and comes back', () => {
     }
     const newcomer = await poll(b.url, ch);
     assert.equal(newcomer.status, 503);
+    const sseNewcomer = await openSSE(`${b.url}/sub/${chanPath(ch)}`).response;
+    assert.deepEqual([sseNewcomer.status, sseNewcomer.json?.error], [503, 'broker_unavailable']);
+    const wsNewcomer = openWS(`${b.wsUrl}/sub/${chanPath(ch)}`);
+    const refusal = await wsNewcomer.frames.waitFor(1);
+    assert.equal(refusal[0].code ?? refusal[0].error, 'broker_unavailable');
+    assert.equal((await wsNewcomer.closed).code, 1013);
+    const multiNewcomer = await multi.request({ op: 'subscribe', channel: uniq('other') });
+    assert.deepEqual([multiNewcomer.op, multiNewcomer.code], ['error', 'broker_unavailable']);
     assert.equal(sse.events.endReason, null, 'the SSE stream stays open');
     assert.equal(multi.ws.readyState, 1, 'the WebSocket stays open');
 
