@@ -6,8 +6,9 @@
 //   P{C}:m  hash  h = history id (decimal, 40 bits), s = last sequence number
 //   P{C}:s  stream of the kept messages; entry id 0-<seq>, fields t (ms since epoch), e (event),
 //           d (data), j ("1" when data is JSON)
-// Both expire after the namespace's history age without a publish or read, so an idle channel vanishes
-// and its next use draws a new history id: old cursors then read as a gap, as the contract says.
+// Both expire after the namespace's history age (at least a minute) without a publish or read, so an
+// idle channel vanishes and its next use draws a new history id: old cursors then read as a gap, as the
+// contract says. Within that time an aged-out message is trimmed but the history id stays.
 // Pub/Sub channel P{C} carries each published message as
 //   "<history> <seq> <time_ms> <j> <event length>\n<event><data>"
 namespace herald::redis_scripts {
@@ -17,6 +18,11 @@ inline constexpr const char* prelude = R"lua(
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function keep_for(meta, stream, age)
+  local ttl = math.max(age, 60000)
+  redis.call('PEXPIRE', meta, ttl)
+  redis.call('PEXPIRE', stream, ttl)
 end
 local function trim_age(stream, cutoff)
   while true do
@@ -46,8 +52,7 @@ local hid = history(KEYS[1], KEYS[2], ARGV[2])
 local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], '0-' .. seq, 't', now, 'e', ARGV[5], 'd', ARGV[6], 'j', ARGV[7])
 trim_age(KEYS[2], now - age)
-redis.call('PEXPIRE', KEYS[1], age)
-redis.call('PEXPIRE', KEYS[2], age)
+keep_for(KEYS[1], KEYS[2], age)
 redis.call('PUBLISH', ARGV[1], hid .. ' ' .. seq .. ' ' .. now .. ' ' .. ARGV[7] .. ' ' .. #ARGV[5] .. '\n' ..
   ARGV[5] .. ARGV[6])
 return {hid, seq, now}
@@ -63,8 +68,7 @@ local age = tonumber(ARGV[3])
 local hid, last = history(KEYS[1], KEYS[2], ARGV[1])
 trim_age(KEYS[2], now - age)
 redis.call('XTRIM', KEYS[2], 'MAXLEN', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], age)
-redis.call('PEXPIRE', KEYS[2], age)
+keep_for(KEYS[1], KEYS[2], age)
 local kept = redis.call('XLEN', KEYS[2])
 local first = last + 1 - kept
 local mode = ARGV[4]

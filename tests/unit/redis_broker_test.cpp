@@ -97,8 +97,39 @@ struct RedisBrokerTest : ::testing::Test {
     std::string command = "redis-cli -p " + std::to_string(server->port()) + " " + args + " >/dev/null";
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
   }
+  // How many connections listen to a channel's Pub/Sub channel.
+  int listeners(const std::string& channel) const {
+    std::string command =
+        "redis-cli -p " + std::to_string(server->port()) + " PUBSUB NUMSUB 'herald:{" + channel + "}' | tail -n 1";
+    FILE* out = popen(command.c_str(), "r");
+    char line[64] = {};
+    if (out == nullptr || fgets(line, sizeof line, out) == nullptr) line[0] = '\0';
+    if (out != nullptr) pclose(out);
+    return std::atoi(line);
+  }
   std::unique_ptr<test::RedisServer> server;
 };
+
+TEST_F(RedisBrokerTest, SubscribesOnlyWhileThisNodeListens) {
+  auto broker = std::make_unique<RedisBroker>(options(), NamespacePolicy{}, [](const std::string&) { return true; });
+  for (auto until = std::chrono::steady_clock::now() + patience;
+       !broker->connected() && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(listeners("quiet"), 0);
+  std::promise<void> read;
+  broker->read("quiet", {}, 10, [&](auto) { read.set_value(); });
+  read.get_future().get();  // answered once the subscription is confirmed
+  EXPECT_EQ(listeners("quiet"), 1);
+  broker->sweep([](const std::string&) { return true; });
+  EXPECT_EQ(listeners("quiet"), 1);
+  broker->sweep([](const std::string&) { return false; });
+  for (auto until = std::chrono::steady_clock::now() + patience;
+       listeners("quiet") != 0 && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(listeners("quiet"), 0);
+}
 
 TEST_F(RedisBrokerTest, ACursorMintedOnOneNodeResumesOnAnother) {
   Node a(options()), b(options());
