@@ -52,14 +52,26 @@ process.on('exit', () => {
  * Start `herald serve --listen 127.0.0.1:0 --config <tmp>` and wait for its "listening on" line.
  * `config` is TOML appended after `web_root` (so it may open tables but must not set web_root).
  */
-export async function startHerald({ config = '', args = [], readyTimeoutMs = 10000 } = {}) {
+export async function startHerald({
+  config = '',
+  args = [],
+  readyTimeoutMs = 10000,
+  waitForBroker: waitForBrokerToo = true, // on Redis: resolve once it is connected
+} = {}) {
   if (!existsSync(heraldBin)) {
     throw new Error(`herald binary not found at ${heraldBin} (build it, or set HERALD_BIN)`);
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'herald-it-'));
   const configFile = path.join(dir, 'herald.toml');
   // A JSON string literal is a valid TOML basic string for any path.
-  await writeFile(configFile, `web_root = ${JSON.stringify(webRoot)}\n${config}\n`);
+  let toml = `web_root = ${JSON.stringify(webRoot)}\n${config}\n`;
+  // HERALD_TEST_BROKER=redis runs the same tests with every herald on one Redis of this test process
+  // (unless the test chose its broker itself).
+  if (process.env.HERALD_TEST_BROKER === 'redis' && !/^broker\s*=/m.test(config)) {
+    const redis = await sharedRedis();
+    toml = `web_root = ${JSON.stringify(webRoot)}\nbroker = "redis"\n${config}\n[redis]\nurl = "${redis.url}"\n`;
+  }
+  await writeFile(configFile, toml);
 
   const proc = spawn(heraldBin, ['serve', '--listen', '127.0.0.1:0', '--config', configFile, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -112,6 +124,7 @@ export async function startHerald({ config = '', args = [], readyTimeoutMs = 100
 
   const port = await ready;
   const url = `http://127.0.0.1:${port}`;
+  if (toml.includes('broker = "redis"') && waitForBrokerToo) await waitForBroker(url);
   return {
     url,
     wsUrl: `ws://127.0.0.1:${port}`,
@@ -133,6 +146,23 @@ export async function startHerald({ config = '', args = [], readyTimeoutMs = 100
       return exited;
     },
   };
+}
+
+/**
+ * Wait until a herald on Redis has connected to it: it listens at once, but answers 503
+ * broker_unavailable until then.
+ */
+export async function waitForBroker(url, { timeoutMs = 10000 } = {}) {
+  await eventually(async () => (await request(`${url}/channels/herald-ready`)).status === 200, {
+    timeoutMs,
+    what: `${url} to reach its broker`,
+  });
+}
+
+let redisOfThisProcess;
+function sharedRedis() {
+  redisOfThisProcess ??= import('./redis.mjs').then(({ startRedis }) => startRedis());
+  return redisOfThisProcess;
 }
 
 // ---------------------------------------------------------------------------------------------

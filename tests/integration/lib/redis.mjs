@@ -51,6 +51,7 @@ export async function startRedis({ durable = false } = {}) {
       args.push('--appendonly', durable ? 'yes' : 'no');
       if (durable) args.push('--appendfsync', 'always');
       proc = spawn('redis-server', args, { stdio: 'ignore' });
+      proc.unref(); // a Redis shared by a whole test file must not keep it from exiting (killed on exit)
       live.add(proc);
       const exited = new Promise((resolve) => proc.once('exit', resolve));
       proc.exited = exited;
@@ -65,6 +66,7 @@ export async function startRedis({ durable = false } = {}) {
     /** Kill it (SIGKILL: a crash, not a goodbye) and wait until it is gone. */
     async stop() {
       if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.ref(); // keep this process alive until it is gone
       proc.kill('SIGKILL');
       await proc.exited;
       live.delete(proc);
