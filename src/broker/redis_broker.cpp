@@ -444,7 +444,7 @@ void RedisBroker::sweep(const std::function<bool(const std::string&)>& listened)
         continue;
       }
       state.subscription = Subscription::unsubscribing;
-      command(subscriber_, {"UNSUBSCRIBE", pubsub_channel(name)}, [](redisReply*) {});
+      subscription_command("UNSUBSCRIBE", name);
     }
   });
 }
@@ -453,11 +453,16 @@ void RedisBroker::sweep(const std::function<bool(const std::string&)>& listened)
 
 void RedisBroker::subscribe(const std::string& channel) {
   channels_[channel].subscription = Subscription::subscribing;
+  subscription_command("SUBSCRIBE", channel);
+}
+
+// hiredis keeps the SUBSCRIBE callback for the channel: it receives the confirmation, every message and
+// the UNSUBSCRIBE confirmation (an UNSUBSCRIBE's own callback is never called, so it gets the same one).
+void RedisBroker::subscription_command(std::string_view verb, const std::string& channel) {
   if (subscriber_ == nullptr) return;
   std::string name = pubsub_channel(channel);
-  const char* argv[] = {"SUBSCRIBE", name.c_str()};
-  std::size_t lengths[] = {9, name.size()};
-  // hiredis keeps this callback for the channel: it receives the confirmation and every message.
+  const char* argv[] = {verb.data(), name.c_str()};
+  std::size_t lengths[] = {verb.size(), name.size()};
   redisAsyncCommandArgv(subscriber_, &RedisBroker::on_subscription_reply, this, 2, argv, lengths);
 }
 

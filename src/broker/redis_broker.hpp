@@ -83,6 +83,7 @@ class RedisBroker final : public Broker {
                 std::function<void(std::variant<ReadResult, Error>)> done);
 
   void subscribe(const std::string& channel);
+  void subscription_command(std::string_view verb, const std::string& channel);
   void on_pubsub(const std::string& type, const std::string& channel, const redisReply* payload);
   void dispatch(ChannelState& state, const MessagePtr& message);
   void resync(const std::string& channel, Cursor from);
