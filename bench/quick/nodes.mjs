@@ -60,6 +60,7 @@ async function measure(pubUrl, subUrl) {
 
 const round = (x) => Math.round(x * 100) / 100;
 const memory = await startHerald();
+await measure(memory.url, memory.url); // warm-up (the client's JIT, the server's allocations): not counted
 const one = await measure(memory.url, memory.url);
 await memory.stop();
 
@@ -67,8 +68,10 @@ const redis = await startRedis();
 const a = await startHerald({ config: redisConfig(redis) });
 const b = await startHerald({ config: redisConfig(redis) });
 const two = await measure(a.url, b.url);
-await a.stop();
 await b.stop();
+// The Redis hop alone: publish and subscribe on one node on Redis.
+const same = await measure(a.url, a.url);
+await a.stop();
 await redis.remove();
 
 const fmt = (r) => ({ ...r, latency_ms: Object.fromEntries(Object.entries(r.latency_ms).map(([k, v]) => [k, round(v)])) });
@@ -77,9 +80,15 @@ console.log(JSON.stringify({
   messages,
   one_node_memory: fmt(one),
   two_nodes_redis: fmt(two),
+  one_node_redis: fmt(same),
   ratio_two_over_one: {
     deliveries_per_second: round(two.deliveries_per_second / one.deliveries_per_second),
     latency_p50: round(two.latency_ms.p50 / one.latency_ms.p50),
     latency_p99: round(two.latency_ms.p99 / one.latency_ms.p99),
+  },
+  ratio_one_node_redis_over_memory: {
+    deliveries_per_second: round(same.deliveries_per_second / one.deliveries_per_second),
+    latency_p50: round(same.latency_ms.p50 / one.latency_ms.p50),
+    latency_p99: round(same.latency_ms.p99 / one.latency_ms.p99),
   },
 }, null, 2));
