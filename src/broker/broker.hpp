@@ -18,8 +18,9 @@
 //     loop's hub and subscribers are single-threaded. Called from any other thread (tests), they may run
 //     on a thread of the broker's own.
 //  7. The sink receives, in cursor order per channel, every message published on any node to a channel
-//     this node has read since its last sweep (`read()` is how a subscriber joins, so every channel with
-//     local listeners is covered). A broker may also send it other channels (the memory broker sends all).
+//     this node listens to, from the read() a listener makes after joining its hub on (so no message
+//     falls between that read and live delivery) until the sweep that finds nobody listening. A broker
+//     may also send it other channels (the memory broker sends all).
 //  8. When the broker cannot reach its store it says so: publish(), read() and info() fail with the
 //     error code "broker_unavailable" (HTTP 503), never a silent drop. A message whose publish answered
 //     success is kept and delivered once the store is reachable again.

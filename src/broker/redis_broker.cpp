@@ -140,9 +140,10 @@ void RedisBroker::stop() {
 void RedisBroker::connect() {
   if (stopping_) return;
   commands_ready_ = subscriber_ready_ = false;
-  commands_ = open_connection();
-  subscriber_ = open_connection();
-  if (commands_ == nullptr || subscriber_ == nullptr) return connection_failed("cannot open a connection");
+  std::string error;
+  commands_ = open_connection(error);
+  subscriber_ = open_connection(error);
+  if (commands_ == nullptr || subscriber_ == nullptr) return connection_failed(error);
   handshake();
   connect_timer_.expires_after(options_.connect_timeout);
   connect_timer_.async_wait([this](boost::system::error_code ec) {
@@ -150,11 +151,15 @@ void RedisBroker::connect() {
   });
 }
 
-redisAsyncContext* RedisBroker::open_connection() {
+redisAsyncContext* RedisBroker::open_connection(std::string& error) {
+  // A host name is resolved here, blocking this thread only (never an event loop).
   redisAsyncContext* context = redisAsyncConnect(options_.host.c_str(), options_.port);
-  if (context == nullptr) return nullptr;
+  if (context == nullptr) {
+    error = "out of memory";
+    return nullptr;
+  }
   if (context->err != 0) {
-    if (!down_logged_) spdlog::debug("redis: {}", context->errstr);
+    error = context->errstr;
     redisAsyncFree(context);
     return nullptr;
   }
@@ -369,7 +374,13 @@ void RedisBroker::read(const std::string& channel, const ReadFrom& from, std::si
   auto reply = on_calling_loop(std::move(done));
   asio::post(io_, [this, channel, from, limit, reply = std::move(reply)]() mutable {
     if (!up_here_) return reply(unavailable());
-    ChannelState& state = channels_[channel];
+    auto found = channels_.find(channel);
+    if ((found == channels_.end() || found->second.subscription == Subscription::none) && !listened_(channel)) {
+      // Nobody here listens (an interval poll: a subscriber joins the hub before it reads), so there is
+      // nothing to hear live and no reason to subscribe in Redis.
+      return read_now(channel, from, limit, std::move(reply));
+    }
+    ChannelState& state = found != channels_.end() ? found->second : channels_[channel];
     auto go = [this, channel, from, limit, reply](bool subscribed) mutable {
       if (!subscribed) return reply(unavailable());
       read_now(channel, from, limit, [this, channel, reply](std::variant<ReadResult, Error> outcome) {

@@ -6,9 +6,10 @@
 // and one subscribed to the channels this node's clients listen to. No Redis call ever blocks an event
 // loop; answers go back to the loop that asked (broker.hpp, point 6).
 //
-// A channel is subscribed in Redis when it is first read (that is how a subscriber joins), and the read
-// waits for the subscription to be confirmed, so no message falls between history and live. sweep()
-// unsubscribes the channels nobody on this node listens to any more.
+// A channel is subscribed in Redis when it is read while this node has listeners of it (a subscriber
+// joins the hub, then reads), and that read waits for the subscription to be confirmed, so no message
+// falls between history and live. An interval poll reads without subscribing. sweep() unsubscribes
+// the channels nobody on this node listens to any more.
 //
 // When Redis goes away, publish/read/info fail with broker_unavailable (503); live subscribers stay
 // connected. The broker reconnects with backoff and re-subscribes; each listened channel is then re-read
@@ -68,7 +69,7 @@ class RedisBroker final : public Broker {
 
   // Everything below runs on the broker's thread.
   void connect();
-  redisAsyncContext* open_connection();
+  redisAsyncContext* open_connection(std::string& error);
   void handshake();
   void connection_failed(const std::string& reason);
   void maybe_up();

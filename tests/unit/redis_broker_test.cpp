@@ -111,15 +111,22 @@ struct RedisBrokerTest : ::testing::Test {
 };
 
 TEST_F(RedisBrokerTest, SubscribesOnlyWhileThisNodeListens) {
-  auto broker = std::make_unique<RedisBroker>(options(), NamespacePolicy{}, [](const std::string&) { return true; });
+  std::atomic<bool> listened = false;
+  auto broker =
+      std::make_unique<RedisBroker>(options(), NamespacePolicy{}, [&](const std::string&) { return listened.load(); });
   for (auto until = std::chrono::steady_clock::now() + patience;
        !broker->connected() && std::chrono::steady_clock::now() < until;) {
     std::this_thread::sleep_for(5ms);
   }
+  auto read = [&] {
+    std::promise<void> answered;
+    broker->read("quiet", {}, 10, [&](auto) { answered.set_value(); });
+    answered.get_future().get();
+  };
+  read();  // an interval poll: nobody on this node listens
   EXPECT_EQ(listeners("quiet"), 0);
-  std::promise<void> read;
-  broker->read("quiet", {}, 10, [&](auto) { read.set_value(); });
-  read.get_future().get();  // answered once the subscription is confirmed
+  listened = true;
+  read();  // a subscriber joins: answered once the subscription is confirmed
   EXPECT_EQ(listeners("quiet"), 1);
   broker->sweep([](const std::string&) { return true; });
   EXPECT_EQ(listeners("quiet"), 1);
