@@ -131,6 +131,8 @@ describe('Redis goes away and comes back', () => {
     const [first] = await publishMany(a.url, ch, ['before']);
     await sse.events.waitFor(1);
     await multi.frames.waitForItem((f) => f.op === 'message');
+    const heldPoll = poll(b.url, ch, { since: first, wait: 30 });
+    await waitForSubscribers(b.url, ch, { longpoll: 1 });
 
     await redis.stop();
     for (const node of [a, b]) {
@@ -169,6 +171,11 @@ describe('Redis goes away and comes back', () => {
     assert.deepEqual(
       frames.map((f) => f.id),
       [first, accepted],
+    );
+    const longPoll = await heldPoll; // held through the outage, answered by the first message after it
+    assert.deepEqual(
+      longPoll.json.messages.map((m) => m.id),
+      [accepted],
     );
     // A client resuming on B from the cursor it had before the outage: no gap, exactly what followed.
     const resumed = await poll(b.url, ch, { since: first });
