@@ -252,15 +252,17 @@ void RedisBroker::connection_failed(const std::string& reason) {
   connect_timer_.cancel();
   up_ = false;
   commands_ready_ = subscriber_ready_ = false;
-  // Null the pointers first: freeing a connected context calls on_disconnect, which then finds nothing.
-  if (auto* c = std::exchange(commands_, nullptr)) redisAsyncFree(c);
-  if (auto* s = std::exchange(subscriber_, nullptr)) redisAsyncFree(s);
+  // Channels first, so the replies that freeing cancels (a re-read in flight) find nothing to finish.
   for (auto& [name, state] : channels_) {
     state.subscription = Subscription::none;
     state.resyncing = false;
     state.held.clear();
     for (auto& wait : std::exchange(state.waiting, {})) wait(false);
   }
+  // Null the pointers before freeing: freeing a connected context calls on_disconnect, which then finds
+  // nothing to do.
+  if (auto* c = std::exchange(commands_, nullptr)) redisAsyncFree(c);
+  if (auto* s = std::exchange(subscriber_, nullptr)) redisAsyncFree(s);
   if (was_up) {
     spdlog::error("redis: lost the connection to {}:{} ({}); publishing answers 503 until it returns", options_.host,
                   options_.port, reason);
