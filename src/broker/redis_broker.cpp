@@ -318,7 +318,8 @@ void RedisBroker::command(redisAsyncContext* context, const std::vector<std::str
 }
 
 // EVALSHA of a script loaded at connect; if Redis lost its script cache meanwhile (SCRIPT FLUSH), EVAL.
-void RedisBroker::run_script(Script script, std::shared_ptr<std::vector<std::string>> args, ReplyHandler handler) {
+void RedisBroker::run_script(Script script, const std::shared_ptr<std::vector<std::string>>& args,
+                             ReplyHandler handler) {
   auto index = static_cast<int>(script);
   auto call = [args](std::string_view verb, std::string_view body) {
     std::vector<std::string_view> argv{verb, body, "2"};
@@ -394,7 +395,7 @@ void RedisBroker::read(const std::string& channel, const ReadFrom& from, std::si
       });
     };
     if (state.subscription == Subscription::subscribed) return go(true);
-    state.waiting.push_back(std::move(go));
+    state.waiting.emplace_back(std::move(go));
     if (state.subscription == Subscription::none) subscribe(channel);
     // subscribing: the confirmation runs the waiting reads; unsubscribing: its confirmation subscribes again
   });

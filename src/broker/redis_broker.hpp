@@ -79,7 +79,7 @@ class RedisBroker final : public Broker {
   static void on_subscription_reply(redisAsyncContext* context, void* reply, void* self);
 
   void command(redisAsyncContext* context, const std::vector<std::string_view>& args, ReplyHandler handler);
-  void run_script(Script script, std::shared_ptr<std::vector<std::string>> args, ReplyHandler handler);
+  void run_script(Script script, const std::shared_ptr<std::vector<std::string>>& args, ReplyHandler handler);
   void read_now(const std::string& channel, const ReadFrom& from, std::size_t limit,
                 std::function<void(std::variant<ReadResult, Error>)> done);
 
