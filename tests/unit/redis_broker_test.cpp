@@ -193,5 +193,30 @@ TEST_F(RedisBrokerTest, ANodeThatWasAwayCatchesUpInOrder) {
   EXPECT_EQ(away.sunk_data(5), (std::vector<std::string>{"1", "2", "3", "4", "5"}));
 }
 
+TEST_F(RedisBrokerTest, ANodeStartedBeforeRedisConnectsWhenItComes) {
+  server->stop();
+  Node node(options());
+  auto refused = node.publish("early", "x");
+  ASSERT_TRUE(std::holds_alternative<Error>(refused));
+  EXPECT_EQ(std::get<Error>(refused).code, "broker_unavailable");
+  server->start();
+  ASSERT_TRUE(node.wait_connected(true));
+  EXPECT_TRUE(std::holds_alternative<MessagePtr>(node.publish("early", "x")));
+}
+
+TEST_F(RedisBrokerTest, AuthenticatesWithAPassword) {
+  cli("CONFIG SET requirepass s3cret");
+  RedisOptions wrong = options();
+  wrong.password = "guess";
+  Node refused(wrong);
+  RedisOptions right = options();
+  right.password = "s3cret";
+  Node node(right);
+  ASSERT_TRUE(node.wait_connected(true));
+  EXPECT_TRUE(std::holds_alternative<MessagePtr>(node.publish("locked", "x")));
+  EXPECT_FALSE(refused.broker->connected());
+  EXPECT_TRUE(std::holds_alternative<Error>(refused.publish("locked", "y")));
+}
+
 }  // namespace
 }  // namespace herald
