@@ -185,16 +185,19 @@ void channel_info_route(const std::shared_ptr<HttpSession>& session, const Reque
                         const std::string& channel) {
   if (!is_valid_channel_name(channel)) return session->send(error_response(request, bad_channel));
   ServerContext& context = session->context();
-  ChannelInfo info = context.broker.info(channel);
-  auto counts = context.counts.find(channel);
-  auto count = [&](Transport t) {
-    return std::to_string(counts ? counts->by_transport[static_cast<std::size_t>(t)].load() : 0);
-  };
-  std::string body = R"({"channel":")" + channel + R"(","last_id":)" +
-                     (info.last_id ? json_quote(format_cursor(*info.last_id)) : "null") + R"(,"history":)" +
-                     std::to_string(info.kept) + R"(,"subscribers":{"websocket":)" + count(Transport::websocket) +
-                     R"(,"sse":)" + count(Transport::sse) + R"(,"longpoll":)" + count(Transport::longpoll) + "}}";
-  session->send(json_response(request, http::status::ok, std::move(body)));
+  context.broker.info(channel, [session, request, channel](std::variant<ChannelInfo, Error> outcome) {
+    if (auto* error = std::get_if<Error>(&outcome)) return session->send(error_response(request, *error));
+    const ChannelInfo& info = std::get<ChannelInfo>(outcome);
+    auto counts = session->context().counts.find(channel);
+    auto count = [&](Transport t) {
+      return std::to_string(counts ? counts->by_transport[static_cast<std::size_t>(t)].load() : 0);
+    };
+    std::string body = R"({"channel":")" + channel + R"(","last_id":)" +
+                       (info.last_id ? json_quote(format_cursor(*info.last_id)) : "null") + R"(,"history":)" +
+                       std::to_string(info.kept) + R"(,"subscribers":{"websocket":)" + count(Transport::websocket) +
+                       R"(,"sse":)" + count(Transport::sse) + R"(,"longpoll":)" + count(Transport::longpoll) + "}}";
+    session->send(json_response(request, http::status::ok, std::move(body)));
+  });
 }
 
 }  // namespace herald

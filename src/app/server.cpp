@@ -6,6 +6,7 @@
 
 #include "api/router.hpp"
 #include "broker/memory_broker.hpp"
+#include "broker/redis_broker.hpp"
 #include "http/event_loops.hpp"
 #include "http/listener.hpp"
 #include "login/login_module.hpp"
@@ -17,6 +18,11 @@ constexpr auto sweep_interval = std::chrono::seconds(60);
 constexpr auto drain_check_interval = std::chrono::milliseconds(20);
 constexpr auto login_tick_interval = std::chrono::seconds(1);
 
+bool is_listened(const SubscriberCounts& counts, const std::string& channel) {
+  auto found = counts.find(channel);
+  return found && found->total() > 0;
+}
+
 // Keeps idle channels from piling up: the broker forgets aged-out channels nobody listens to.
 void schedule_sweep(asio::steady_timer& timer, Broker& broker, SubscriberCounts& counts, RateLimiter* publish_rate) {
   timer.expires_after(sweep_interval);
@@ -24,10 +30,7 @@ void schedule_sweep(asio::steady_timer& timer, Broker& broker, SubscriberCounts&
     if (ec) return;
     counts.sweep();
     if (publish_rate != nullptr) publish_rate->sweep();
-    broker.sweep([&counts](const std::string& channel) {
-      auto found = counts.find(channel);
-      return found && found->total() > 0;
-    });
+    broker.sweep([&counts](const std::string& channel) { return is_listened(counts, channel); });
     schedule_sweep(timer, broker, counts, publish_rate);
   });
 }
@@ -80,7 +83,19 @@ int run_server(const Config& given) {
   std::size_t threads = config.threads > 0 ? config.threads : std::max(1U, std::thread::hardware_concurrency());
 
   SubscriberCounts counts;
-  MemoryBroker broker(config.namespaces);
+  std::unique_ptr<Broker> owned_broker;
+  RedisBroker* redis = nullptr;
+  if (config.broker == "redis") {
+    auto made =
+        std::make_unique<RedisBroker>(redis_options(config.redis), config.namespaces,
+                                      [&counts](const std::string& channel) { return is_listened(counts, channel); });
+    redis = made.get();
+    owned_broker = std::move(made);
+    spdlog::info("broker: redis (key prefix \"{}\")", config.redis.key_prefix);
+  } else {
+    owned_broker = std::make_unique<MemoryBroker>(config.namespaces);
+  }
+  Broker& broker = *owned_broker;
   std::unique_ptr<login::LoginModule> login;
   asio::thread_pool blocking(1);  // password hashing, away from the event loops
   if (config.login.enabled) {
@@ -147,6 +162,8 @@ int run_server(const Config& given) {
 
   loops.run();
   blocking.join();
+  // The Redis broker's thread posts answers to the loops: end it while they still exist.
+  if (redis != nullptr) redis->stop();
   spdlog::info("shutdown: done");
   return 0;
 }

@@ -13,7 +13,17 @@
 //     newest N kept messages. A channel read for the first time is created, so the cursor it returns
 //     resumes without a gap later.
 //  5. History is bounded per namespace by count and age.
-//  6. Callbacks run on the calling thread, possibly before the call returns.
+//  6. Callbacks of publish(), read() and info() run on the calling thread when it is an event loop
+//     (`calling_loop()`, set by the server for each loop thread), possibly before the call returns: a
+//     loop's hub and subscribers are single-threaded. Called from any other thread (tests), they may run
+//     on a thread of the broker's own.
+//  7. The sink receives, in cursor order per channel, every message published on any node to a channel
+//     this node listens to, from the read() a listener makes after joining its hub on (so no message
+//     falls between that read and live delivery) until the sweep that finds nobody listening. A broker
+//     may also send it other channels (the memory broker sends all).
+//  8. When the broker cannot reach its store it says so: publish(), read() and info() fail with the
+//     error code "broker_unavailable" (HTTP 503), never a silent drop. A message whose publish answered
+//     success is kept and delivered once the store is reachable again.
 #include <functional>
 #include <optional>
 #include <string>
@@ -28,6 +38,9 @@ namespace herald {
 // Receives every message published through this broker, once, for the whole node.
 using MessageSink = std::function<void(const MessagePtr&)>;
 
+// The error of a broker that cannot reach its store (contract point 8).
+inline Error broker_unavailable(std::string why) { return Error{"broker_unavailable", std::move(why)}; }
+
 struct ChannelInfo {
   std::optional<Cursor> last_id;  // none: no message was ever published (or it was evicted)
   std::size_t kept = 0;
@@ -37,13 +50,14 @@ class Broker {
  public:
   using PublishCallback = std::function<void(std::variant<MessagePtr, Error>)>;
   using ReadCallback = std::function<void(std::variant<ReadResult, Error>)>;
+  using InfoCallback = std::function<void(std::variant<ChannelInfo, Error>)>;
 
   virtual ~Broker() = default;
 
   virtual void set_sink(MessageSink sink) = 0;
   virtual void publish(PublishRequest request, PublishCallback done) = 0;
   virtual void read(const std::string& channel, const ReadFrom& from, std::size_t limit, ReadCallback done) = 0;
-  virtual ChannelInfo info(const std::string& channel) = 0;
+  virtual void info(const std::string& channel, InfoCallback done) = 0;
   // Forgets idle channels whose history has aged out and that nobody on this node listens to
   // (`listened` says). Called periodically.
   virtual void sweep(const std::function<bool(const std::string&)>& listened) = 0;

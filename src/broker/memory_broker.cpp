@@ -40,16 +40,19 @@ void MemoryBroker::read(const std::string& channel, const ReadFrom& from, std::s
   done(std::move(result));
 }
 
-ChannelInfo MemoryBroker::info(const std::string& channel) {
+void MemoryBroker::info(const std::string& channel, InfoCallback done) {
   Shard& shard = shard_for(channel);
-  std::lock_guard lock(shard.mutex);
-  auto it = shard.channels.find(channel);
-  if (it == shard.channels.end()) return {};
-  History& history = it->second->history;
-  history.trim(it->second->settings.history, History::Clock::now());
-  ChannelInfo info{.kept = history.size()};
-  if (history.last_cursor().seq > 0) info.last_id = history.last_cursor();
-  return info;
+  ChannelInfo info;
+  {
+    std::lock_guard lock(shard.mutex);
+    if (auto it = shard.channels.find(channel); it != shard.channels.end()) {
+      History& history = it->second->history;
+      history.trim(it->second->settings.history, History::Clock::now());
+      info.kept = history.size();
+      if (history.last_cursor().seq > 0) info.last_id = history.last_cursor();
+    }
+  }
+  done(info);
 }
 
 void MemoryBroker::sweep(const std::function<bool(const std::string&)>& listened) {

@@ -18,7 +18,7 @@ class MemoryBroker final : public Broker {
   void set_sink(MessageSink sink) override { sink_ = std::move(sink); }
   void publish(PublishRequest request, PublishCallback done) override;
   void read(const std::string& channel, const ReadFrom& from, std::size_t limit, ReadCallback done) override;
-  ChannelInfo info(const std::string& channel) override;
+  void info(const std::string& channel, InfoCallback done) override;
   void sweep(const std::function<bool(const std::string&)>& listened) override;
 
  private:

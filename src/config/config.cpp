@@ -6,6 +6,7 @@
 #include <limits>
 #include <set>
 #include <stdexcept>
+#include "broker/redis_options.hpp"
 
 namespace herald {
 namespace {
@@ -187,6 +188,16 @@ Config parse_config(std::string_view text, const std::string& path) {
     reader.read("log_level", config.log_level);
     reader.read("allowed_origins", config.allowed_origins);
     reader.read("token_secret", config.token_secret);
+    reader.read("broker", config.broker);
+    if (const auto* redis = reader.table("redis")) {
+      TableReader redis_reader(*redis, "redis.");
+      redis_reader.read("url", config.redis.url);
+      redis_reader.read("password", config.redis.password);
+      redis_reader.read("tls", config.redis.tls);
+      redis_reader.read("key_prefix", config.redis.key_prefix);
+      redis_reader.read("connect_timeout_ms", config.redis.connect_timeout_ms);
+      redis_reader.refuse_unknown();
+    }
     if (const auto* limits = reader.table("limits")) read_limits(*limits, config.limits);
     if (const auto* keys = reader.array("publish_keys")) {
       for (std::size_t i = 0; i < keys->size(); ++i) {
@@ -235,11 +246,30 @@ Config parse_config(std::string_view text, const std::string& path) {
 
 void validate(const Config& config) {
   split_host_port(config.listen);  // fail early on a malformed address
+  if (config.broker != "memory" && config.broker != "redis") {
+    throw std::runtime_error("broker '" + config.broker + "' is not one of memory, redis");
+  }
+  if (config.broker == "redis") {
+    if (config.redis.tls) {
+      throw std::runtime_error(
+          "redis.tls: TLS to Redis is not supported yet (Debian 12's hiredis has no TLS); reach Redis over a "
+          "private network or a TLS tunnel");
+    }
+    redis_options(config.redis);  // fail early on a malformed URL
+  }
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (!levels.contains(config.log_level)) {
     throw std::runtime_error("log level '" + config.log_level +
                              "' is not one of trace, debug, info, warn, error, critical, off");
   }
+}
+
+RedisOptions redis_options(const RedisSettings& settings) {
+  RedisOptions options = parse_redis_url(settings.url);
+  if (!settings.password.empty()) options.password = settings.password;
+  options.key_prefix = settings.key_prefix;
+  options.connect_timeout = std::chrono::milliseconds(std::max(1U, settings.connect_timeout_ms));
+  return options;
 }
 
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& listen) {

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/redis_options.hpp"
 #include "core/namespace_settings.hpp"
 
 namespace herald {
@@ -62,6 +63,15 @@ struct PublishKey {
   std::vector<std::string> namespaces;
 };
 
+// [redis]: used when broker = "redis" (docs/config.md, docs/scaling.md).
+struct RedisSettings {
+  std::string url = "redis://127.0.0.1:6379/0";
+  std::string password;  // overrides a password in the URL
+  bool tls = false;      // not supported yet: refused at startup
+  std::string key_prefix = "herald:";
+  unsigned connect_timeout_ms = 2000;
+};
+
 struct Config {
   std::string listen = "127.0.0.1:8080";
   unsigned threads = 0;  // 0: one per core
@@ -74,6 +84,8 @@ struct Config {
   std::vector<std::string> allowed_origins;
   // The HMAC-SHA256 key subscribe tokens for private namespaces are signed with (shared with the app).
   std::string token_secret;
+  std::string broker = "memory";  // "memory" (one node) or "redis" (several nodes on one Redis)
+  RedisSettings redis;
   Limits limits;
   NamespacePolicy namespaces;
   Transports transports;
@@ -88,6 +100,9 @@ Config parse_config(std::string_view text, const std::string& path);
 // Checks what the command line may have changed after loading: the address and the log level.
 // Throws std::runtime_error saying what is wrong.
 void validate(const Config& config);
+
+// Where the Redis broker connects: the URL with the [redis] settings over it. Throws std::runtime_error.
+RedisOptions redis_options(const RedisSettings& settings);
 
 // "host:port" or "[v6]:port". Throws std::runtime_error when malformed.
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& listen);

@@ -1,5 +1,7 @@
 #include "http/event_loops.hpp"
 
+#include "broker/calling_loop.hpp"
+
 namespace herald {
 
 EventLoops::EventLoops(std::size_t count, SubscriberCounts& counts) {
@@ -43,9 +45,14 @@ std::size_t EventLoops::open_streams() const {
 void EventLoops::run() {
   std::vector<std::jthread> threads;
   for (std::size_t i = 1; i < loops_.size(); ++i) {
-    threads.emplace_back([this, i] { loops_[i]->context.run(); });
+    threads.emplace_back([this, i] {
+      set_calling_loop(&loops_[i]->context);
+      loops_[i]->context.run();
+    });
   }
+  set_calling_loop(&loops_[0]->context);
   loops_[0]->context.run();
+  set_calling_loop(nullptr);
 }
 
 void EventLoops::stop() {

@@ -46,6 +46,7 @@ http::status status_of(const std::string& error_code) {
       {"bad_token", http::status::unauthorized},
       {"token_expired", http::status::unauthorized},
       {"bad_credentials", http::status::unauthorized},
+      {"broker_unavailable", http::status::service_unavailable},
   };
   auto it = statuses.find(error_code);
   return it == statuses.end() ? http::status::internal_server_error : it->second;

@@ -34,7 +34,10 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     error_code ignored;
     stream_.socket().set_option(user_timeout(static_cast<int>(context_.config.limits.request_timeout_seconds * 1000)),
                                 ignored);
-    queue_.push(response_head(request));
+    // The head waits for the first page: a subscription the broker refuses (Redis unreachable) is then
+    // still answered with its HTTP status instead of a stream that ends at once.
+    head_ = response_head(request);
+    version_ = request.version();
     watch_client();
     schedule_heartbeat();
     join_channel(context_, hub_, *this, catch_up_, subscribe_.channel, subscribe_.from,
@@ -54,6 +57,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
 
   void close(CloseReason reason) override {
     if (closing_) return;
+    refuse({"shutting_down", "The server is shutting down."});  // when the stream has not begun
     closing_ = true;
     leave();
     if (reason == CloseReason::slow_consumer) {
@@ -80,12 +84,25 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     return std::move(out).str() + "retry: " + std::to_string(context_.config.limits.sse_retry_ms) + "\n: herald\n\n";
   }
 
+  // Before the stream has begun, answers `error` as a plain HTTP error instead; false once it has begun.
+  bool refuse(const Error& error) {
+    if (head_.empty()) return false;
+    head_.clear();
+    Response refusal = error_response(Request{http::verb::get, "", version_}, error);
+    refusal.keep_alive(false);
+    std::ostringstream out;
+    out << refusal;
+    queue_.push(std::move(out).str());
+    return true;
+  }
+
   void on_page(std::variant<ReadResult, Error> outcome) {
     if (closing_) return;
     if (auto* error = std::get_if<Error>(&outcome)) {
-      queue_.push(": error " + error->message + "\n\n");
+      if (!refuse(*error)) queue_.push(": error " + error->message + "\n\n");
       return close(CloseReason::shutdown);
     }
+    if (!head_.empty()) queue_.push(std::exchange(head_, {}));
     const auto& page = std::get<ReadResult>(outcome);
     if (page.gap) {
       std::string cursor = format_cursor(page.gap_cursor);
@@ -143,6 +160,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     heartbeat_.expires_after(std::chrono::seconds(context_.config.limits.sse_heartbeat_seconds));
     heartbeat_.async_wait([self = shared_from_this()](error_code ec) {
       if (ec || self->closing_) return;
+      if (!self->head_.empty()) return self->schedule_heartbeat();  // no head yet: nothing to keep alive
       if (!self->queue_.push(std::string(": hb\n\n"))) return self->close(CloseReason::slow_consumer);
       self->flush();
       self->schedule_heartbeat();
@@ -178,6 +196,8 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
   asio::steady_timer heartbeat_;
   CatchUp catch_up_;
   std::array<char, 1> read_byte_{};
+  std::string head_;  // the response head, until the first page of history comes
+  unsigned version_ = 11;
   bool writing_ = false, closing_ = false, left_ = false, ended_ = false;
 };
 

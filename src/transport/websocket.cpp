@@ -161,7 +161,12 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
       std::string ref = subscription.ref;
       hub_.unsubscribe(channel, this);
       subscriptions_.erase(it);
-      return send(error_frame(*error, ref));
+      send(error_frame(*error, ref));
+      if (!multiplex_) {  // /sub/{channel} without its channel has nothing left to do: try again later
+        close_reason_ = {websocket::close_code::try_again_later, error->code};
+        close(CloseReason::shutdown);
+      }
+      return;
     }
     const auto& page = std::get<ReadResult>(outcome);
     const bool first = !subscription.announced;

@@ -64,6 +64,29 @@ TEST(Config, RefusesTyposAndWrongTypesByName) {
   EXPECT_NE(error_of("this is not toml").find(".toml"), std::string::npos);
 }
 
+TEST(Config, ChoosesTheBrokerAndReadsRedisSettings) {
+  EXPECT_EQ(load("").broker, "memory");
+  Config config = load(
+      "broker = \"redis\"\n[redis]\nurl = \"redis://:inurl@cache:6380/3\"\npassword = \"s3cret\"\n"
+      "key_prefix = \"eu:\"\nconnect_timeout_ms = 500\n");
+  EXPECT_EQ(config.broker, "redis");
+  RedisOptions options = redis_options(config.redis);
+  EXPECT_EQ(options.host, "cache");
+  EXPECT_EQ(options.port, 6380);
+  EXPECT_EQ(options.db, 3U);
+  EXPECT_EQ(options.password, "s3cret");  // the setting wins over the URL
+  EXPECT_EQ(options.key_prefix, "eu:");
+  EXPECT_EQ(options.connect_timeout, std::chrono::milliseconds(500));
+}
+
+TEST(Config, RefusesRedisSettingsItCannotHonour) {
+  EXPECT_NE(error_of("broker = \"kafka\"").find("broker 'kafka'"), std::string::npos);
+  EXPECT_NE(error_of("broker = \"redis\"\n[redis]\ntls = true").find("TLS"), std::string::npos);
+  EXPECT_NE(error_of("broker = \"redis\"\n[redis]\nurl = \"rediss://h\"").find("TLS"), std::string::npos);
+  EXPECT_NE(error_of("broker = \"redis\"\n[redis]\nurl = \"http://h\"").find("redis://"), std::string::npos);
+  EXPECT_NE(error_of("[redis]\nhost = \"h\"").find("unknown setting 'redis.host'"), std::string::npos);
+}
+
 TEST(Config, SplitsHostAndPort) {
   EXPECT_EQ(split_host_port("127.0.0.1:0"), (std::pair<std::string, std::uint16_t>{"127.0.0.1", 0}));
   EXPECT_EQ(split_host_port("[::1]:8080"), (std::pair<std::string, std::uint16_t>{"::1", 8080}));

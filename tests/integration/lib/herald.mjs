@@ -62,6 +62,7 @@ export async function startHerald({
   args = [],
   readyTimeoutMs = 10000,
   dir: keepDir,
+  waitForBroker: waitForBrokerToo = true, // on Redis: resolve once it is connected
 } = {}) {
   if (!existsSync(heraldBin)) {
     throw new Error(`herald binary not found at ${heraldBin} (build it, or set HERALD_BIN)`);
@@ -71,9 +72,19 @@ export async function startHerald({
   const configFile = path.join(dir, 'herald.toml');
   // A JSON string literal is a valid TOML basic string for any path.
   const database = path.join(dir, 'herald.db');
+  let broker = '';
+  let redisTable = '';
+  // HERALD_TEST_BROKER=redis runs the same tests with every herald on one Redis of this test process
+  // (unless the test chose its broker itself).
+  if (process.env.HERALD_TEST_BROKER === 'redis' && !/^broker\s*=/m.test(config)) {
+    const redis = await sharedRedis();
+    broker = 'broker = "redis"\n';
+    redisTable = `[redis]\nurl = "${redis.url}"\n`;
+  }
   await writeFile(
     configFile,
-    `web_root = ${JSON.stringify(webRoot)}\n${config}\n[login]\ndatabase = ${JSON.stringify(database)}\n${login}\n`,
+    `web_root = ${JSON.stringify(webRoot)}\n${broker}${config}\n` +
+      `[login]\ndatabase = ${JSON.stringify(database)}\n${login}\n${redisTable}`,
   );
   for (const { name, password } of users) {
     execFileSync(heraldBin, ['users', 'add', name, '--password', password, '--config', configFile], { stdio: 'pipe' });
@@ -130,6 +141,7 @@ export async function startHerald({
 
   const port = await ready;
   const url = `http://127.0.0.1:${port}`;
+  if (toml.includes('broker = "redis"') && waitForBrokerToo) await waitForBroker(url);
   return {
     url,
     wsUrl: `ws://127.0.0.1:${port}`,
@@ -154,6 +166,23 @@ export async function startHerald({
       return exited;
     },
   };
+}
+
+/**
+ * Wait until a herald on Redis has connected to it: it listens at once, but answers 503
+ * broker_unavailable until then.
+ */
+export async function waitForBroker(url, { timeoutMs = 10000 } = {}) {
+  await eventually(async () => (await request(`${url}/channels/herald-ready`)).status === 200, {
+    timeoutMs,
+    what: `${url} to reach its broker`,
+  });
+}
+
+let redisOfThisProcess;
+function sharedRedis() {
+  redisOfThisProcess ??= import('./redis.mjs').then(({ startRedis }) => startRedis());
+  return redisOfThisProcess;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,551 @@
+#include "broker/redis_broker.hpp"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <charconv>
+
+#include "broker/calling_loop.hpp"
+#include "broker/redis_asio.hpp"
+#include "broker/redis_scripts.hpp"
+
+namespace herald {
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr auto first_backoff = std::chrono::milliseconds(100);
+constexpr auto max_backoff = std::chrono::milliseconds(1000);
+constexpr std::size_t resync_page = 1000;
+
+const char* const script_text[] = {redis_scripts::publish, redis_scripts::read, redis_scripts::info};
+
+std::string full_script(int index) { return std::string(redis_scripts::prelude) + script_text[index]; }
+
+Error unavailable() {
+  return broker_unavailable("Redis is unreachable; publishing and new subscriptions fail until it returns.");
+}
+
+// Wraps `done` so it runs on the event loop that is calling now (broker.hpp, point 6).
+template <typename Outcome>
+std::function<void(Outcome)> on_calling_loop(std::function<void(Outcome)> done) {
+  asio::io_context* loop = calling_loop();
+  if (loop == nullptr) return done;
+  return [loop, done = std::move(done)](Outcome outcome) {
+    asio::post(*loop, [done, outcome = std::move(outcome)]() mutable { done(std::move(outcome)); });
+  };
+}
+
+std::string_view text(const redisReply* reply) {
+  if (reply == nullptr ||
+      (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS && reply->type != REDIS_REPLY_ERROR)) {
+    return {};
+  }
+  return {reply->str, reply->len};
+}
+
+std::uint64_t number(const redisReply* reply) {
+  if (reply != nullptr && reply->type == REDIS_REPLY_INTEGER) return static_cast<std::uint64_t>(reply->integer);
+  auto value = text(reply);
+  std::uint64_t out = 0;
+  std::from_chars(value.data(), value.data() + value.size(), out);
+  return out;
+}
+
+bool is_error(const redisReply* reply) { return reply == nullptr || reply->type == REDIS_REPLY_ERROR; }
+
+Error failure(const redisReply* reply) {
+  if (reply == nullptr) return unavailable();
+  return broker_unavailable("Redis refused the command: " + std::string(text(reply)));
+}
+
+// A reply of the read script (redis_scripts.hpp) as a ReadResult.
+std::optional<ReadResult> parse_read(const std::string& channel, const redisReply* reply) {
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 5 || (reply->elements - 5) % 5 != 0) return std::nullopt;
+  std::uint64_t history = number(reply->element[0]);
+  ReadResult result;
+  result.newest = {history, number(reply->element[1])};
+  result.gap = number(reply->element[2]) != 0;
+  result.more = number(reply->element[3]) != 0;
+  Cursor before{history, number(reply->element[4])};
+  for (std::size_t i = 5; i < reply->elements; i += 5) {
+    redisReply** f = reply->element + i;
+    result.messages.push_back(
+        std::make_shared<const Message>(channel, Cursor{history, number(f[0])}, static_cast<std::int64_t>(number(f[1])),
+                                        std::string(text(f[2])), std::string(text(f[3])), text(f[4]) == "1"));
+  }
+  result.cursor = result.messages.empty() ? before : result.messages.back()->cursor();
+  if (result.gap) result.gap_cursor = before;
+  return result;
+}
+
+// A Pub/Sub payload of the publish script: "<history> <seq> <time_ms> <j> <event length>\n<event><data>".
+MessagePtr parse_notification(const std::string& channel, std::string_view payload) {
+  auto newline = payload.find('\n');
+  if (newline == std::string_view::npos) return nullptr;
+  std::uint64_t fields[5] = {};
+  const char* at = payload.data();
+  const char* end = payload.data() + newline;
+  for (auto& field : fields) {
+    auto [next, error] = std::from_chars(at, end, field);
+    if (error != std::errc{}) return nullptr;
+    at = next < end ? next + 1 : next;
+  }
+  std::string_view rest = payload.substr(newline + 1);
+  if (fields[4] > rest.size()) return nullptr;
+  return std::make_shared<const Message>(channel, Cursor{fields[0], fields[1]}, static_cast<std::int64_t>(fields[2]),
+                                         std::string(rest.substr(0, fields[4])), std::string(rest.substr(fields[4])),
+                                         fields[3] == 1);
+}
+
+}  // namespace
+
+RedisBroker::RedisBroker(RedisOptions options, NamespacePolicy policy, std::function<bool(const std::string&)> listened)
+    : options_(std::move(options)),
+      policy_(std::move(policy)),
+      listened_(std::move(listened)),
+      work_(asio::make_work_guard(io_)),
+      retry_timer_(io_),
+      connect_timer_(io_),
+      backoff_(first_backoff) {
+  asio::post(io_, [this] { connect(); });
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+RedisBroker::~RedisBroker() { stop(); }
+
+void RedisBroker::stop() {
+  if (!thread_.joinable()) return;
+  asio::post(io_, [this] {
+    stopping_ = true;
+    retry_timer_.cancel();
+    connect_timer_.cancel();
+    // Freeing runs every pending callback with no reply: waiting callers hear broker_unavailable.
+    if (auto* c = std::exchange(commands_, nullptr)) redisAsyncFree(c);
+    if (auto* s = std::exchange(subscriber_, nullptr)) redisAsyncFree(s);
+    for (auto& [name, state] : channels_) {
+      for (auto& wait : std::exchange(state.waiting, {})) wait(false);
+    }
+    channels_.clear();
+    up_ = false;
+    work_.reset();
+  });
+  thread_.join();
+}
+
+// --- connection -------------------------------------------------------------------------------------
+
+void RedisBroker::connect() {
+  if (stopping_) return;
+  commands_ready_ = subscriber_ready_ = false;
+  std::string error;
+  commands_ = open_connection(error);
+  subscriber_ = open_connection(error);
+  if (commands_ == nullptr || subscriber_ == nullptr) return connection_failed(error);
+  handshake();
+  connect_timer_.expires_after(options_.connect_timeout);
+  connect_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec && !up_here_) connection_failed("timed out connecting");
+  });
+}
+
+redisAsyncContext* RedisBroker::open_connection(std::string& error) {
+  // A host name is resolved here, blocking this thread only (never an event loop).
+  redisAsyncContext* context = redisAsyncConnect(options_.host.c_str(), options_.port);
+  if (context == nullptr) {
+    error = "out of memory";
+    return nullptr;
+  }
+  if (context->err != 0) {
+    error = context->errstr;
+    redisAsyncFree(context);
+    return nullptr;
+  }
+  context->data = this;
+  attach_to_asio(context, io_);
+  redisAsyncSetConnectCallback(context, &RedisBroker::on_connect);
+  redisAsyncSetDisconnectCallback(context, &RedisBroker::on_disconnect);
+  return context;
+}
+
+// Commands are queued before the TCP connect completes; hiredis sends them once it does.
+void RedisBroker::handshake() {
+  auto check = [this](const char* what) {
+    return [this, what](redisReply* reply) {
+      if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) {
+        if (!down_logged_) spdlog::error("redis: {} refused: {}", what, text(reply));
+        down_logged_ = true;
+        connection_failed(std::string(what) + " refused");
+      }
+    };
+  };
+  for (redisAsyncContext* context : {commands_, subscriber_}) {
+    if (!options_.password.empty()) {
+      if (options_.username.empty()) {
+        command(context, {"AUTH", options_.password}, check("AUTH"));
+      } else {
+        command(context, {"AUTH", options_.username, options_.password}, check("AUTH"));
+      }
+    }
+  }
+  if (options_.db != 0) command(commands_, {"SELECT", std::to_string(options_.db)}, check("SELECT"));
+  for (int i = 0; i < 3; ++i) {
+    std::string script = full_script(i);
+    command(commands_, {"SCRIPT", "LOAD", script}, [this, i](redisReply* reply) {
+      if (reply == nullptr || reply->type != REDIS_REPLY_STRING) {
+        if (reply != nullptr) {
+          if (!down_logged_) spdlog::error("redis: SCRIPT LOAD refused: {}", text(reply));
+          down_logged_ = true;
+          connection_failed("SCRIPT LOAD refused");
+        }
+        return;
+      }
+      script_sha_[i] = std::string(text(reply));
+      if (i == 2) {
+        commands_ready_ = true;
+        maybe_up();
+      }
+    });
+  }
+  command(subscriber_, {"PING"}, [this](redisReply* reply) {
+    if (is_error(reply)) return;
+    subscriber_ready_ = true;
+    maybe_up();
+  });
+}
+
+void RedisBroker::maybe_up() {
+  if (!commands_ready_ || !subscriber_ready_ || up_here_) return;
+  connect_timer_.cancel();
+  up_here_ = true;
+  up_ = true;
+  backoff_ = first_backoff;
+  down_logged_ = false;
+  // Re-subscribe to what this node's clients still listen to; their messages of the outage are re-read.
+  std::size_t resubscribed = 0;
+  for (auto it = channels_.begin(); it != channels_.end();) {
+    auto& [name, state] = *it;
+    if (state.waiting.empty() && !listened_(name)) {
+      it = channels_.erase(it);
+      continue;
+    }
+    state.resync_needed = state.last_dispatched || state.baseline;
+    subscribe(name);
+    ++resubscribed;
+    ++it;
+  }
+  if (ever_up_) {
+    spdlog::warn("redis: reachable again at {}:{}; re-subscribed {} channels", options_.host, options_.port,
+                 resubscribed);
+  } else {
+    spdlog::info("redis: connected to {}:{} (db {})", options_.host, options_.port, options_.db);
+  }
+  ever_up_ = true;
+}
+
+void RedisBroker::connection_failed(const std::string& reason) {
+  if (stopping_) return;
+  bool was_up = up_here_;
+  up_here_ = false;
+  connect_timer_.cancel();
+  up_ = false;
+  commands_ready_ = subscriber_ready_ = false;
+  // Channels first, so the replies that freeing cancels (a re-read in flight) find nothing to finish.
+  for (auto& [name, state] : channels_) {
+    state.subscription = Subscription::none;
+    state.resyncing = false;
+    state.held.clear();
+    for (auto& wait : std::exchange(state.waiting, {})) wait(false);
+  }
+  // Null the pointers before freeing: freeing a connected context calls on_disconnect, which then finds
+  // nothing to do.
+  if (auto* c = std::exchange(commands_, nullptr)) redisAsyncFree(c);
+  if (auto* s = std::exchange(subscriber_, nullptr)) redisAsyncFree(s);
+  if (was_up) {
+    spdlog::error("redis: lost the connection to {}:{} ({}); publishing answers 503 until it returns", options_.host,
+                  options_.port, reason);
+  } else if (!down_logged_) {
+    spdlog::error("redis: cannot reach {}:{} ({}); retrying", options_.host, options_.port, reason);
+  }
+  down_logged_ = true;
+  retry_timer_.expires_after(backoff_);
+  backoff_ = std::min(backoff_ * 2, std::chrono::duration_cast<std::chrono::milliseconds>(max_backoff));
+  retry_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec && commands_ == nullptr && subscriber_ == nullptr) connect();
+  });
+}
+
+void RedisBroker::on_connect(const redisAsyncContext* context, int status) {
+  auto* self = static_cast<RedisBroker*>(context->data);
+  if (status == REDIS_OK) return;
+  // hiredis frees the context after this callback.
+  if (context == self->commands_) self->commands_ = nullptr;
+  if (context == self->subscriber_) self->subscriber_ = nullptr;
+  self->connection_failed(context->errstr);
+}
+
+void RedisBroker::on_disconnect(const redisAsyncContext* context, int /*status*/) {
+  auto* self = static_cast<RedisBroker*>(context->data);
+  if (context != self->commands_ && context != self->subscriber_) return;  // one we freed ourselves
+  if (context == self->commands_) self->commands_ = nullptr;
+  if (context == self->subscriber_) self->subscriber_ = nullptr;
+  self->connection_failed(context->err != 0 ? context->errstr : "closed by the server");
+}
+
+// --- commands ---------------------------------------------------------------------------------------
+
+void RedisBroker::on_reply(redisAsyncContext* /*context*/, void* reply, void* handler) {
+  std::unique_ptr<ReplyHandler> owned(static_cast<ReplyHandler*>(handler));
+  (*owned)(static_cast<redisReply*>(reply));
+}
+
+void RedisBroker::command(redisAsyncContext* context, const std::vector<std::string_view>& args, ReplyHandler handler) {
+  if (context == nullptr) return handler(nullptr);
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lengths;
+  for (auto arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  auto* owned = new ReplyHandler(std::move(handler));
+  if (redisAsyncCommandArgv(context, &RedisBroker::on_reply, owned, static_cast<int>(argv.size()), argv.data(),
+                            lengths.data()) != REDIS_OK) {
+    std::unique_ptr<ReplyHandler> failed(owned);
+    (*failed)(nullptr);
+  }
+}
+
+// EVALSHA of a script loaded at connect; if Redis lost its script cache meanwhile (SCRIPT FLUSH), EVAL.
+void RedisBroker::run_script(Script script, const std::shared_ptr<std::vector<std::string>>& args,
+                             ReplyHandler handler) {
+  auto index = static_cast<int>(script);
+  auto call = [args](std::string_view verb, std::string_view body) {
+    std::vector<std::string_view> argv{verb, body, "2"};
+    argv.insert(argv.end(), args->begin(), args->end());
+    return argv;
+  };
+  command(commands_, call("EVALSHA", script_sha_[index]),
+          [this, index, args, call, handler = std::move(handler)](redisReply* reply) mutable {
+            if (reply != nullptr && text(reply).starts_with("NOSCRIPT")) {
+              std::string body = full_script(index);
+              return command(commands_, call("EVAL", body), std::move(handler));
+            }
+            handler(reply);
+          });
+}
+
+std::string RedisBroker::meta_key(const std::string& channel) const {
+  return options_.key_prefix + "{" + channel + "}:m";
+}
+std::string RedisBroker::stream_key(const std::string& channel) const {
+  return options_.key_prefix + "{" + channel + "}:s";
+}
+std::string RedisBroker::pubsub_channel(const std::string& channel) const {
+  return options_.key_prefix + "{" + channel + "}";
+}
+
+// --- the Broker interface ---------------------------------------------------------------------------
+
+void RedisBroker::set_sink(MessageSink sink) {
+  asio::post(io_, [this, sink = std::move(sink)]() mutable { sink_ = std::move(sink); });
+}
+
+void RedisBroker::publish(PublishRequest request, PublishCallback done) {
+  auto reply = on_calling_loop(std::move(done));
+  const HistoryLimits& limits = policy_.for_channel(request.channel).history;
+  auto args = std::make_shared<std::vector<std::string>>(std::vector<std::string>{
+      meta_key(request.channel), stream_key(request.channel), pubsub_channel(request.channel),
+      std::to_string(new_history_id()), std::to_string(limits.max_messages), std::to_string(limits.max_age.count()),
+      std::move(request.event), std::move(request.data), request.is_json ? "1" : "0"});
+  asio::post(io_, [this, args, channel = std::move(request.channel), reply = std::move(reply)]() mutable {
+    if (!up_here_) return reply(unavailable());
+    run_script(Script::publish, args, [args, channel = std::move(channel), reply](redisReply* r) mutable {
+      if (is_error(r)) return reply(failure(r));
+      if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) return reply(broker_unavailable("Bad publish reply."));
+      Cursor cursor{number(r->element[0]), number(r->element[1])};
+      auto time_ms = static_cast<std::int64_t>(number(r->element[2]));
+      auto& a = *args;
+      reply(std::make_shared<const Message>(std::move(channel), cursor, time_ms, std::move(a[6]), std::move(a[7]),
+                                            a[8] == "1"));
+    });
+  });
+}
+
+void RedisBroker::read(const std::string& channel, const ReadFrom& from, std::size_t limit, ReadCallback done) {
+  auto reply = on_calling_loop(std::move(done));
+  asio::post(io_, [this, channel, from, limit, reply = std::move(reply)]() mutable {
+    if (!up_here_) return reply(unavailable());
+    auto found = channels_.find(channel);
+    if ((found == channels_.end() || found->second.subscription == Subscription::none) && !listened_(channel)) {
+      // Nobody here listens (an interval poll: a subscriber joins the hub before it reads), so there is
+      // nothing to hear live and no reason to subscribe in Redis.
+      return read_now(channel, from, limit, std::move(reply));
+    }
+    ChannelState& state = found != channels_.end() ? found->second : channels_[channel];
+    auto go = [this, channel, from, limit, reply](bool subscribed) mutable {
+      if (!subscribed) return reply(unavailable());
+      read_now(channel, from, limit, [this, channel, reply](std::variant<ReadResult, Error> outcome) {
+        if (auto* result = std::get_if<ReadResult>(&outcome)) {
+          auto it = channels_.find(channel);
+          if (it != channels_.end() && !it->second.baseline) it->second.baseline = result->newest;
+        }
+        reply(std::move(outcome));
+      });
+    };
+    if (state.subscription == Subscription::subscribed) return go(true);
+    state.waiting.emplace_back(std::move(go));
+    if (state.subscription == Subscription::none) subscribe(channel);
+    // subscribing: the confirmation runs the waiting reads; unsubscribing: its confirmation subscribes again
+  });
+}
+
+void RedisBroker::read_now(const std::string& channel, const ReadFrom& from, std::size_t limit,
+                           std::function<void(std::variant<ReadResult, Error>)> done) {
+  const HistoryLimits& limits = policy_.for_channel(channel).history;
+  std::vector<std::string> args{meta_key(channel),
+                                stream_key(channel),
+                                std::to_string(new_history_id()),
+                                std::to_string(limits.max_messages),
+                                std::to_string(limits.max_age.count()),
+                                "now",
+                                "0",
+                                "0",
+                                std::to_string(limit)};
+  if (from.since) {
+    args[5] = "since";
+    args[6] = std::to_string(from.since->history);
+    args[7] = std::to_string(from.since->seq);
+  } else if (from.last && *from.last > 0) {
+    args[5] = "last";
+    args[6] = std::to_string(*from.last);
+  }
+  run_script(Script::read, std::make_shared<std::vector<std::string>>(std::move(args)),
+             [channel, done = std::move(done)](redisReply* r) {
+               if (is_error(r)) return done(failure(r));
+               auto result = parse_read(channel, r);
+               if (!result) return done(broker_unavailable("Bad read reply."));
+               done(std::move(*result));
+             });
+}
+
+void RedisBroker::info(const std::string& channel, InfoCallback done) {
+  auto reply = on_calling_loop(std::move(done));
+  auto args = std::make_shared<std::vector<std::string>>(std::vector<std::string>{
+      meta_key(channel), stream_key(channel), std::to_string(policy_.for_channel(channel).history.max_age.count())});
+  asio::post(io_, [this, args, reply = std::move(reply)]() mutable {
+    if (!up_here_) return reply(unavailable());
+    run_script(Script::info, args, [reply](redisReply* r) {
+      if (is_error(r)) return reply(failure(r));
+      ChannelInfo info;
+      if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+        Cursor last{number(r->element[0]), number(r->element[1])};
+        if (last.seq > 0) info.last_id = last;
+        info.kept = number(r->element[2]);
+      }
+      reply(info);
+    });
+  });
+}
+
+void RedisBroker::sweep(const std::function<bool(const std::string&)>& listened) {
+  asio::post(io_, [this, listened] {
+    if (!up_here_) return;
+    for (auto& [name, state] : channels_) {
+      if (state.subscription != Subscription::subscribed || !state.waiting.empty() || state.resyncing ||
+          listened(name)) {
+        continue;
+      }
+      state.subscription = Subscription::unsubscribing;
+      subscription_command("UNSUBSCRIBE", name);
+    }
+  });
+}
+
+// --- Pub/Sub ----------------------------------------------------------------------------------------
+
+void RedisBroker::subscribe(const std::string& channel) {
+  channels_[channel].subscription = Subscription::subscribing;
+  subscription_command("SUBSCRIBE", channel);
+}
+
+// hiredis keeps the SUBSCRIBE callback for the channel: it receives the confirmation, every message and
+// the UNSUBSCRIBE confirmation (an UNSUBSCRIBE's own callback is never called, so it gets the same one).
+void RedisBroker::subscription_command(std::string_view verb, const std::string& channel) {
+  if (subscriber_ == nullptr) return;
+  std::string name = pubsub_channel(channel);
+  const char* argv[] = {verb.data(), name.c_str()};
+  std::size_t lengths[] = {verb.size(), name.size()};
+  redisAsyncCommandArgv(subscriber_, &RedisBroker::on_subscription_reply, this, 2, argv, lengths);
+}
+
+void RedisBroker::on_subscription_reply(redisAsyncContext* context, void* reply, void* self_pointer) {
+  auto* self = static_cast<RedisBroker*>(self_pointer);
+  auto* r = static_cast<redisReply*>(reply);
+  if (r == nullptr || context != self->subscriber_ || r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
+  std::string_view name = text(r->element[1]);
+  const std::string& prefix = self->options_.key_prefix;
+  if (!name.starts_with(prefix + "{") || !name.ends_with("}")) return;
+  std::string channel(name.substr(prefix.size() + 1, name.size() - prefix.size() - 2));
+  self->on_pubsub(std::string(text(r->element[0])), channel, r->element[2]);
+}
+
+void RedisBroker::on_pubsub(const std::string& type, const std::string& channel, const redisReply* payload) {
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) return;
+  ChannelState& state = it->second;
+  if (type == "subscribe") {
+    state.subscription = Subscription::subscribed;
+    if (state.resync_needed) resync(channel, state.last_dispatched ? *state.last_dispatched : *state.baseline);
+    for (auto& wait : std::exchange(state.waiting, {})) wait(true);
+  } else if (type == "unsubscribe") {
+    if (!state.waiting.empty()) return subscribe(channel);  // a reader came while it was leaving
+    channels_.erase(it);
+  } else if (type == "message") {
+    if (state.subscription != Subscription::subscribed) return;
+    MessagePtr message = parse_notification(channel, text(payload));
+    if (!message) return spdlog::warn("redis: unreadable notification on channel {}", channel);
+    if (state.resyncing) return state.held.push_back(std::move(message));
+    dispatch(state, message);
+  }
+}
+
+void RedisBroker::dispatch(ChannelState& state, const MessagePtr& message) {
+  Cursor cursor = message->cursor();
+  if (state.last_dispatched && state.last_dispatched->history == cursor.history &&
+      cursor.seq <= state.last_dispatched->seq) {
+    return;  // already handed on (a re-read and a live notification overlap)
+  }
+  state.last_dispatched = cursor;
+  if (sink_) sink_(message);
+}
+
+// After an outage: what was published while this node was away, in order, then what arrived meanwhile.
+void RedisBroker::resync(const std::string& channel, Cursor from) {
+  ChannelState& state = channels_[channel];
+  state.resync_needed = false;
+  state.resyncing = true;
+  read_now(channel, {.since = from}, resync_page, [this, channel](std::variant<ReadResult, Error> outcome) {
+    auto it = channels_.find(channel);
+    if (it == channels_.end() || !it->second.resyncing) return;
+    ChannelState& state = it->second;
+    auto* result = std::get_if<ReadResult>(&outcome);
+    if (result == nullptr) {
+      // Redis refused the read (the connection going again resets everything anyway): go live as best
+      // we can rather than hold the channel's messages forever.
+      spdlog::error("redis: could not re-read channel {} after reconnecting: {}", channel,
+                    std::get<Error>(outcome).message);
+      state.resyncing = false;
+      for (const auto& message : std::exchange(state.held, {})) dispatch(state, message);
+      return;
+    }
+    if (result->gap) spdlog::warn("redis: channel {} lost history during the outage (gap)", channel);
+    for (const auto& message : result->messages) dispatch(state, message);
+    if (result->more) return resync(channel, result->cursor);
+    state.resyncing = false;
+    for (const auto& message : std::exchange(state.held, {})) dispatch(state, message);
+  });
+}
+
+}  // namespace herald

@@ -1,0 +1,120 @@
+#pragma once
+// The Redis broker: channel histories live in Redis (see redis_scripts.hpp for the keys), so every node
+// on one Redis mints and reads the same cursors, and a publish on any node reaches the subscribers of all.
+//
+// One thread of its own runs an io_context with two hiredis connections: one for commands (the scripts)
+// and one subscribed to the channels this node's clients listen to. No Redis call ever blocks an event
+// loop; answers go back to the loop that asked (broker.hpp, point 6).
+//
+// A channel is subscribed in Redis when it is read while this node has listeners of it (a subscriber
+// joins the hub, then reads), and that read waits for the subscription to be confirmed, so no message
+// falls between history and live. An interval poll reads without subscribing. sweep() unsubscribes
+// the channels nobody on this node listens to any more.
+//
+// When Redis goes away, publish/read/info fail with broker_unavailable (503); live subscribers stay
+// connected. The broker reconnects with backoff and re-subscribes; each listened channel is then re-read
+// from the last message this node handed its sink, and what was published meanwhile is fed to the sink
+// in order before the live messages that arrived during the re-read (subscribers skip what they saw).
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/broker.hpp"
+#include "broker/redis_options.hpp"
+#include "core/namespace_settings.hpp"
+
+struct redisAsyncContext;
+struct redisReply;
+
+namespace herald {
+
+class RedisBroker final : public Broker {
+ public:
+  // `listened` says whether this node has subscribers of a channel (read from any thread).
+  RedisBroker(RedisOptions options, NamespacePolicy policy, std::function<bool(const std::string&)> listened);
+  ~RedisBroker() override;
+  RedisBroker(const RedisBroker&) = delete;
+  RedisBroker& operator=(const RedisBroker&) = delete;
+
+  void set_sink(MessageSink sink) override;
+  void publish(PublishRequest request, PublishCallback done) override;
+  void read(const std::string& channel, const ReadFrom& from, std::size_t limit, ReadCallback done) override;
+  void info(const std::string& channel, InfoCallback done) override;
+  void sweep(const std::function<bool(const std::string&)>& listened) override;
+
+  // Both connections are up (readable from any thread).
+  bool connected() const { return up_.load(); }
+  // Closes the connections (pending calls fail) and joins the broker's thread. Idempotent.
+  void stop();
+
+ private:
+  enum class Script { publish, read, info };
+  using ReplyHandler = std::function<void(redisReply*)>;  // nullptr: no reply (the connection is gone)
+  enum class Subscription { none, subscribing, subscribed, unsubscribing };
+  struct ChannelState {
+    Subscription subscription = Subscription::none;
+    std::vector<std::function<void(bool)>> waiting;  // reads waiting for the subscription (false: it failed)
+    std::optional<Cursor> last_dispatched;           // the newest message handed to the sink
+    std::optional<Cursor> baseline;                  // the newest message when a reader first joined
+    bool resync_needed = false;                      // re-subscribed after an outage: re-read before live
+    bool resyncing = false;
+    std::vector<MessagePtr> held;  // live messages that arrived during the re-read
+  };
+
+  // Everything below runs on the broker's thread.
+  void connect();
+  redisAsyncContext* open_connection(std::string& error);
+  void handshake();
+  void connection_failed(const std::string& reason);
+  void maybe_up();
+  static void on_connect(const redisAsyncContext* context, int status);
+  static void on_disconnect(const redisAsyncContext* context, int status);
+  static void on_reply(redisAsyncContext* context, void* reply, void* handler);
+  static void on_subscription_reply(redisAsyncContext* context, void* reply, void* self);
+
+  void command(redisAsyncContext* context, const std::vector<std::string_view>& args, ReplyHandler handler);
+  void run_script(Script script, const std::shared_ptr<std::vector<std::string>>& args, ReplyHandler handler);
+  void read_now(const std::string& channel, const ReadFrom& from, std::size_t limit,
+                std::function<void(std::variant<ReadResult, Error>)> done);
+
+  void subscribe(const std::string& channel);
+  void subscription_command(std::string_view verb, const std::string& channel);
+  void on_pubsub(const std::string& type, const std::string& channel, const redisReply* payload);
+  void dispatch(ChannelState& state, const MessagePtr& message);
+  void resync(const std::string& channel, Cursor from);
+
+  std::string meta_key(const std::string& channel) const;
+  std::string stream_key(const std::string& channel) const;
+  std::string pubsub_channel(const std::string& channel) const;
+
+  RedisOptions options_;
+  NamespacePolicy policy_;
+  std::function<bool(const std::string&)> listened_;
+  MessageSink sink_;
+
+  boost::asio::io_context io_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  boost::asio::steady_timer retry_timer_;
+  boost::asio::steady_timer connect_timer_;
+  redisAsyncContext* commands_ = nullptr;
+  redisAsyncContext* subscriber_ = nullptr;
+  bool commands_ready_ = false;
+  bool subscriber_ready_ = false;
+  bool up_here_ = false;      // the broker thread's view of up_
+  bool ever_up_ = false;      // for the log: "reachable again" vs "connected"
+  bool down_logged_ = false;  // each transition is logged once, not each retry
+  bool stopping_ = false;
+  std::chrono::milliseconds backoff_;
+  std::string script_sha_[3];
+  std::unordered_map<std::string, ChannelState> channels_;
+  std::atomic<bool> up_{false};
+  std::thread thread_;
+};
+
+}  // namespace herald

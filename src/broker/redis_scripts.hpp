@@ -1,0 +1,113 @@
+#pragma once
+// The Lua scripts the Redis broker runs. A script runs atomically in Redis, so a publish appends to the
+// stream, advances the sequence and notifies every node in one step that no reader can split.
+//
+// Keys of channel C (P is the configured key prefix; the braces keep both keys in one cluster slot):
+//   P{C}:m  hash  h = history id (decimal, 40 bits), s = last sequence number
+//   P{C}:s  stream of the kept messages; entry id 0-<seq>, fields t (ms since epoch), e (event),
+//           d (data), j ("1" when data is JSON)
+// Both expire after the namespace's history age (at least a minute) without a publish or read, so an
+// idle channel vanishes and its next use draws a new history id: old cursors then read as a gap, as the
+// contract says. Within that time an aged-out message is trimmed but the history id stays.
+// Pub/Sub channel P{C} carries each published message as
+//   "<history> <seq> <time_ms> <j> <event length>\n<event><data>"
+namespace herald::redis_scripts {
+
+// Trims the stream to the age limit (entries are in time order, so only the oldest end is looked at).
+inline constexpr const char* prelude = R"lua(
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function keep_for(meta, stream, age)
+  local ttl = math.max(age, 60000)
+  redis.call('PEXPIRE', meta, ttl)
+  redis.call('PEXPIRE', stream, ttl)
+end
+local function trim_age(stream, cutoff)
+  while true do
+    local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
+    if #first == 0 or tonumber(first[1][2][2]) >= cutoff then return end
+    redis.call('XDEL', stream, first[1][1])
+  end
+end
+-- The channel's history id and last sequence number, creating the history with `fresh` if it has none.
+local function history(meta, stream, fresh)
+  local hid = redis.call('HGET', meta, 'h')
+  if not hid then
+    redis.call('DEL', stream)
+    redis.call('HSET', meta, 'h', fresh, 's', 0)
+    return fresh, 0
+  end
+  return hid, tonumber(redis.call('HGET', meta, 's'))
+end
+)lua";
+
+// KEYS: meta, stream. ARGV: pubsub channel, fresh history id, max messages, max age ms, event, data, j.
+// Returns {history id, seq, time_ms}.
+inline constexpr const char* publish = R"lua(
+local now = now_ms()
+local age = tonumber(ARGV[4])
+local hid = history(KEYS[1], KEYS[2], ARGV[2])
+local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], '0-' .. seq, 't', now, 'e', ARGV[5], 'd', ARGV[6], 'j', ARGV[7])
+trim_age(KEYS[2], now - age)
+keep_for(KEYS[1], KEYS[2], age)
+redis.call('PUBLISH', ARGV[1], hid .. ' ' .. seq .. ' ' .. now .. ' ' .. ARGV[7] .. ' ' .. #ARGV[5] .. '\n' ..
+  ARGV[5] .. ARGV[6])
+return {hid, seq, now}
+)lua";
+
+// KEYS: meta, stream. ARGV: fresh history id, max messages, max age ms, mode ("now", "last", "since"),
+// N for "last" or the cursor's history id for "since", the cursor's seq for "since", limit.
+// Returns {history id, last seq, gap (0/1), more (0/1), seq just before the first returned,
+//          then per message: seq, time_ms, event, data, j}.
+inline constexpr const char* read = R"lua(
+local now = now_ms()
+local age = tonumber(ARGV[3])
+local hid, last = history(KEYS[1], KEYS[2], ARGV[1])
+trim_age(KEYS[2], now - age)
+redis.call('XTRIM', KEYS[2], 'MAXLEN', ARGV[2])
+keep_for(KEYS[1], KEYS[2], age)
+local kept = redis.call('XLEN', KEYS[2])
+local first = last + 1 - kept
+local mode = ARGV[4]
+local start, gap = last + 1, 0
+if mode == 'last' then
+  start = last + 1 - math.min(tonumber(ARGV[5]), kept)
+elseif mode == 'since' then
+  local since = tonumber(ARGV[6])
+  if ARGV[5] ~= hid or since > last or since + 1 < first then
+    start, gap = first, 1
+  else
+    start = since + 1
+  end
+end
+local out = {hid, last, gap, 0, start - 1}
+if start > last then return out end
+local limit = tonumber(ARGV[7])
+local entries = redis.call('XRANGE', KEYS[2], '0-' .. start, '+', 'COUNT', limit + 1)
+if #entries > limit then
+  out[4] = 1
+  entries[#entries] = nil
+end
+for _, entry in ipairs(entries) do
+  local f = entry[2]
+  out[#out + 1] = string.sub(entry[1], 3)
+  out[#out + 1] = f[2]
+  out[#out + 1] = f[4]
+  out[#out + 1] = f[6]
+  out[#out + 1] = f[8]
+end
+return out
+)lua";
+
+// KEYS: meta, stream. ARGV: max age ms. Returns {} for an unknown channel, else {history id, last seq, kept}.
+inline constexpr const char* info = R"lua(
+local hid = redis.call('HGET', KEYS[1], 'h')
+if not hid then return {} end
+trim_age(KEYS[2], now_ms() - tonumber(ARGV[1]))
+return {hid, tonumber(redis.call('HGET', KEYS[1], 's')), redis.call('XLEN', KEYS[2])}
+)lua";
+
+}  // namespace herald::redis_scripts

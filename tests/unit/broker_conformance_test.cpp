@@ -1,0 +1,249 @@
+// The broker contract (broker/broker.hpp), run against both brokers: the memory broker and the Redis
+// broker on a throwaway redis-server. Calls are made from the test thread (no event loop), so callbacks
+// may arrive on the broker's own thread: every helper waits for its answer.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <future>
+#include <thread>
+
+#include "broker/memory_broker.hpp"
+#include "broker/redis_broker.hpp"
+#include "redis_server.hpp"
+
+namespace herald {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto patience = 10s;
+
+struct MemoryKind {
+  static constexpr bool redis = false;
+  static std::unique_ptr<Broker> make(const NamespacePolicy& policy) { return std::make_unique<MemoryBroker>(policy); }
+};
+
+struct RedisKind {
+  static constexpr bool redis = true;
+  static inline std::unique_ptr<test::RedisServer> server;
+  static inline int tests = 0;
+  static std::unique_ptr<Broker> make(const NamespacePolicy& policy) {
+    if (!server) server = std::make_unique<test::RedisServer>();
+    RedisOptions options;
+    options.port = server->port();
+    options.key_prefix = std::to_string(++tests);  // each test its own channels
+    options.key_prefix += ':';
+    auto broker = std::make_unique<RedisBroker>(options, policy, [](const std::string&) { return true; });
+    for (auto until = std::chrono::steady_clock::now() + patience;
+         !broker->connected() && std::chrono::steady_clock::now() < until;) {
+      std::this_thread::sleep_for(5ms);
+    }
+    return broker;
+  }
+};
+
+template <typename Kind>
+struct BrokerConformance : ::testing::Test {
+  void SetUp() override {
+    if constexpr (Kind::redis) {
+      if (!test::RedisServer::available()) GTEST_SKIP() << "redis-server is not installed (scripts/install-deps)";
+    }
+    policy.defaults.history.max_messages = 100;
+    NamespaceSettings small;
+    small.history.max_messages = 3;
+    policy.by_namespace["small"] = small;
+    NamespaceSettings brief;
+    brief.history.max_age = 300ms;
+    policy.by_namespace["brief"] = brief;
+    broker = Kind::make(policy);
+    broker->set_sink([this](const MessagePtr& m) {
+      std::lock_guard lock(mutex);
+      sunk.push_back(m);
+      changed.notify_all();
+    });
+  }
+
+  MessagePtr publish(const std::string& channel, const std::string& data) {
+    std::promise<std::variant<MessagePtr, Error>> answer;
+    broker->publish(PublishRequest{channel, "", data, false},
+                    [&](auto result) { answer.set_value(std::move(result)); });
+    auto result = answer.get_future().get();
+    if (auto* error = std::get_if<Error>(&result)) ADD_FAILURE() << error->code << ": " << error->message;
+    return std::get<MessagePtr>(result);
+  }
+  ReadResult read(const std::string& channel, ReadFrom from, std::size_t limit = 100) {
+    std::promise<std::variant<ReadResult, Error>> answer;
+    broker->read(channel, from, limit, [&](auto result) { answer.set_value(std::move(result)); });
+    auto result = answer.get_future().get();
+    if (auto* error = std::get_if<Error>(&result)) ADD_FAILURE() << error->code << ": " << error->message;
+    return std::get<ReadResult>(result);
+  }
+  ChannelInfo info(const std::string& channel) {
+    std::promise<std::variant<ChannelInfo, Error>> answer;
+    broker->info(channel, [&](auto result) { answer.set_value(std::move(result)); });
+    return std::get<ChannelInfo>(answer.get_future().get());
+  }
+  // The sink's messages once there are `count` of them (or what came within the patience).
+  std::vector<MessagePtr> sunk_after(std::size_t count) {
+    std::unique_lock lock(mutex);
+    changed.wait_for(lock, patience, [&] { return sunk.size() >= count; });
+    return sunk;
+  }
+
+  NamespacePolicy policy;
+  std::unique_ptr<Broker> broker;
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<MessagePtr> sunk;
+};
+
+using Brokers = ::testing::Types<MemoryKind, RedisKind>;
+struct BrokerNames {
+  template <typename T>
+  static std::string GetName(int) {
+    return T::redis ? "Redis" : "Memory";
+  }
+};
+TYPED_TEST_SUITE(BrokerConformance, Brokers, BrokerNames);
+
+void expect_same(const MessagePtr& a, const MessagePtr& b) {
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->cursor(), b->cursor());
+  EXPECT_EQ(a->data(), b->data());
+  EXPECT_EQ(a->channel(), b->channel());
+}
+
+TYPED_TEST(BrokerConformance, PublishAppendsAndTellsTheSinkInOrder) {
+  this->read("ch", {});  // a reader joins: the sink hears the channel from now on (point 7)
+  auto a = this->publish("ch", "a");
+  auto b = this->publish("ch", "b");
+  auto sunk = this->sunk_after(2);
+  ASSERT_EQ(sunk.size(), 2U);
+  expect_same(sunk[0], a);
+  expect_same(sunk[1], b);
+  EXPECT_EQ(b->cursor().seq, a->cursor().seq + 1);
+  auto after = this->read("ch", {.since = a->cursor()});
+  ASSERT_EQ(after.messages.size(), 1U);
+  expect_same(after.messages[0], b);
+  EXPECT_EQ(after.newest, b->cursor());
+}
+
+TYPED_TEST(BrokerConformance, EventsAndJsonSurviveTheRoundTrip) {
+  this->read("shape", {});
+  std::promise<MessagePtr> answer;
+  this->broker->publish(PublishRequest{"shape", "greet", R"({"a":"x\ny"})", true},
+                        [&](auto result) { answer.set_value(std::get<MessagePtr>(result)); });
+  auto published = answer.get_future().get();
+  auto read = this->read("shape", {.last = 1});
+  ASSERT_EQ(read.messages.size(), 1U);
+  for (const auto& m : {read.messages[0], this->sunk_after(1).at(0)}) {
+    EXPECT_EQ(m->event(), "greet");
+    EXPECT_EQ(m->data(), R"({"a":"x\ny"})");
+    EXPECT_TRUE(m->is_json());
+    EXPECT_EQ(m->envelope(), published->envelope());
+  }
+}
+
+TYPED_TEST(BrokerConformance, ACursorFromNowResumesWithoutAGap) {
+  Cursor start = this->read("fresh", {}).cursor;
+  auto m = this->publish("fresh", "x");
+  auto result = this->read("fresh", {.since = start});
+  EXPECT_FALSE(result.gap);
+  ASSERT_EQ(result.messages.size(), 1U);
+  expect_same(result.messages[0], m);
+}
+
+TYPED_TEST(BrokerConformance, LastGivesTheNewestAndPagesSayMore) {
+  Cursor start = this->read("paged", {}).cursor;
+  std::vector<MessagePtr> published;
+  for (int i = 0; i < 5; ++i) published.push_back(this->publish("paged", std::to_string(i)));
+  auto last = this->read("paged", {.last = 2});
+  ASSERT_EQ(last.messages.size(), 2U);
+  expect_same(last.messages[0], published[3]);
+  EXPECT_FALSE(last.gap);
+  auto page = this->read("paged", {.since = start}, 2);
+  EXPECT_TRUE(page.more);
+  ASSERT_EQ(page.messages.size(), 2U);
+  EXPECT_EQ(page.cursor, published[1]->cursor());
+  auto rest = this->read("paged", {.since = page.cursor}, 10);
+  EXPECT_FALSE(rest.more);
+  ASSERT_EQ(rest.messages.size(), 3U);
+  expect_same(rest.messages[2], published[4]);
+  EXPECT_EQ(rest.cursor, published[4]->cursor());
+}
+
+TYPED_TEST(BrokerConformance, NamespacesBoundHistoryByCount) {
+  auto first = this->publish("small:x", "0");
+  for (int i = 1; i < 10; ++i) this->publish("small:x", std::to_string(i));
+  auto result = this->read("small:x", {.since = first->cursor()});
+  EXPECT_TRUE(result.gap);
+  ASSERT_EQ(result.messages.size(), 3U);
+  EXPECT_EQ(result.messages[0]->data(), "7");
+  EXPECT_EQ(result.gap_cursor.seq, 7U);
+  EXPECT_EQ(this->info("small:x").kept, 3U);
+}
+
+TYPED_TEST(BrokerConformance, NamespacesBoundHistoryByAge) {
+  auto old = this->publish("brief:x", "old");
+  std::this_thread::sleep_for(400ms);  // past the namespace's 300 ms age
+  auto result = this->read("brief:x", {.since = old->cursor()});
+  EXPECT_TRUE(result.messages.empty());
+  EXPECT_FALSE(result.gap);  // aged out, but the history is the same: nothing after the cursor was lost
+  EXPECT_EQ(this->info("brief:x").kept, 0U);
+}
+
+TYPED_TEST(BrokerConformance, AForeignCursorIsAGapNeverAHole) {
+  auto a = this->publish("one", "a");
+  auto b = this->publish("two", "b");
+  EXPECT_NE(a->cursor().history, b->cursor().history);
+  auto result = this->read("two", {.since = a->cursor()});
+  EXPECT_TRUE(result.gap);
+  ASSERT_EQ(result.messages.size(), 1U);
+  expect_same(result.messages[0], b);
+  EXPECT_EQ(result.gap_cursor, (Cursor{b->cursor().history, 0}));
+}
+
+TYPED_TEST(BrokerConformance, InfoOfAnUnknownChannelIsEmpty) {
+  auto info = this->info("nobody");
+  EXPECT_FALSE(info.last_id);
+  EXPECT_EQ(info.kept, 0U);
+}
+
+TYPED_TEST(BrokerConformance, InfoTellsTheLastIdAndWhatIsKept) {
+  this->publish("counted", "a");
+  auto b = this->publish("counted", "b");
+  auto info = this->info("counted");
+  EXPECT_EQ(info.last_id, b->cursor());
+  EXPECT_EQ(info.kept, 2U);
+}
+
+TYPED_TEST(BrokerConformance, SweepKeepsChannelsWithHistoryOrListeners) {
+  this->publish("kept", "x");
+  this->read("listened", {});
+  this->broker->sweep([](const std::string& channel) { return channel == "listened"; });
+  EXPECT_TRUE(this->info("kept").last_id);
+}
+
+TYPED_TEST(BrokerConformance, ConcurrentPublishersGetDistinctIncreasingCursors) {
+  constexpr int threads_count = 4;
+  const int per_thread = TypeParam::redis ? 300 : 2000;
+  std::vector<std::vector<std::uint64_t>> seen(threads_count);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < threads_count; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) seen[t].push_back(this->publish("busy", "x")->cursor().seq);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  std::vector<std::uint64_t> all;
+  for (auto& s : seen) {
+    EXPECT_TRUE(std::is_sorted(s.begin(), s.end()));
+    all.insert(all.end(), s.begin(), s.end());
+  }
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
+  EXPECT_EQ(all.back(), static_cast<std::uint64_t>(threads_count * per_thread));
+}
+
+}  // namespace
+}  // namespace herald
