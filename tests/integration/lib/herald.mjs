@@ -141,7 +141,15 @@ export async function startHerald({
 
   const port = await ready;
   const url = `http://127.0.0.1:${port}`;
-  if (toml.includes('broker = "redis"') && waitForBrokerToo) await waitForBroker(url);
+  const onRedis = broker !== '' || /^broker\s*=\s*"redis"/m.test(config);
+  if (onRedis && waitForBrokerToo) {
+    try {
+      await waitForBroker(url);
+    } catch (err) {
+      proc.kill('SIGKILL'); // a herald left running would keep the test process alive: fail, don't hang
+      throw err;
+    }
+  }
   return {
     url,
     wsUrl: `ws://127.0.0.1:${port}`,
