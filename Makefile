@@ -1,5 +1,5 @@
 # herald: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: all deps build run test test-unit test-sanitize test-tsan format tidy clean
+.PHONY: all deps build run test test-unit test-sanitize test-tsan bench bench-deps format tidy clean
 
 BUILD ?= build
 BUILD_ASAN ?= build-asan
@@ -50,8 +50,16 @@ test-tsan: deps
 	cmake --build build-tsan -j $(JOBS)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure --timeout 900
 
+# The benchmark suite (under 20 minutes): herald against Nchan, Node ws and Socket.IO on loopback, written to
+# bench/results/<date>/ (CSV, report.md, SVG charts). `make bench-deps` installs the peers and gnuplot once.
+bench-deps:
+	@bench/peers/install
+
+bench: build bench-deps
+	bench/run
+
 format:
-	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp')
+	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'bench/*.cpp' 'bench/*.hpp')
 
 # clang-tidy reads its own configuration of the tree: GCC's precompiled header means nothing to clang.
 tidy: deps

@@ -44,6 +44,7 @@ threads = $HERALD_THREADS
 size = 1000
 [login]
 database = "$SERVER_DIR/herald.db"
+starts_per_minute = 1000000
 TOML
       "$BUILD/herald" serve --listen 127.0.0.1:0 --config "$SERVER_DIR/herald.toml" >"$SERVER_DIR/log" 2>&1 &
       SERVER_PIDS=($!)

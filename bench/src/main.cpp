@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   app.add_option("--pid", o.pids, "server process to sample for CPU and memory (repeatable)");
   app.add_option("--source", o.sources, "local address to connect from (repeatable; round-robin)");
   app.add_option("--channel-prefix", o.channel_prefix);
+  app.add_flag("--login-storm", o.login_storm,
+               "each subscriber is a login screen (POST /login/start, /login/events); approvals at --rate");
   app.add_flag("--idle", o.idle, "connect, settle, report memory per connection; publish nothing");
   app.add_option("--settle", o.settle, "idle: seconds before reading memory");
   app.add_option("--hold", o.hold, "seconds to keep connections open after reporting");
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
   app.add_option("--csv", o.csv, "append the result row to this CSV file");
   app.add_flag("!--quiet", o.progress, "no progress lines");
   CLI11_PARSE(app, argc, argv);
+  if (o.login_storm) o.channels = o.subscribers;  // one screen, one channel, one approval
   if (o.channels % o.publishers != 0) {
     std::cerr << "--publishers must divide --channels (each channel's publishes stay on one connection, in order)\n";
     return 2;

@@ -75,6 +75,10 @@ struct Subscriber {
   std::atomic<int> fd{-1};
   SocketBytes closed_bytes;  // bytes of connections already closed (a poller that had to reconnect)
   bool ready = false;
+  // login-storm: the screen's login request, its cookie, and when its approval was sent.
+  std::string login_id;
+  std::string cookie;
+  std::atomic<int64_t> approved_at_us{0};
 };
 
 struct Loop {
@@ -94,6 +98,16 @@ struct Context {
 
 void on_text(Context& context, Subscriber& sub, std::string_view text) {
   const int64_t now = now_micros();
+  if (context.options.login_storm) {
+    // A login screen wakes on its one `approved` event: sequence 0, timed from the approval request.
+    if (text.find("\"approved\"") == std::string_view::npos) return;
+    sub.loop->latency.record(now - sub.approved_at_us.load(std::memory_order_relaxed));
+    if (sub.sequence.on_delivery(0) != SequenceTracker::Outcome::kDuplicate) {
+      context.shared.delivered.fetch_add(1, std::memory_order_relaxed);
+    }
+    context.shared.last_delivery_us.store(now, std::memory_order_relaxed);
+    return;
+  }
   scan_payloads(text, [&](uint64_t seq, int64_t sent) {
     sub.loop->latency.record(now - sent);
     if (sub.sequence.on_delivery(seq) != SequenceTracker::Outcome::kDuplicate) {
@@ -142,13 +156,42 @@ std::string subscribe_path(const Context& context, const Subscriber& sub) {
   const std::string& target = context.options.target;
   const std::string& transport = context.options.transport;
   std::string channel = context.channel(sub.channel);
+  if (context.options.login_storm) return "/login/events";
   if (target == "socketio") return "/socket.io/?EIO=4&transport=websocket";
   if (target == "nchan" && transport == "poll") return "/isub/" + channel;
   return "/sub/" + channel;
 }
 
+// login-storm: a screen starts its login request on the connection it will listen on.
+awaitable<void> start_login(Context& context, Subscriber& sub, beast::tcp_stream& stream) {
+  http::request<http::string_body> request(http::verb::post, "/login/start", 11);
+  request.set(http::field::host, host_header(context));
+  request.prepare_payload();
+  co_await http::async_write(stream, request, use_awaitable);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  co_await http::async_read(stream, buffer, response, use_awaitable);
+  if (response.result_int() != 201) {
+    throw std::runtime_error("login start answered " + std::to_string(response.result_int()) + ": " + response.body());
+  }
+  const std::string set_cookie(response[http::field::set_cookie]);
+  sub.cookie = set_cookie.substr(0, set_cookie.find(';'));
+  const std::string& body = response.body();
+  const size_t at = body.find("\"id\":\"");
+  if (at == std::string::npos) throw std::runtime_error("login start: no id in " + body);
+  sub.login_id = body.substr(at + 6, body.find('"', at + 6) - (at + 6));
+}
+
 awaitable<void> websocket_subscriber(Context& context, Subscriber& sub) {
-  websocket::stream<beast::tcp_stream> ws(co_await connect(context, sub));
+  beast::tcp_stream stream = co_await connect(context, sub);
+  if (context.options.login_storm) co_await start_login(context, sub, stream);
+  websocket::stream<beast::tcp_stream> ws(std::move(stream));
+  if (context.options.login_storm) {
+    ws.set_option(websocket::stream_base::decorator([&](websocket::request_type& request) {
+      request.set(http::field::cookie, sub.cookie);
+      request.set(http::field::origin, "http://" + host_header(context));
+    }));
+  }
   ws.read_message_max(1 << 20);
   co_await ws.async_handshake(host_header(context), subscribe_path(context, sub), use_awaitable);
   beast::flat_buffer buffer;
@@ -179,9 +222,11 @@ awaitable<void> websocket_subscriber(Context& context, Subscriber& sub) {
 
 awaitable<void> sse_subscriber(Context& context, Subscriber& sub) {
   beast::tcp_stream stream = co_await connect(context, sub);
+  if (context.options.login_storm) co_await start_login(context, sub, stream);
   http::request<http::empty_body> request(http::verb::get, subscribe_path(context, sub), 11);
   request.set(http::field::host, host_header(context));
   request.set(http::field::accept, "text/event-stream");
+  if (!sub.cookie.empty()) request.set(http::field::cookie, sub.cookie);
   co_await http::async_write(stream, request, use_awaitable);
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
@@ -219,7 +264,10 @@ awaitable<void> poll_subscriber(Context& context, Subscriber& sub) {
   std::unique_ptr<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
   while (!context.shared.stopping.load(std::memory_order_relaxed)) {
-    if (!stream) stream = std::make_unique<beast::tcp_stream>(co_await connect(context, sub));
+    if (!stream) {
+      stream = std::make_unique<beast::tcp_stream>(co_await connect(context, sub));
+      if (options.login_storm && sub.login_id.empty()) co_await start_login(context, sub, *stream);
+    }
     std::string target = subscribe_path(context, sub);
     if (herald) {
       std::string query;
@@ -231,6 +279,7 @@ awaitable<void> poll_subscriber(Context& context, Subscriber& sub) {
     request.set(http::field::host, host_header(context));
     if (!last_modified.empty()) request.set(http::field::if_modified_since, last_modified);
     if (!etag.empty()) request.set(http::field::if_none_match, etag);
+    if (!sub.cookie.empty()) request.set(http::field::cookie, sub.cookie);
     auto [write_error, written] = co_await http::async_write(*stream, request, asio::as_tuple(use_awaitable));
     if (context.shared.measuring.load(std::memory_order_relaxed)) {
       context.shared.requests.fetch_add(1, std::memory_order_relaxed);
@@ -350,7 +399,8 @@ struct PublishState {
   Clock::time_point start;
 };
 
-awaitable<void> publisher(Context& context, PublishState& state, int worker, uint64_t total) {
+awaitable<void> publisher(Context& context, PublishState& state, int worker, uint64_t total,
+                          std::vector<Subscriber>& subs) {
   const Options& options = context.options;
   HttpClient client{context, {}, {}};
   asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -365,7 +415,16 @@ awaitable<void> publisher(Context& context, PublishState& state, int worker, uin
     const uint64_t seq = i / static_cast<uint64_t>(options.channels);
     http::request<http::string_body> request(http::verb::post, "/pub/" + context.channel(channel), 11);
     request.set(http::field::content_type, "application/json");
-    request.body() = make_payload(seq, now_micros(), options.pad);
+    if (options.login_storm) {
+      // login-storm: each "channel" is one screen, approved once, from loopback as an app server would.
+      Subscriber& screen = subs[static_cast<size_t>(channel)];
+      if (!screen.ready || screen.login_id.empty()) continue;
+      request.target("/api/login/approve");
+      request.body() = "{\"user\":\"u1\",\"id\":\"" + screen.login_id + "\"}";
+      screen.approved_at_us = now_micros();
+    } else {
+      request.body() = make_payload(seq, now_micros(), options.pad);
+    }
     try {
       auto response = co_await client.send(std::move(request));
       if (response.result_int() / 100 == 2) {
@@ -517,9 +576,10 @@ int run(const Options& options) {
   const int connected = shared.ready.load();
   bool barrier_ok = true;
   if (options.barrier && options.transport != "poll" && connected > 0) {
-    if (options.target == "nchan") {
+    if (options.target == "nchan" || options.login_storm) {
       // Nchan's workers learn each other's subscriber counts late, so its count is no barrier; a fresh
       // channel read from its oldest message loses nothing to a subscription that is still settling.
+      // A login screen's channel cannot be inspected; its state is kept, so an approval is not missed.
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     } else {
       barrier_ok = run_on_own_loop(barrier(context, expected_per_channel, 30));
@@ -573,12 +633,14 @@ int run(const Options& options) {
   shared.measuring = true;
   PublishState publish;
   publish.published.assign(static_cast<size_t>(options.channels), 0);
-  const uint64_t total = std::max<uint64_t>(1, static_cast<uint64_t>(options.rate * options.duration + 0.5));
+  const uint64_t total = options.login_storm
+                             ? static_cast<uint64_t>(options.subscribers)
+                             : std::max<uint64_t>(1, static_cast<uint64_t>(options.rate * options.duration + 0.5));
   asio::io_context publish_io{1};
   publish.start = Clock::now();
   const int64_t window_start_us = now_micros();
   for (int w = 0; w < options.publishers; w++) {
-    asio::co_spawn(publish_io, publisher(context, publish, w, total), asio::detached);
+    asio::co_spawn(publish_io, publisher(context, publish, w, total, subs), asio::detached);
   }
   std::thread publish_thread([&] { publish_io.run(); });
   // Progress while publishing: the publisher runs on its own thread; this one only reports.
