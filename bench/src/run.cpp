@@ -659,8 +659,17 @@ int run(const Options& options) {
   }
   const auto drain_start = Clock::now();
   const double drain = options.drain + (options.transport == "poll" ? options.poll_interval : 0);
-  while (shared.delivered < expected && seconds_since(drain_start) < drain) {
+  // A saturated server is still delivering, late, when the publisher is done: wait while deliveries keep
+  // coming, and stop at `drain` seconds or after a stall (what never arrives then is counted as lost).
+  const double stall = 3 + (options.transport == "poll" ? options.poll_interval : 0);
+  uint64_t seen = shared.delivered;
+  auto last_progress_at = Clock::now();
+  while (shared.delivered < expected && seconds_since(drain_start) < drain && seconds_since(last_progress_at) < stall) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (shared.delivered != seen) {
+      seen = shared.delivered;
+      last_progress_at = Clock::now();
+    }
   }
   const ProcSample cpu_after = sample_processes(options.pids);
   const SocketBytes bytes_after = bytes_now();

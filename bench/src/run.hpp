@@ -28,7 +28,7 @@ struct Options {
   bool idle = false;                 // connect, settle, measure memory; publish nothing
   double settle = 3;                 // idle: seconds to wait before reading memory
   double hold = 0;                   // seconds to keep the connections open after the run
-  double drain = 10;                 // seconds to wait for the last deliveries after the last publish
+  double drain = 60;                 // at most this long to wait for late deliveries after the last publish
   double connect_timeout = 60;
   bool barrier = true;  // wait until the server counts every subscriber
   std::string csv;      // append the result row to this file (header when new)
