@@ -1,5 +1,5 @@
 # herald: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: all deps build run test test-unit test-sanitize test-tsan fuzz fuzz-smoke format tidy clean
+.PHONY: all deps build run test test-unit test-sanitize test-tsan fuzz fuzz-smoke bench bench-deps format tidy clean
 
 BUILD ?= build
 BUILD_ASAN ?= build-asan
@@ -78,8 +78,16 @@ test-tsan: deps
 	cd tests/integration && TSAN_OPTIONS=halt_on_error=1 HERALD_BIN=../../build-tsan/herald \
 	  node --test --test-reporter=dot $(notdir $(wildcard $(addprefix tests/integration/,$(TSAN_INTEGRATION))))
 
+# The benchmark suite (under 20 minutes): herald against Nchan, Node ws and Socket.IO on loopback, written to
+# bench/results/<date>/ (CSV, report.md, SVG charts). `make bench-deps` installs the peers and gnuplot once.
+bench-deps:
+	@bench/peers/install
+
+bench: build bench-deps
+	bench/run
+
 format:
-	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'fuzz/*.cpp')
+	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'fuzz/*.cpp' 'bench/*.cpp' 'bench/*.hpp')
 
 # clang-tidy reads its own configuration of the tree: GCC's precompiled header means nothing to clang.
 tidy: deps

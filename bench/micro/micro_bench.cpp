@@ -1,0 +1,101 @@
+// Micro-benchmarks of herald's hot paths, in process (no network): history append and read, the wire
+// encodings built once per message, and a hub handing one message to N subscribers.
+//   build/bench/herald_micro_bench [--benchmark_filter=Fanout]
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/history.hpp"
+#include "core/hub.hpp"
+#include "core/message.hpp"
+#include "core/subscriber.hpp"
+#include "core/subscriber_counts.hpp"
+
+namespace {
+using herald::Cursor;
+using herald::History;
+using herald::HistoryLimits;
+using herald::Message;
+using herald::MessagePtr;
+
+const std::string kPayload = R"({"seq":12345,"t":1764086400123456,"text":"a message of a typical size"})";
+
+void HistoryAppend(benchmark::State& state) {
+  History history(0x1234567);
+  const HistoryLimits limits{.max_messages = static_cast<std::size_t>(state.range(0))};
+  const auto now = History::Clock::now();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(history.append("news", "", kPayload, true, limits, now));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(HistoryAppend)->Arg(100)->Arg(1000);
+
+// A poller a few messages behind: everything after a cursor near the end of a full history.
+void HistoryReadSince(benchmark::State& state) {
+  History history(0x1234567);
+  const HistoryLimits limits{.max_messages = 1000};
+  const auto now = History::Clock::now();
+  for (int i = 0; i < 1000; i++) history.append("news", "", kPayload, true, limits, now);
+  const auto behind = static_cast<std::uint64_t>(state.range(0));
+  const Cursor since{history.id(), history.last_cursor().seq - behind};
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(history.read({.since = since}, 100));
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(HistoryReadSince)->Arg(1)->Arg(10)->Arg(100);
+
+// Each encoding is built once per message and shared: this is its cost for a fresh message.
+template <const std::string& (Message::*encode)() const>
+void Encode(benchmark::State& state) {
+  for (auto _ : state) {
+    Message message("news", Cursor{0x1234567, 42}, 1764086400123, "update", kPayload, true);
+    benchmark::DoNotOptimize((message.*encode)());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(Encode<&Message::envelope>)->Name("EncodeEnvelope");
+BENCHMARK(Encode<&Message::ws_frame>)->Name("EncodeWsFrame");
+BENCHMARK(Encode<&Message::sse_block>)->Name("EncodeSseBlock");
+
+// A subscriber that only takes the shared message, as a connection does before writing it.
+class CountingSubscriber : public herald::Subscriber {
+ public:
+  herald::Delivery deliver(const MessagePtr& message) override {
+    if (cursor_.advance(*message)) {
+      held_ = message;
+      return herald::Delivery::sent;
+    }
+    return herald::Delivery::skipped;
+  }
+  void close(herald::CloseReason) override {}
+  herald::Transport transport() const override { return herald::Transport::websocket; }
+
+ private:
+  herald::SubscriptionCursor cursor_;
+  MessagePtr held_;
+};
+
+void FanoutDispatch(benchmark::State& state) {
+  herald::SubscriberCounts counts;
+  herald::Hub hub(counts);
+  std::vector<std::unique_ptr<CountingSubscriber>> subscribers;
+  for (int64_t i = 0; i < state.range(0); i++) {
+    subscribers.push_back(std::make_unique<CountingSubscriber>());
+    hub.subscribe("news", subscribers.back().get());
+  }
+  std::uint64_t seq = 0;
+  for (auto _ : state) {
+    auto message = std::make_shared<const Message>("news", Cursor{0x1234567, ++seq}, 1764086400123, "", kPayload, true);
+    benchmark::DoNotOptimize(hub.dispatch(message));
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));  // deliveries
+  for (auto& subscriber : subscribers) hub.unsubscribe("news", subscriber.get());
+}
+BENCHMARK(FanoutDispatch)->Arg(1)->Arg(100)->Arg(1000)->Arg(10000);
+}  // namespace
+
+BENCHMARK_MAIN();
