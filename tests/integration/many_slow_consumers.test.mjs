@@ -56,7 +56,9 @@ it('1,000 clients that never read are dropped with memory bounded; a reader gets
   // because what is queued is the shared messages (history keeps 100 × 16 KB of them).
   const grown = rssKiB() - before;
   console.log(`# rss before ${before} KiB, growth ${grown} KiB with ${CLIENTS} clients that never read`);
-  assert.ok(grown < 64 * 1024, `herald grew by ${grown} KiB`);
+  // Under AddressSanitizer freed memory sits in its quarantine (256 MB by default), so RSS says nothing
+  // there; the bound is checked on the release build.
+  if (!process.env.ASAN_OPTIONS) assert.ok(grown < 64 * 1024, `herald grew by ${grown} KiB`);
   for (const ws of sockets) ws.terminate();
   reader.close();
 });
