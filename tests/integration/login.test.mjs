@@ -23,18 +23,11 @@ import {
   show,
   signIn,
   startScreen,
+  ALICE,
+  NO_LIMITS,
 } from './lib/login.mjs';
 
-const ALICE = { name: 'alice', password: 'correct horse battery' };
 const BOB = { name: 'bob', password: 'hunter2 but longer' };
-// Every test here talks from 127.0.0.1: the main server's per-IP limits are raised out of the way
-// (the limits themselves are tested on servers of their own).
-const NO_LIMITS = [
-  'starts_per_minute = 1000',
-  'code_attempts_per_minute = 1000',
-  'prompts_per_minute = 1000',
-  'signins_per_minute = 1000',
-].join('\n');
 const USER_CODE_RE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
 
 function assertError(r, status, error, what = '') {

@@ -6,15 +6,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as client from 'openid-client';
 import { openWS, request, startHerald } from './lib/herald.mjs';
-import { Client, DEVICE_GRANT, listen, madeUpSecret, phoneFor, postForm, show } from './lib/login.mjs';
+import { ALICE, Client, DEVICE_GRANT, NO_LIMITS, listen, madeUpSecret, phoneFor, postForm, show } from './lib/login.mjs';
 
-const ALICE = { name: 'alice', password: 'correct horse battery' };
-const NO_LIMITS = [
-  'starts_per_minute = 1000',
-  'code_attempts_per_minute = 1000',
-  'prompts_per_minute = 1000',
-  'signins_per_minute = 1000',
-].join('\n');
 const INTERVAL_MS = 1000;
 
 /** The RFC 8628 wait between two token requests: the protocol's own pacing, not a synchronisation. */

@@ -11,6 +11,15 @@ export const TRANSPORTS = ['interval', 'longpoll', 'sse', 'websocket'];
 export const INVALID_CODE = { error: 'invalid_code', message: 'This code is not valid or has expired.' };
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 export const FOREIGN_ORIGIN = 'http://evil.example';
+export const ALICE = { name: 'alice', password: 'correct horse battery' };
+// Tests talk from 127.0.0.1: a server's per-IP login limits are raised out of the way (the limits
+// themselves are tested on servers of their own).
+export const NO_LIMITS = [
+  'starts_per_minute = 1000',
+  'code_attempts_per_minute = 1000',
+  'prompts_per_minute = 1000',
+  'signins_per_minute = 1000',
+].join('\n');
 
 // ---------------------------------------------------------------------------------------------
 // Cookies
