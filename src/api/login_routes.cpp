@@ -59,25 +59,24 @@ void start_route(const SessionPtr& session, const Request& request) {
   if (!origin_allowed(*session, request)) return send_error(session, request, bad_origin);
   std::string ip = client_ip(*session);
   if (auto wait = login.starts.take("ip:" + ip)) return session->send(rate_limited(request, *wait));
-  login::Requester requester{login::describe_user_agent(request[http::field::user_agent]), ip,
-                             std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count()};
+  login::Requester requester{
+      login::describe_user_agent(request[http::field::user_agent]), ip,
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count()};
   auto made = login.requests.start(login::Flow::qr, std::move(requester));
   if (!made) return send_error(session, request, too_many_logins);
   const login::Started& started = *made;
   std::string qr_url = base_url(*session, request) + "/login/approve?c=" + started.qr_secret;
-  std::string body = R"({"id":)" + json_quote(started.id) + R"(,"qr_url":)" + json_quote(qr_url) +
-                     R"(,"user_code":)" + json_quote(started.user_code) +
-                     R"(,"match_number":)" + std::to_string(started.match_number) +
-                     R"(,"expires_in":)" + std::to_string(started.expires_in) +
-                     R"(,"interval":)" + std::to_string(started.interval) + R"(,"events":"/login/events"})";
+  std::string body = R"({"id":)" + json_quote(started.id) + R"(,"qr_url":)" + json_quote(qr_url) + R"(,"user_code":)" +
+                     json_quote(started.user_code) + R"(,"match_number":)" + std::to_string(started.match_number) +
+                     R"(,"expires_in":)" + std::to_string(started.expires_in) + R"(,"interval":)" +
+                     std::to_string(started.interval) + R"(,"events":"/login/events"})";
   Response response = no_store_json(request, http::status::created, std::move(body));
-  response.set(http::field::set_cookie,
-               set_cookie_value(login_cookie, started.poll_secret,
-                                {.path = "/login", .same_site = "Strict",
-                                 .max_age_seconds = static_cast<long>(started.expires_in),
-                                 .secure = secure_cookies(*session)}));
+  response.set(http::field::set_cookie, set_cookie_value(login_cookie, started.poll_secret,
+                                                         {.path = "/login",
+                                                          .same_site = "Strict",
+                                                          .max_age_seconds = static_cast<long>(started.expires_in),
+                                                          .secure = secure_cookies(*session)}));
   session->send(std::move(response));
 }
 
@@ -111,8 +110,8 @@ void status_route(const SessionPtr& session, const Request& request) {
   if (!found) return send_error(session, request, no_login);
   session->send(no_store_json(request, http::status::ok,
                               R"({"id":)" + json_quote(found->id) + R"(,"state":")" +
-                                  std::string(login::state_name(found->state)) +
-                                  R"(","expires_in":)" + std::to_string(found->expires_in) + "}"));
+                                  std::string(login::state_name(found->state)) + R"(","expires_in":)" +
+                                  std::to_string(found->expires_in) + "}"));
 }
 
 void exchange_route(const SessionPtr& session, const Request& request) {
@@ -127,7 +126,8 @@ void exchange_route(const SessionPtr& session, const Request& request) {
   bool secure = secure_cookies(*session);
   response.insert(http::field::set_cookie,
                   set_cookie_value(session_cookie, issued.token,
-                                   {.path = "/", .same_site = "Lax",
+                                   {.path = "/",
+                                    .same_site = "Lax",
                                     .max_age_seconds = static_cast<long>(login.config.session_ttl_seconds),
                                     .secure = secure}));
   response.insert(http::field::set_cookie,
@@ -151,7 +151,8 @@ void signed_in_page(const SessionPtr& session, const Request& request, std::stri
     http::response<http::string_body> redirect{http::status::see_other, request.version()};
     redirect.set(http::field::server, "herald");
     std::string back = std::string(request.target());
-    redirect.set(http::field::location, "/signin.html?next=" + boost::urls::encode(back, boost::urls::unreserved_chars));
+    redirect.set(http::field::location,
+                 "/signin.html?next=" + boost::urls::encode(back, boost::urls::unreserved_chars));
     redirect.set(http::field::cache_control, "no-store");
     redirect.set("Referrer-Policy", "no-referrer");
     redirect.keep_alive(request.keep_alive());
@@ -239,16 +240,16 @@ void signin(const SessionPtr& session, const Request& request) {
       response = no_store_json(request, http::status::ok, R"({"user":)" + json_quote(name) + "}");
       response.set(http::field::set_cookie,
                    set_cookie_value(session_cookie, issued.token,
-                                    {.path = "/", .same_site = "Lax",
+                                    {.path = "/",
+                                     .same_site = "Lax",
                                      .max_age_seconds = static_cast<long>(login.config.session_ttl_seconds),
                                      .secure = secure}));
     } else {
       response = error_response(request, {"bad_credentials", "The name or the password is wrong."});
       response.set(http::field::cache_control, "no-store");
     }
-    asio::post(session->get_executor(), [session, response = std::move(response)]() mutable {
-      session->send(std::move(response));
-    });
+    asio::post(session->get_executor(),
+               [session, response = std::move(response)]() mutable { session->send(std::move(response)); });
   });
 }
 
@@ -275,9 +276,10 @@ void logout(const SessionPtr& session, const Request& request) {
   http::response<http::string_body> response{http::status::no_content, request.version()};
   response.set(http::field::server, "herald");
   response.set(http::field::cache_control, "no-store");
-  response.set(http::field::set_cookie, set_cookie_value(session_cookie, "",
-                                                         {.path = "/", .same_site = "Lax", .max_age_seconds = 0,
-                                                          .secure = secure_cookies(*session)}));
+  response.set(
+      http::field::set_cookie,
+      set_cookie_value(session_cookie, "",
+                       {.path = "/", .same_site = "Lax", .max_age_seconds = 0, .secure = secure_cookies(*session)}));
   response.keep_alive(request.keep_alive());
   session->send(std::move(response));
 }

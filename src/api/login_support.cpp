@@ -73,8 +73,8 @@ std::variant<Caller, Error> require_signed_in_browser(HttpSession& session, cons
 }
 
 Response rate_limited(const Request& request, unsigned retry_after_seconds) {
-  Response response = error_response(request, {"rate_limited", "Too many attempts: try again in " +
-                                                                   std::to_string(retry_after_seconds) + " s."});
+  Response response = error_response(
+      request, {"rate_limited", "Too many attempts: try again in " + std::to_string(retry_after_seconds) + " s."});
   response.set(http::field::retry_after, std::to_string(retry_after_seconds));
   return response;
 }

@@ -65,14 +65,15 @@ void device_authorization(const SessionPtr& session, const Request& request) {
   }
   std::string ip = client_ip(*session);
   if (auto wait = login.starts.take("ip:" + ip)) return session->send(rate_limited(request, *wait));
-  login::Requester requester{login::describe_user_agent(request[http::field::user_agent]) + " (" + client_id + ")", ip,
-                             std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count()};
+  login::Requester requester{
+      login::describe_user_agent(request[http::field::user_agent]) + " (" + client_id + ")", ip,
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count()};
   auto made = login.requests.start(login::Flow::device, std::move(requester), client_id);
   if (!made) {
-    Response busy = oauth_json(request, http::status::service_unavailable,
-                               R"({"error":"temporarily_unavailable","error_description":"Too many device codes are waiting."})");
+    Response busy =
+        oauth_json(request, http::status::service_unavailable,
+                   R"({"error":"temporarily_unavailable","error_description":"Too many device codes are waiting."})");
     busy.set(http::field::retry_after, "5");
     return session->send(std::move(busy));
   }
@@ -89,7 +90,8 @@ void device_authorization(const SessionPtr& session, const Request& request) {
 void token(const SessionPtr& session, const Request& request) {
   auto& login = login_of(*session);
   auto form = form_body(request);
-  if (!form) return session->send(oauth_error(request, "invalid_request", "The form body is malformed or repeats a parameter."));
+  if (!form)
+    return session->send(oauth_error(request, "invalid_request", "The form body is malformed or repeats a parameter."));
   std::string grant_type = field(*form, "grant_type");
   if (grant_type.empty()) return session->send(oauth_error(request, "invalid_request", "grant_type is required."));
   if (grant_type != device_grant) {
@@ -117,7 +119,8 @@ void token(const SessionPtr& session, const Request& request) {
   const std::string& subject = std::get<login::TokenGrant>(outcome).subject;
   login::Issued issued = login.accounts.issue(login::TokenKind::access, subject, login.config.access_token_ttl_seconds);
   session->send(oauth_json(request, http::status::ok,
-                           R"({"access_token":)" + json_quote(issued.token) + R"(,"token_type":"Bearer","expires_in":)" +
+                           R"({"access_token":)" + json_quote(issued.token) +
+                               R"(,"token_type":"Bearer","expires_in":)" +
                                std::to_string(login.config.access_token_ttl_seconds) + "}"));
 }
 
@@ -137,8 +140,8 @@ bool route_oauth(const std::shared_ptr<HttpSession>& session, Request& request, 
   std::string_view path = url.encoded_path();
   auto only = [&](http::verb allowed) {
     if (request.method() == allowed) return true;
-    session->send(oauth_error(request, "invalid_request", "This endpoint takes only " +
-                                                              std::string(http::to_string(allowed)) + "."));
+    session->send(oauth_error(request, "invalid_request",
+                              "This endpoint takes only " + std::string(http::to_string(allowed)) + "."));
     return false;
   };
   if (path == "/oauth/device_authorization") {

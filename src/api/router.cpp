@@ -71,7 +71,14 @@ void route_request(const std::shared_ptr<HttpSession>& session, Request request)
   } else if (url.encoded_path() == "/ws") {
     if (only(http::verb::get)) multiplex_route(session, request);
   } else if (auto channel = path_rest(url, "/channels/")) {
-    if (only(http::verb::get)) channel_info_route(session, request, *channel);
+    constexpr std::string_view presence_suffix = "/presence";
+    if (!only(http::verb::get)) return;
+    if (channel->ends_with(presence_suffix)) {
+      channel->resize(channel->size() - presence_suffix.size());
+      presence_route(session, request, *channel, url.params());
+    } else {
+      channel_info_route(session, request, *channel);
+    }
   } else if (url.encoded_path() == "/healthz") {
     if (method == http::verb::head || only(http::verb::get)) {
       session->send(json_response(request, http::status::ok, R"({"status":"ok"})"));

@@ -1,5 +1,8 @@
 #include "api/routes.hpp"
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 
 #include "auth/subscribe_token.hpp"
@@ -7,8 +10,9 @@
 #include "core/publish_rules.hpp"
 #include "http/http_session.hpp"
 #include "http/origins.hpp"
-#include "login/secrets.hpp"
 #include "http/responses.hpp"
+#include "login/secrets.hpp"
+#include "presence/presence.hpp"
 #include "transport/poll.hpp"
 #include "transport/sse.hpp"
 #include "transport/subscribe_request.hpp"
@@ -29,7 +33,8 @@ bool is_json_content(const Request& request) {
 
 std::optional<Error> refuse_internal(const ServerContext& context, const std::string& channel) {
   if (!context.config.namespaces.for_channel(channel).internal) return std::nullopt;
-  return Error{"forbidden", "The channels of namespace " + std::string(namespace_of(channel)) + " are private to herald."};
+  return Error{"forbidden",
+               "The channels of namespace " + std::string(namespace_of(channel)) + " are private to herald."};
 }
 
 // A browser sends its cookies with a WebSocket upgrade from any site and the Same-Origin Policy does not
@@ -39,7 +44,7 @@ std::optional<Error> refuse_foreign_origin(const HttpSession& session, const Req
   if (origin_acceptable(check_origin(request, config.allowed_origins))) return std::nullopt;
   // Behind a proxy, the public URL the login flow is configured with is herald's own origin too.
   if (!config.login.public_url.empty() && request[http::field::origin] == config.login.public_url) return std::nullopt;
-  return Error{"forbidden", "WebSocket connections from this origin are not allowed (see allowed_origins)."};
+  return Error{"forbidden", "This origin may not open WebSockets or publish as a client (see allowed_origins)."};
 }
 
 // Private namespaces want a subscribe token naming the channel (?token=, or Authorization: Bearer).
@@ -92,18 +97,34 @@ std::optional<Error> check_publisher(const HttpSession& session, const Request& 
   RateLimiter* rate = session.context().publish_rate;
   if (rate == nullptr) return std::nullopt;
   if (auto wait = rate->take(std::get<std::string>(publisher))) {
-    return Error{"rate_limited", "Too many publishes: at most " +
-                                     std::to_string(session.context().config.limits.publishes_per_second) +
-                                     " a second per key (or per address without one). Retry in " +
-                                     std::to_string(*wait) + " s."};
+    return Error{"rate_limited",
+                 "Too many publishes: at most " + std::to_string(session.context().config.limits.publishes_per_second) +
+                     " a second per key (or per address without one). Retry in " + std::to_string(*wait) + " s."};
+  }
+  return std::nullopt;
+}
+
+// A publish without a key, where the namespace lets clients publish (a chat): from a page of an allowed
+// origin, limited per address like a /ws client's.
+std::optional<Error> check_client_publisher(const HttpSession& session, const Request& request) {
+  if (auto refused = refuse_foreign_origin(session, request)) return refused;
+  const ServerContext& context = session.context();
+  const std::string address = "ip:" + plain_address(session.remote()).to_string();
+  for (RateLimiter* rate : {context.publish_rate, context.client_publish_rate}) {
+    if (rate == nullptr) continue;
+    if (auto wait = rate->take(address)) {
+      return Error{"rate_limited", "Too many publishes from this address. Retry in " + std::to_string(*wait) + " s."};
+    }
   }
   return std::nullopt;
 }
 
 void publish_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel) {
-  if (auto refused = check_publisher(*session, request, namespace_of(channel))) {
-    return session->send(error_response(request, *refused));
-  }
+  const NamespaceSettings& space = session->context().config.namespaces.for_channel(channel);
+  const bool as_client = space.client_publish && request[http::field::authorization].empty();
+  auto refused =
+      as_client ? check_client_publisher(*session, request) : check_publisher(*session, request, namespace_of(channel));
+  if (refused) return session->send(error_response(request, *refused));
   if (auto refused = refuse_internal(session->context(), channel)) {
     return session->send(error_response(request, *refused));
   }
@@ -113,9 +134,12 @@ void publish_route(const std::shared_ptr<HttpSession>& session, Request request,
     event = (*it).value;
     if (event.empty()) return session->send(error_response(request, {"bad_event", "The event name is empty."}));
   }
+  if (auto refused = refuse_presence_event(space.presence, event))
+    return session->send(error_response(request, *refused));
   ServerContext& context = session->context();
-  auto made = make_publish_request(std::move(channel), std::move(event), std::move(request.body()),
-                                   is_json_content(request), context.config.limits.max_payload_bytes);
+  auto made =
+      make_publish_request(std::move(channel), std::move(event), std::move(request.body()), is_json_content(request),
+                           payload_limit(space, context.config.limits.max_payload_bytes));
   if (auto* error = std::get_if<Error>(&made)) return session->send(error_response(request, *error));
   auto publish = std::move(std::get<PublishRequest>(made));
   // Counted before publishing: afterwards, long polls the message answers would already have left.
@@ -149,6 +173,16 @@ void listen_route(const std::shared_ptr<HttpSession>& session, Request request, 
   if (auto* error = std::get_if<Error>(&parsed)) return session->send(error_response(request, *error));
   SubscribeRequest subscribe = std::get<SubscribeRequest>(std::move(parsed));
   subscribe.channel = std::move(channel);
+  if (subscribe.member && !session->context().config.namespaces.for_channel(subscribe.channel).presence) {
+    return session->send(error_response(
+        request, {"presence_off", "Namespace '" + std::string(namespace_of(subscribe.channel)) +
+                                      "' keeps no presence: drop 'client' and 'name' (see [namespace.<name>])."}));
+  }
+  Presence* presence = session->context().presence;
+  // A connection that stays open holds its member; an interval poll extends the member's lease.
+  auto hold_member = [&] {
+    if (subscribe.member && presence) subscribe.presence = presence->hold(subscribe.channel, *subscribe.member);
+  };
 
   auto disabled = [&](const char* name) {
     session->send(error_response(
@@ -156,15 +190,23 @@ void listen_route(const std::shared_ptr<HttpSession>& session, Request request, 
   };
   if (websocket::is_upgrade(request)) {
     if (!offered.websocket) return disabled("WebSocket");
-    if (auto refused = refuse_foreign_origin(*session, request)) return session->send(error_response(request, *refused));
+    if (auto refused = refuse_foreign_origin(*session, request))
+      return session->send(error_response(request, *refused));
+    hold_member();
     return start_websocket(session, request, std::move(subscribe));
   }
   if (accepts_event_stream(request)) {
     if (!offered.sse) return disabled("Server-Sent Events");
+    hold_member();
     return start_sse(session, request, std::move(subscribe));
   }
   if (subscribe.wait_seconds > 0 ? !offered.longpoll : !offered.poll) {
     return disabled(subscribe.wait_seconds > 0 ? "long polling" : "interval polling");
+  }
+  if (subscribe.wait_seconds > 0) {
+    hold_member();
+  } else if (subscribe.member && presence) {
+    presence->touch(subscribe.channel, *subscribe.member);
   }
   serve_poll(session, std::move(request), std::move(subscribe));
 }
@@ -198,6 +240,34 @@ void channel_info_route(const std::shared_ptr<HttpSession>& session, const Reque
                        R"(,"sse":)" + count(Transport::sse) + R"(,"longpoll":)" + count(Transport::longpoll) + "}}";
     session->send(json_response(request, http::status::ok, std::move(body)));
   });
+}
+
+void presence_route(const std::shared_ptr<HttpSession>& session, const Request& request, const std::string& channel,
+                    boost::urls::params_view params) {
+  if (!is_valid_channel_name(channel)) return session->send(error_response(request, bad_channel));
+  ServerContext& context = session->context();
+  if (auto refused = refuse_internal(context, channel)) return session->send(error_response(request, *refused));
+  if (!context.config.namespaces.for_channel(channel).presence) {
+    return session->send(error_response(
+        request, {"presence_off", "Namespace '" + std::string(namespace_of(channel)) + "' keeps no presence."}));
+  }
+  if (auto refused = refuse_without_token(*session, request, params, channel)) {
+    return session->send(error_response(request, *refused));
+  }
+  context.broker.presence_list(channel, context.config.limits.presence_list_limit,
+                               [session, request, channel](std::variant<PresenceList, Error> outcome) {
+                                 if (auto* error = std::get_if<Error>(&outcome))
+                                   return session->send(error_response(request, *error));
+                                 const auto& list = std::get<PresenceList>(outcome);
+                                 boost::json::array members;
+                                 for (const auto& member : list.members)
+                                   members.push_back({{"client", member.client}, {"name", member.name}});
+                                 boost::json::object body{{"channel", channel},
+                                                          {"count", list.count},
+                                                          {"members", std::move(members)},
+                                                          {"truncated", list.count > list.members.size()}};
+                                 session->send(json_response(request, http::status::ok, boost::json::serialize(body)));
+                               });
 }
 
 }  // namespace herald

@@ -27,5 +27,8 @@ void listen_route(const std::shared_ptr<HttpSession>& session, Request request, 
 void multiplex_route(const std::shared_ptr<HttpSession>& session, const Request& request);
 void channel_info_route(const std::shared_ptr<HttpSession>& session, const Request& request,
                         const std::string& channel);
+// GET /channels/{channel}/presence: who is here now, across nodes (a presence namespace only).
+void presence_route(const std::shared_ptr<HttpSession>& session, const Request& request, const std::string& channel,
+                    boost::urls::params_view params);
 
 }  // namespace herald

@@ -10,6 +10,7 @@
 #include "http/event_loops.hpp"
 #include "http/listener.hpp"
 #include "login/login_module.hpp"
+#include "presence/presence.hpp"
 
 namespace herald {
 namespace {
@@ -24,14 +25,17 @@ bool is_listened(const SubscriberCounts& counts, const std::string& channel) {
 }
 
 // Keeps idle channels from piling up: the broker forgets aged-out channels nobody listens to.
-void schedule_sweep(asio::steady_timer& timer, Broker& broker, SubscriberCounts& counts, RateLimiter* publish_rate) {
+void schedule_sweep(asio::steady_timer& timer, Broker& broker, SubscriberCounts& counts,
+                    std::vector<RateLimiter*> limiters) {
   timer.expires_after(sweep_interval);
-  timer.async_wait([&timer, &broker, &counts, publish_rate](error_code ec) {
+  timer.async_wait([&timer, &broker, &counts, limiters = std::move(limiters)](error_code ec) mutable {
     if (ec) return;
     counts.sweep();
-    if (publish_rate != nullptr) publish_rate->sweep();
+    for (RateLimiter* limiter : limiters) {
+      if (limiter != nullptr) limiter->sweep();
+    }
     broker.sweep([&counts](const std::string& channel) { return is_listened(counts, channel); });
-    schedule_sweep(timer, broker, counts, publish_rate);
+    schedule_sweep(timer, broker, counts, std::move(limiters));
   });
 }
 
@@ -62,6 +66,16 @@ void schedule_login_tick(asio::steady_timer& timer, login::LoginModule& login, u
       login.accounts.purge_expired();
     }
     schedule_login_tick(timer, login, ticks + 1);
+  });
+}
+
+// Ends members who left, refreshes the leases of those still here, reaps what dead nodes left.
+void schedule_presence_tick(asio::steady_timer& timer, Presence& presence) {
+  timer.expires_after(std::chrono::seconds(1));
+  timer.async_wait([&timer, &presence](error_code ec) {
+    if (ec) return;
+    presence.tick(std::chrono::steady_clock::now());
+    schedule_presence_tick(timer, presence);
   });
 }
 
@@ -119,10 +133,25 @@ int run_server(const Config& given) {
   if (config.limits.publishes_per_second > 0) {
     publish_rate = std::make_unique<RateLimiter>(config.limits.publishes_per_second, std::chrono::seconds(1));
   }
-  ServerContext context{config, broker, counts, login.get(), publish_rate.get(),
-                        std::make_shared<ConnectionGate>(config.limits.max_connections,
-                                                         config.limits.max_connections_per_ip),
-                        route_request};
+  std::unique_ptr<RateLimiter> client_publish_rate;
+  if (config.limits.client_publishes_per_second > 0) {
+    client_publish_rate =
+        std::make_unique<RateLimiter>(config.limits.client_publishes_per_second, std::chrono::seconds(1));
+  }
+  // Before the event loops: connections hold members until they are destroyed with the loops.
+  Presence presence(broker, {.lease = std::chrono::seconds(config.limits.presence_lease_seconds),
+                             .linger = std::chrono::seconds(config.limits.presence_linger_seconds),
+                             .max_payload_bytes = config.limits.max_payload_bytes});
+  ServerContext context{
+      config,
+      broker,
+      counts,
+      login.get(),
+      publish_rate.get(),
+      client_publish_rate.get(),
+      &presence,
+      std::make_shared<ConnectionGate>(config.limits.max_connections, config.limits.max_connections_per_ip),
+      route_request};
   EventLoops loops(threads, counts);
   broker.set_sink([&loops](const MessagePtr& message) { loops.dispatch(message); });
 
@@ -134,10 +163,13 @@ int run_server(const Config& given) {
     return 1;
   }
   asio::steady_timer sweep_timer(loops.context(0));
-  schedule_sweep(sweep_timer, broker, counts, publish_rate.get());
+  schedule_sweep(sweep_timer, broker, counts, {publish_rate.get(), client_publish_rate.get()});
 
   asio::steady_timer login_timer(loops.context(0));
   if (login) schedule_login_tick(login_timer, *login);
+
+  asio::steady_timer presence_timer(loops.context(0));
+  schedule_presence_tick(presence_timer, presence);
 
   asio::steady_timer drain_timer(loops.context(0));
   asio::signal_set signals(loops.context(0), SIGINT, SIGTERM);
@@ -148,6 +180,7 @@ int run_server(const Config& given) {
     listener->stop();
     sweep_timer.cancel();
     login_timer.cancel();
+    presence_timer.cancel();
     loops.post_to_all([](Hub& hub) { hub.close_all(CloseReason::shutdown); });
     drain_then_stop(drain_timer, loops, context,
                     std::chrono::steady_clock::now() + std::chrono::seconds(config.limits.shutdown_grace_seconds));

@@ -2,6 +2,7 @@
 // The embedded broker: histories in this process's memory, sharded by channel with a lock per shard,
 // so publishes to different channels do not wait for each other.
 #include <array>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -21,7 +22,21 @@ class MemoryBroker final : public Broker {
   void info(const std::string& channel, InfoCallback done) override;
   void sweep(const std::function<bool(const std::string&)>& listened) override;
 
+  void presence_hold(const std::string& channel, const PresenceMember& member, std::chrono::milliseconds lease,
+                     PresenceChangeCallback done) override;
+  void presence_drop(const std::string& channel, const std::string& client, PresenceChangeCallback done) override;
+  void presence_reap(const std::string& channel, PresenceReapCallback done) override;
+  void presence_list(const std::string& channel, std::size_t limit, PresenceListCallback done) override;
+
  private:
+  // One node: its leases are the only ones, so a member is present until its lease runs out or is dropped.
+  struct Lease {
+    std::string name;
+    std::chrono::steady_clock::time_point until;
+  };
+  std::mutex presence_mutex_;
+  std::unordered_map<std::string, std::map<std::string, Lease>> presence_;  // channel -> client -> lease
+
   struct Channel {
     explicit Channel(const NamespaceSettings& settings) : history(new_history_id()), settings(settings) {}
     History history;

@@ -9,57 +9,28 @@
 
 #include "broker/calling_loop.hpp"
 #include "broker/redis_asio.hpp"
+#include "broker/redis_reply.hpp"
 #include "broker/redis_scripts.hpp"
 
 namespace herald {
 namespace {
 
 namespace asio = boost::asio;
+using namespace redis_reply;
 
 constexpr auto first_backoff = std::chrono::milliseconds(100);
 constexpr auto max_backoff = std::chrono::milliseconds(1000);
 constexpr std::size_t resync_page = 1000;
 
-const char* const script_text[] = {redis_scripts::publish, redis_scripts::read, redis_scripts::info};
+// In the order of RedisBroker::Script, each with how many of its arguments are keys.
+const char* const script_text[] = {redis_scripts::publish,       redis_scripts::read,
+                                   redis_scripts::info,          redis_scripts::presence_hold,
+                                   redis_scripts::presence_drop, redis_scripts::presence_reap,
+                                   redis_scripts::presence_list};
+const char* const script_keys[] = {"2", "2", "2", "3", "3", "2", "2"};
+constexpr int script_count = std::size(script_text);
 
 std::string full_script(int index) { return std::string(redis_scripts::prelude) + script_text[index]; }
-
-Error unavailable() {
-  return broker_unavailable("Redis is unreachable; publishing and new subscriptions fail until it returns.");
-}
-
-// Wraps `done` so it runs on the event loop that is calling now (broker.hpp, point 6).
-template <typename Outcome>
-std::function<void(Outcome)> on_calling_loop(std::function<void(Outcome)> done) {
-  asio::io_context* loop = calling_loop();
-  if (loop == nullptr) return done;
-  return [loop, done = std::move(done)](Outcome outcome) {
-    asio::post(*loop, [done, outcome = std::move(outcome)]() mutable { done(std::move(outcome)); });
-  };
-}
-
-std::string_view text(const redisReply* reply) {
-  if (reply == nullptr ||
-      (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS && reply->type != REDIS_REPLY_ERROR)) {
-    return {};
-  }
-  return {reply->str, reply->len};
-}
-
-std::uint64_t number(const redisReply* reply) {
-  if (reply != nullptr && reply->type == REDIS_REPLY_INTEGER) return static_cast<std::uint64_t>(reply->integer);
-  auto value = text(reply);
-  std::uint64_t out = 0;
-  std::from_chars(value.data(), value.data() + value.size(), out);
-  return out;
-}
-
-bool is_error(const redisReply* reply) { return reply == nullptr || reply->type == REDIS_REPLY_ERROR; }
-
-Error failure(const redisReply* reply) {
-  if (reply == nullptr) return unavailable();
-  return broker_unavailable("Redis refused the command: " + std::string(text(reply)));
-}
 
 // A reply of the read script (redis_scripts.hpp) as a ReadResult.
 std::optional<ReadResult> parse_read(const std::string& channel, const redisReply* reply) {
@@ -109,7 +80,8 @@ RedisBroker::RedisBroker(RedisOptions options, NamespacePolicy policy, std::func
       work_(asio::make_work_guard(io_)),
       retry_timer_(io_),
       connect_timer_(io_),
-      backoff_(first_backoff) {
+      backoff_(first_backoff),
+      node_id_(std::to_string(new_history_id())) {
   asio::post(io_, [this] { connect(); });
   thread_ = std::thread([this] { io_.run(); });
 }
@@ -191,7 +163,7 @@ void RedisBroker::handshake() {
     }
   }
   if (options_.db != 0) command(commands_, {"SELECT", std::to_string(options_.db)}, check("SELECT"));
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < script_count; ++i) {
     std::string script = full_script(i);
     command(commands_, {"SCRIPT", "LOAD", script}, [this, i](redisReply* reply) {
       if (reply == nullptr || reply->type != REDIS_REPLY_STRING) {
@@ -203,7 +175,7 @@ void RedisBroker::handshake() {
         return;
       }
       script_sha_[i] = std::string(text(reply));
-      if (i == 2) {
+      if (i == script_count - 1) {
         commands_ready_ = true;
         maybe_up();
       }
@@ -321,8 +293,8 @@ void RedisBroker::command(redisAsyncContext* context, const std::vector<std::str
 void RedisBroker::run_script(Script script, const std::shared_ptr<std::vector<std::string>>& args,
                              ReplyHandler handler) {
   auto index = static_cast<int>(script);
-  auto call = [args](std::string_view verb, std::string_view body) {
-    std::vector<std::string_view> argv{verb, body, "2"};
+  auto call = [args, index](std::string_view verb, std::string_view body) {
+    std::vector<std::string_view> argv{verb, body, script_keys[index]};
     argv.insert(argv.end(), args->begin(), args->end());
     return argv;
   };

@@ -48,13 +48,20 @@ class RedisBroker final : public Broker {
   void info(const std::string& channel, InfoCallback done) override;
   void sweep(const std::function<bool(const std::string&)>& listened) override;
 
+  // Presence lives in redis_presence.cpp.
+  void presence_hold(const std::string& channel, const PresenceMember& member, std::chrono::milliseconds lease,
+                     PresenceChangeCallback done) override;
+  void presence_drop(const std::string& channel, const std::string& client, PresenceChangeCallback done) override;
+  void presence_reap(const std::string& channel, PresenceReapCallback done) override;
+  void presence_list(const std::string& channel, std::size_t limit, PresenceListCallback done) override;
+
   // Both connections are up (readable from any thread).
   bool connected() const { return up_.load(); }
   // Closes the connections (pending calls fail) and joins the broker's thread. Idempotent.
   void stop();
 
  private:
-  enum class Script { publish, read, info };
+  enum class Script { publish, read, info, presence_hold, presence_drop, presence_reap, presence_list };
   using ReplyHandler = std::function<void(redisReply*)>;  // nullptr: no reply (the connection is gone)
   enum class Subscription { none, subscribing, subscribed, unsubscribing };
   struct ChannelState {
@@ -92,6 +99,7 @@ class RedisBroker final : public Broker {
   std::string meta_key(const std::string& channel) const;
   std::string stream_key(const std::string& channel) const;
   std::string pubsub_channel(const std::string& channel) const;
+  std::string presence_key(const std::string& channel, std::string_view suffix) const;
 
   RedisOptions options_;
   NamespacePolicy policy_;
@@ -111,7 +119,8 @@ class RedisBroker final : public Broker {
   bool down_logged_ = false;  // each transition is logged once, not each retry
   bool stopping_ = false;
   std::chrono::milliseconds backoff_;
-  std::string script_sha_[3];
+  std::string script_sha_[7];
+  std::string node_id_;  // this node's name in presence leases (random per process)
   std::unordered_map<std::string, ChannelState> channels_;
   std::atomic<bool> up_{false};
   std::thread thread_;

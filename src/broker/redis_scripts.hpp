@@ -110,4 +110,65 @@ trim_age(KEYS[2], now_ms() - tonumber(ARGV[1]))
 return {hid, tonumber(redis.call('HGET', KEYS[1], 's')), redis.call('XLEN', KEYS[2])}
 )lua";
 
+// --- presence (broker.hpp, point 9) ----------------------------------------------------------------
+// Keys of channel C: P{C}:p  sorted set, client -> the latest lease end (ms, Redis clock) of any node
+//                    P{C}:pn hash, client -> display name
+//                    P{C}:pl:<client> hash, node id -> that node's lease end
+// All expire a while after the last lease, so a channel everyone left leaves nothing behind.
+
+// KEYS: p, pn, pl. ARGV: client, node, lease ms, name. Returns 1 when the member was not present.
+inline constexpr const char* presence_hold = R"lua(
+local now = now_ms()
+local lease = tonumber(ARGV[3])
+local ends = now + lease
+local prev = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[2], ends)
+if not prev or tonumber(prev) < ends then redis.call('ZADD', KEYS[1], ends, ARGV[1]) end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], lease * 2 + 60000) end
+if prev and tonumber(prev) > now then return 0 end
+return 1
+)lua";
+
+// KEYS: p, pn, pl. ARGV: client, node. Returns 1 when no other node still holds the member (it left).
+inline constexpr const char* presence_drop = R"lua(
+local now = now_ms()
+redis.call('HDEL', KEYS[3], ARGV[2])
+local latest = 0
+for _, ends in ipairs(redis.call('HVALS', KEYS[3])) do latest = math.max(latest, tonumber(ends)) end
+if latest > now then
+  redis.call('ZADD', KEYS[1], latest, ARGV[1])
+  return 0
+end
+redis.call('DEL', KEYS[3])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return redis.call('ZREM', KEYS[1], ARGV[1])
+)lua";
+
+// KEYS: p, pn. ARGV: the prefix of the pl keys, at most how many. Removes the members whose every lease
+// ran out (their node died) and returns {client, name, ...}.
+inline constexpr const char* presence_reap = R"lua(
+local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms(), 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, client in ipairs(gone) do
+  out[#out + 1] = client
+  out[#out + 1] = redis.call('HGET', KEYS[2], client) or ''
+  redis.call('ZREM', KEYS[1], client)
+  redis.call('HDEL', KEYS[2], client)
+  redis.call('DEL', ARGV[1] .. client)
+end
+return out
+)lua";
+
+// KEYS: p, pn. ARGV: at most how many. Returns {count, client, name, ...}.
+inline constexpr const char* presence_list = R"lua(
+local now = now_ms()
+local out = {redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')}
+for _, client in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'LIMIT', 0, tonumber(ARGV[1]))) do
+  out[#out + 1] = client
+  out[#out + 1] = redis.call('HGET', KEYS[2], client) or ''
+end
+return out
+)lua";
+
 }  // namespace herald::redis_scripts

@@ -2,9 +2,9 @@
 
 #include <toml++/toml.h>
 #include <fstream>
-#include <sstream>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include "broker/redis_options.hpp"
 
@@ -92,6 +92,8 @@ void read_namespace(const toml::table& table, const std::string& where, Namespac
   reader.read_seconds("history_ttl_seconds", settings.history.max_age);
   reader.read("client_publish", settings.client_publish);
   reader.read("private", settings.private_channels);
+  reader.read("presence", settings.presence);
+  reader.read("max_payload_bytes", settings.max_payload_bytes);
   reader.refuse_unknown();
 }
 
@@ -112,8 +114,16 @@ void read_limits(const toml::table& table, Limits& limits) {
   reader.read("publishes_per_second", limits.publishes_per_second);
   reader.read("max_connections", limits.max_connections);
   reader.read("max_connections_per_ip", limits.max_connections_per_ip);
+  reader.read("client_publishes_per_second", limits.client_publishes_per_second);
+  reader.read("presence_lease_seconds", limits.presence_lease_seconds);
+  reader.read("presence_linger_seconds", limits.presence_linger_seconds);
+  reader.read("presence_list_limit", limits.presence_list_limit);
+  reader.read("presence_name_bytes", limits.presence_name_bytes);
   reader.refuse_unknown();
   if (limits.poll_batch_limit == 0) throw std::runtime_error("setting 'limits.poll_batch_limit' must be at least 1");
+  if (limits.presence_lease_seconds < 3) {
+    throw std::runtime_error("setting 'limits.presence_lease_seconds' must be at least 3");
+  }
   if (limits.sse_heartbeat_seconds == 0) {
     throw std::runtime_error("setting 'limits.sse_heartbeat_seconds' must be at least 1");
   }
@@ -203,7 +213,8 @@ Config parse_config(std::string_view text, const std::string& path) {
       for (std::size_t i = 0; i < keys->size(); ++i) {
         const auto* table = keys->get(i)->as_table();
         std::string where = "publish_keys[" + std::to_string(i) + "].";
-        if (table == nullptr) throw std::runtime_error("setting '" + where.substr(0, where.size() - 1) + "' must be a table");
+        if (table == nullptr)
+          throw std::runtime_error("setting '" + where.substr(0, where.size() - 1) + "' must be a table");
         TableReader key_reader(*table, where);
         PublishKey key;
         key_reader.read("key", key.key);

@@ -23,9 +23,14 @@ struct Limits {
   unsigned ws_idle_timeout_seconds = 60;  // a ping goes out at half of it; no answer by the end: dropped
   unsigned request_timeout_seconds = 30;  // to send a whole request, and to idle between keep-alive requests
   unsigned shutdown_grace_seconds = 3;
-  unsigned publishes_per_second = 0;  // per publish key, or per IP without one; 0: no limit
-  std::size_t max_connections = 50000;       // open at once (0: no limit)
+  unsigned publishes_per_second = 0;          // per publish key, or per IP without one; 0: no limit
+  std::size_t max_connections = 50000;        // open at once (0: no limit)
   std::size_t max_connections_per_ip = 5000;  // from one client address (0: no limit)
+  unsigned client_publishes_per_second = 5;   // per IP, publishes without a key (client_publish namespaces)
+  unsigned presence_lease_seconds = 15;       // an interval poller stays present this long; a dead node's members too
+  unsigned presence_linger_seconds = 2;       // a member whose last connection closed leaves after this (reconnects)
+  std::size_t presence_list_limit = 1000;     // members named by GET /channels/{c}/presence (all are counted)
+  std::size_t presence_name_bytes = 64;       // a display name's size at most
 };
 
 // Which ways of listening are offered (an operator may turn one off, e.g. behind a proxy that breaks it).
@@ -40,7 +45,7 @@ struct Transports {
 struct LoginConfig {
   bool enabled = true;
   std::string database = "herald.db";
-  std::string public_url;                   // "": the request's own Host
+  std::string public_url;                    // "": the request's own Host
   std::vector<std::string> allowed_origins;  // besides the server's own
   unsigned request_ttl_seconds = 300;
   unsigned poll_interval_seconds = 5;
@@ -74,8 +79,8 @@ struct RedisSettings {
 
 struct Config {
   std::string listen = "127.0.0.1:8080";
-  unsigned threads = 0;  // 0: one per core
-  std::string publish_key;             // may publish anywhere
+  unsigned threads = 0;                  // 0: one per core
+  std::string publish_key;               // may publish anywhere
   std::vector<PublishKey> publish_keys;  // limited to namespaces
   std::string web_root = "web";
   std::string log_level = "info";

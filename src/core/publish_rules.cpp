@@ -33,4 +33,9 @@ std::variant<PublishRequest, Error> make_publish_request(std::string channel, st
   return PublishRequest{std::move(channel), std::move(event), std::move(body), is_json};
 }
 
+std::optional<Error> refuse_presence_event(bool presence_namespace, std::string_view event) {
+  if (!presence_namespace || (event != "join" && event != "leave")) return std::nullopt;
+  return Error{"bad_event", "In a presence namespace the events join and leave are herald's own."};
+}
+
 }  // namespace herald

@@ -14,6 +14,7 @@
 namespace herald {
 
 class HttpSession;
+class Presence;
 namespace login {
 struct LoginModule;
 }
@@ -24,6 +25,8 @@ struct ServerContext {
   SubscriberCounts& counts;
   login::LoginModule* login = nullptr;  // null when login is disabled
   RateLimiter* publish_rate = nullptr;  // null when publishes are not rate-limited
+  RateLimiter* client_publish_rate = nullptr;  // key-less publishes, per IP; null: not limited
+  Presence* presence = nullptr;
   std::shared_ptr<ConnectionGate> gate;  // admits connections within limits.max_connections(_per_ip)
   // What to do with each request read (the API layer's router); the HTTP layer does not know the API.
   std::function<void(const std::shared_ptr<HttpSession>&, http::request<http::string_body>)> handle_request;

@@ -78,7 +78,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     head.set(http::field::cache_control, "no-store");
     head.set("X-Accel-Buffering", "no");  // tell proxies not to hold the stream back
     if (!cors_origin_.empty()) add_cors_headers(head.base(), cors_origin_);
-    head.keep_alive(false);               // the body ends when the connection does
+    head.keep_alive(false);  // the body ends when the connection does
     std::ostringstream out;
     out << head.base();
     return std::move(out).str() + "retry: " + std::to_string(context_.config.limits.sse_retry_ms) + "\n: herald\n\n";
@@ -113,8 +113,8 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
         queue_.push("id: " + cursor + "\nevent: gap\ndata: {\"channel\":\"" + subscribe_.channel + "\"}\n\n");
       }
     }
-    catch_up_.take_page(
-        page, [this](const MessagePtr& message) { return queue_.push_history(message, block_of(*message)); });
+    catch_up_.take_page(page,
+                        [this](const MessagePtr& message) { return queue_.push_history(message, block_of(*message)); });
     flush();
   }
 

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <limits>
 
+#include "presence/presence.hpp"
+
 namespace herald {
 namespace {
 
@@ -42,6 +44,15 @@ std::variant<SubscribeRequest, Error> parse_subscribe_request(const Request& req
   if (auto it = params.find("format"); it != params.end()) {
     if ((*it).value != "envelope") return Error{"bad_parameter", "'format' can only be 'envelope'."};
     subscribe.envelopes = true;
+  }
+  auto client = params.find("client");
+  auto name = params.find("name");
+  if (client != params.end() || name != params.end()) {
+    if (client == params.end() || name == params.end()) {
+      return Error{"bad_presence", "Presence needs both 'client' and 'name'."};
+    }
+    subscribe.member = PresenceMember{(*client).value, (*name).value};
+    if (auto refused = check_presence_member(*subscribe.member, limits.presence_name_bytes)) return *refused;
   }
   return subscribe;
 }

@@ -2,6 +2,8 @@
 // What every transport shares on the subscribe side: reading the request's resume point, and joining a
 // channel so that history and live messages meet with no window between them.
 #include <boost/url/params_view.hpp>
+#include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -20,6 +22,8 @@ struct SubscribeRequest {
   ReadFrom from;
   unsigned wait_seconds = 0;  // > 0: long poll (clamped to the configured maximum)
   bool envelopes = false;     // SSE `format=envelope`: every event's data is the whole envelope
+  std::optional<PresenceMember> member;  // `client` and `name`: who this is, in a presence namespace
+  std::shared_ptr<void> presence;        // the member's hold, for as long as the connection lives
 };
 
 // Reads `since` (or the Last-Event-ID header, which wins: browsers send it on reconnect), `last` and

@@ -12,6 +12,7 @@
 #include "core/namespace_settings.hpp"
 #include "core/write_queue.hpp"
 #include "http/http_session.hpp"
+#include "presence/presence.hpp"
 #include "transport/ws_protocol.hpp"
 
 namespace herald {
@@ -41,6 +42,10 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& response) { response.set(http::field::server, "herald"); }));
     ws_.text(true);
+    if (single) {
+      single_channel_ = single->channel;
+      single_presence_ = std::move(single->presence);  // held while the socket lives
+    }
     ws_.async_accept(request, [self = shared_from_this(), single = std::move(single)](error_code ec) {
       if (ec) return;
       self->hub_.attach(self.get());
@@ -98,9 +103,28 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
       if (ec) return self->teardown();
       std::string text = beast::buffers_to_string(self->in_.data());
       self->in_.consume(self->in_.size());
-      if (self->multiplex_) self->on_frame(text);  // /sub/{channel} listens only
+      if (self->multiplex_) {
+        self->on_frame(text);
+      } else {
+        self->on_single_frame(text);
+      }
       self->read();
     });
+  }
+
+  // /sub/{channel} listens to its one channel and may publish to it (where clients may publish), so a
+  // chat page needs one socket; everything else belongs on /ws.
+  void on_single_frame(std::string_view text) {
+    if (closing_) return;
+    std::string ref;
+    auto parsed = parse_client_frame(text, ref);
+    if (auto* error = std::get_if<Error>(&parsed)) return send(error_frame(*error, ref));
+    ClientFrame& frame = std::get<ClientFrame>(parsed);
+    if (frame.op != ClientFrame::Op::publish || frame.channel != single_channel_) {
+      return send(error_frame(
+          {"bad_frame", "A /sub/{channel} socket only publishes to its own channel; use /ws for more."}, ref));
+    }
+    publish(std::move(frame));
   }
 
   void on_frame(std::string_view text) {
@@ -122,13 +146,13 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
         if (context_.config.namespaces.for_channel(frame.channel).private_channels) {
           error_code ec;
           auto peer = ws_.next_layer().remote_endpoint(ec);
-          if (auto refused = auth::authorize_private(frame.token, context_.config.token_secret, frame.channel,
-                                                     ec ? std::string() : plain_address(peer).to_string(),
-                                                     unix_seconds())) {
+          if (auto refused =
+                  auth::authorize_private(frame.token, context_.config.token_secret, frame.channel,
+                                          ec ? std::string() : plain_address(peer).to_string(), unix_seconds())) {
             return refuse_and_close(*refused, frame.ref);
           }
         }
-        return subscribe(frame.channel, {frame.since, frame.last}, frame.ref);
+        return subscribe(frame, frame.ref);
       case ClientFrame::Op::unsubscribe:
         return unsubscribe(frame.channel, frame.ref);
       case ClientFrame::Op::publish:
@@ -136,20 +160,43 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     }
   }
 
-  void subscribe(const std::string& channel, const ReadFrom& from, const std::string& ref) {
+  // A /ws subscribe frame: the single-channel path's checks have been made by the route.
+  void subscribe(const ClientFrame& frame, const std::string& ref) {
+    std::optional<PresenceMember> member;
+    if (!frame.client.empty() || !frame.name.empty()) {
+      if (!context_.config.namespaces.for_channel(frame.channel).presence) {
+        return send(error_frame({"presence_off", "Namespace '" + std::string(namespace_of(frame.channel)) +
+                                                     "' keeps no presence: drop 'client' and 'name'."},
+                                ref));
+      }
+      member = PresenceMember{frame.client, frame.name};
+      if (auto refused = check_presence_member(*member, context_.config.limits.presence_name_bytes)) {
+        return send(error_frame(*refused, ref));
+      }
+    }
+    if (!subscribe(frame.channel, {frame.since, frame.last}, ref)) return;
+    if (member && context_.presence) {
+      subscriptions_[frame.channel].presence = context_.presence->hold(frame.channel, *member);
+    }
+  }
+
+  // False when refused (the error frame is sent).
+  bool subscribe(const std::string& channel, const ReadFrom& from, const std::string& ref) {
     if (subscriptions_.contains(channel)) {
-      return send(error_frame({"already_subscribed", "This socket already listens to " + channel + "."}, ref));
+      send(error_frame({"already_subscribed", "This socket already listens to " + channel + "."}, ref));
+      return false;
     }
     if (subscriptions_.size() >= context_.config.limits.ws_max_channels) {
-      return send(error_frame(
-          {"too_many_channels",
-           "One socket may listen to at most " + std::to_string(context_.config.limits.ws_max_channels) + " channels."},
-          ref));
+      send(error_frame({"too_many_channels", "One socket may listen to at most " +
+                                                 std::to_string(context_.config.limits.ws_max_channels) + " channels."},
+                       ref));
+      return false;
     }
     Subscription& subscription = subscriptions_[channel];
     subscription.ref = ref;
     join_channel(context_, hub_, *this, subscription.catch_up, channel, from,
                  [self = shared_from_this(), channel](auto outcome) { self->on_page(channel, std::move(outcome)); });
+    return true;
   }
 
   // A page of a channel's history: the first one answers the subscribe.
@@ -210,21 +257,26 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
   }
 
   void publish(ClientFrame frame) {
-    if (!context_.config.namespaces.for_channel(frame.channel).client_publish) {
+    const NamespaceSettings& space = context_.config.namespaces.for_channel(frame.channel);
+    if (!space.client_publish) {
       return send(
           error_frame({"forbidden", "Clients may not publish to the namespace of " + frame.channel + "."}, frame.ref));
     }
-    if (RateLimiter* rate = context_.publish_rate) {
-      error_code ec;
-      auto peer = ws_.next_layer().remote_endpoint(ec);
-      if (auto wait = rate->take("ip:" + (ec ? std::string() : plain_address(peer).to_string()))) {
-        return send(error_frame({"rate_limited", "Too many publishes from this address: retry in " +
-                                                     std::to_string(*wait) + " s."},
-                                frame.ref));
+    if (auto refused = refuse_presence_event(space.presence, frame.event))
+      return send(error_frame(*refused, frame.ref));
+    error_code ec;
+    auto peer = ws_.next_layer().remote_endpoint(ec);
+    const std::string address = "ip:" + (ec ? std::string() : plain_address(peer).to_string());
+    for (RateLimiter* rate : {context_.publish_rate, context_.client_publish_rate}) {
+      if (rate == nullptr) continue;
+      if (auto wait = rate->take(address)) {
+        return send(error_frame(
+            {"rate_limited", "Too many publishes from this address: retry in " + std::to_string(*wait) + " s."},
+            frame.ref));
       }
     }
     auto made = make_publish_request(frame.channel, std::move(frame.event), std::move(frame.data), frame.data_is_json,
-                                     context_.config.limits.max_payload_bytes);
+                                     payload_limit(space, context_.config.limits.max_payload_bytes));
     if (auto* error = std::get_if<Error>(&made)) return send(error_frame(*error, frame.ref));
     context_.broker.publish(std::get<PublishRequest>(std::move(made)),
                             [self = shared_from_this(), ref = frame.ref](auto outcome) {
@@ -273,6 +325,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     closing_ = true;
     closed_ = true;
     leave_all();
+    single_presence_.reset();
     if (attached_) hub_.detach(this);
     attached_ = false;
   }
@@ -286,9 +339,12 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
   beast::flat_buffer in_;
   struct Subscription {
     CatchUp catch_up;
-    std::string ref;         // of the subscribe frame, echoed in `subscribed`
-    bool announced = false;  // `subscribed` sent
+    std::string ref;                 // of the subscribe frame, echoed in `subscribed`
+    bool announced = false;          // `subscribed` sent
+    std::shared_ptr<void> presence;  // the member's hold, when the frame named one
   };
+  std::string single_channel_;             // /sub/{channel}: its channel
+  std::shared_ptr<void> single_presence_;  // /sub/{channel}: the member's hold
   std::unordered_map<std::string, Subscription> subscriptions_;
   websocket::close_reason close_reason_{websocket::close_code::going_away, "server shutting down"};
   bool writing_ = false, closing_ = false, closed_ = false, attached_ = false;

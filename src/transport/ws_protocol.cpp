@@ -55,6 +55,12 @@ std::variant<ClientFrame, Error> parse_client_frame(std::string_view text, std::
     if (!token->is_string()) return bad_frame("\"token\" must be a string.");
     frame.token = std::string(token->as_string());
   }
+  for (auto [key, field] : {std::pair{"client", &frame.client}, std::pair{"name", &frame.name}}) {
+    if (const auto* value = object.if_contains(key); value != nullptr && !value->is_null()) {
+      if (!value->is_string()) return Error{"bad_presence", std::string("\"") + key + "\" must be a string."};
+      *field = std::string(value->as_string());
+    }
+  }
   if (const auto* event = object.if_contains("event"); event != nullptr && !event->is_null()) {
     if (!event->is_string()) return Error{"bad_event", "\"event\" must be a string."};
     frame.event = std::string(event->as_string());

@@ -19,6 +19,7 @@ struct ClientFrame {
   bool data_is_json = false;
   std::string ref;  // serialized JSON value echoed in the reply; empty when absent
   std::string token;  // subscribe: the subscribe token, for private namespaces
+  std::string client, name;  // subscribe: who this is, in a presence namespace (both or neither)
 };
 
 // Parses one client text frame; the Error names what was wrong (code "bad_frame", "bad_cursor", ...).

@@ -1,0 +1,67 @@
+#pragma once
+// Who is on a channel now. A subscriber of a presence namespace may say who it is (a client id and a
+// display name); this node keeps its own members, states them to the broker with a lease, and publishes
+// a `join` or `leave` event on the channel when the broker says the member came or went on all nodes.
+//
+// Streaming connections (SSE, WebSocket, a held long poll) hold their member while open; when the last
+// one closes the member lingers a moment, so a reconnect or a switch of transport is not a leave and a
+// join. An interval poll has no connection to hold: each poll extends a lease instead.
+//
+// Thread-safe: event loops hold, release and touch; the server's timer calls tick(). Not on the fan-out
+// path: a lock per subscribe and per tick.
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "broker/broker.hpp"
+#include "core/error.hpp"
+
+namespace herald {
+
+struct PresenceSettings {
+  std::chrono::seconds lease{15};  // an interval poll's, and a node's lease in the broker
+  std::chrono::seconds linger{2};  // after the last connection closes
+  std::size_t max_payload_bytes = 65536;
+};
+
+// Checks a member a client names: the id is 1-64 characters from A-Z a-z 0-9 _ -, the name 1 to
+// `max_name_bytes` bytes of UTF-8 without control characters.
+std::optional<Error> check_presence_member(const PresenceMember& member, std::size_t max_name_bytes);
+
+class Presence {
+ public:
+  using Clock = std::chrono::steady_clock;
+  Presence(Broker& broker, PresenceSettings settings) : broker_(broker), settings_(settings) {}
+  Presence(const Presence&) = delete;
+  Presence& operator=(const Presence&) = delete;
+
+  // A streaming connection's hold on its member: the member stays while the returned object lives.
+  [[nodiscard]] std::shared_ptr<void> hold(const std::string& channel, const PresenceMember& member);
+  // An interval poll: the member stays for the lease.
+  void touch(const std::string& channel, const PresenceMember& member);
+  // Ends lingering members, refreshes the others' leases in the broker (every third of a lease), and
+  // reaps members other nodes left behind. Called every second.
+  void tick(Clock::time_point now);
+
+ private:
+  struct Local {
+    std::string name;
+    std::size_t holds = 0;
+    Clock::time_point until;  // while no connection holds it
+  };
+  void release(const std::string& channel, const std::string& client);
+  // Tells the broker; publishes `join` when the member is new to every node.
+  void state(const std::string& channel, const PresenceMember& member);
+  void announce(const std::string& channel, const char* event, const PresenceMember& member);
+
+  Broker& broker_;
+  PresenceSettings settings_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::unordered_map<std::string, Local>> channels_;  // channel -> client
+  Clock::time_point next_refresh_{};
+};
+
+}  // namespace herald
