@@ -5,6 +5,7 @@
 //   import { subscribe } from '/herald.js';
 //   const sub = subscribe('/sub/news', { onMessage: (env) => …, onStatus: (s) => … });
 //   sub.transport; sub.cursor; sub.stats; sub.close();
+//   await sub.publish({ text: 'hi' });   // /sub/{channel} of a namespace where clients may publish
 //
 // One cursor is the single source of truth: every connection starts from it (`since=`), and only the
 // connection in use may deliver messages or move it. A connection that is given up is marked dead
@@ -21,6 +22,10 @@
 // onStatus receives {state: 'connecting' | 'open' | 'downgraded' | 'upgraded' | 'closed', transport,
 // attempt, from?, reason?}; onGap {channel?, cursor} when the server says messages were missed;
 // stats counts requests (every fetch or connection attempt), bytes received and messages delivered.
+//
+// publish(data, {event}) sends over the subscription's own WebSocket while that is the transport in
+// use, and by POST /pub/{channel} otherwise; it resolves to {id, via: 'websocket' | 'post'} or throws
+// an Error whose `code` is herald's (rate_limited, forbidden, ...).
 
 const ORDER = ['websocket', 'sse', 'longpoll', 'poll'];
 
@@ -315,12 +320,15 @@ export function subscribe(url, options = {}) {
     let wasOpen = false;
     c.stop = () => {
       ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      c.ws = null;
+      failPending('websocket given up');
       try {
         ws.close(1000);
       } catch {}
     };
     ws.onopen = () => {
       wasOpen = true;
+      c.ws = ws;
       opened(c);
     };
     ws.onmessage = (e) => {
@@ -332,11 +340,14 @@ export function subscribe(url, options = {}) {
       } catch {
         return;
       }
-      if (frame && frame.gap === true) gap(c, { channel: frame.channel, cursor: frame.cursor });
+      if (frame && typeof frame.op === 'string') answered(frame); // the answer to a publish; never a message
+      else if (frame && frame.gap === true) gap(c, { channel: frame.channel, cursor: frame.cursor });
       else deliver(c, frame);
     };
     ws.onclose = (e) => {
       ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      c.ws = null;
+      failPending(`websocket closed (${e.code})`);
       // 1008 slow consumer, 1001 going away, 1006 dropped: all resume from the cursor.
       streamFailed(c, wasOpen, `websocket closed (${e.code})`);
     };
@@ -390,6 +401,65 @@ export function subscribe(url, options = {}) {
     es.onerror = () => fail(wasOpen ? 'sse stream ended' : 'sse refused');
   }
 
+  // ---- publishing -----------------------------------------------------------------------------
+  const pending = new Map(); // ref -> {resolve, reject, timer}: publishes sent over the socket
+  let nextRef = 1;
+
+  function answered(frame) {
+    const p = pending.get(frame.ref);
+    if (!p) return;
+    pending.delete(frame.ref);
+    clearTimeout(p.timer);
+    if (frame.op === 'published') p.resolve({ id: frame.id, via: 'websocket' });
+    else p.reject(Object.assign(new Error(frame.message || frame.code), { code: frame.code }));
+  }
+
+  function failPending(why) {
+    for (const [ref, p] of pending) {
+      clearTimeout(p.timer);
+      p.reject(Object.assign(new Error(why), { code: 'disconnected' }));
+      pending.delete(ref);
+    }
+  }
+
+  function channelOfUrl() {
+    if (!base.pathname.startsWith('/sub/')) throw new Error('publish() needs a /sub/{channel} subscription');
+    return decodeURIComponent(base.pathname.slice(5));
+  }
+
+  async function publish(data, { event, timeoutMs = 10000 } = {}) {
+    const channel = channelOfUrl();
+    const ws = conn && conn.live ? conn.ws : null;
+    if (ws && ws.readyState === 1) {
+      const ref = nextRef++;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(ref);
+          reject(Object.assign(new Error('no answer to the publish'), { code: 'timeout' }));
+        }, timeoutMs);
+        pending.set(ref, { resolve, reject, timer });
+        ws.send(JSON.stringify({ op: 'publish', channel, data, ...(event ? { event } : {}), ref }));
+      });
+    }
+    const u = new URL(`/pub/${encodeURIComponent(channel)}`, base);
+    if (event) u.searchParams.set('event', event);
+    const text = typeof data === 'string';
+    const res = await fetch(u, {
+      method: 'POST',
+      headers: { 'Content-Type': text ? 'text/plain; charset=utf-8' : 'application/json' },
+      body: text ? data : JSON.stringify(data),
+    });
+    const body = await res.text();
+    if (!res.ok) {
+      let code = `http_${res.status}`;
+      try {
+        code = JSON.parse(body).error || code;
+      } catch {}
+      throw Object.assign(new Error(describeError(res.status, body)), { code });
+    }
+    return { id: JSON.parse(body).id, via: 'post' };
+  }
+
   // ---- start -----------------------------------------------------------------------------------
   // Back online: reconnect now rather than waiting out a backoff that grew while offline.
   const onOnline = () => {
@@ -409,7 +479,9 @@ export function subscribe(url, options = {}) {
       return closed;
     },
     stats,
+    publish,
     close() {
+      failPending('closed');
       finish('closed');
     },
   };

@@ -141,7 +141,8 @@ int run_server(const Config& given) {
   // Before the event loops: connections hold members until they are destroyed with the loops.
   Presence presence(broker, {.lease = std::chrono::seconds(config.limits.presence_lease_seconds),
                              .linger = std::chrono::seconds(config.limits.presence_linger_seconds),
-                             .max_payload_bytes = config.limits.max_payload_bytes});
+                             .max_payload_bytes = config.limits.max_payload_bytes},
+                    [&counts](const std::string& channel) { return is_listened(counts, channel); });
   ServerContext context{
       config,
       broker,

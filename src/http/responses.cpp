@@ -47,6 +47,8 @@ http::status status_of(const std::string& error_code) {
       {"token_expired", http::status::unauthorized},
       {"bad_credentials", http::status::unauthorized},
       {"broker_unavailable", http::status::service_unavailable},
+      {"bad_presence", http::status::bad_request},
+      {"presence_off", http::status::bad_request},
   };
   auto it = statuses.find(error_code);
   return it == statuses.end() ? http::status::internal_server_error : it->second;

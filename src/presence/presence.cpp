@@ -79,8 +79,14 @@ void Presence::tick(Clock::time_point now) {
         if (refresh) kept.push_back({channel->first, {it->first, it->second.name}});
         ++it;
       }
-      if (refresh) listened.push_back(channel->first);
+      if (refresh) watched_.insert(channel->first);
       channel = members.empty() ? channels_.erase(channel) : std::next(channel);
+    }
+    if (refresh) {
+      std::erase_if(watched_, [&](const std::string& channel) {
+        return !channels_.contains(channel) && !listened_(channel);
+      });
+      listened.assign(watched_.begin(), watched_.end());
     }
   }
   for (auto& [channel, member] : gone) {

@@ -14,7 +14,9 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <functional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "broker/broker.hpp"
 #include "core/error.hpp"
@@ -34,7 +36,10 @@ std::optional<Error> check_presence_member(const PresenceMember& member, std::si
 class Presence {
  public:
   using Clock = std::chrono::steady_clock;
-  Presence(Broker& broker, PresenceSettings settings) : broker_(broker), settings_(settings) {}
+  // `listened` says whether this node has subscribers of a channel: it keeps reaping such channels for
+  // members a dead node left behind even when none of its own members are there.
+  Presence(Broker& broker, PresenceSettings settings, std::function<bool(const std::string&)> listened)
+      : broker_(broker), settings_(settings), listened_(std::move(listened)) {}
   Presence(const Presence&) = delete;
   Presence& operator=(const Presence&) = delete;
 
@@ -61,6 +66,8 @@ class Presence {
   PresenceSettings settings_;
   std::mutex mutex_;
   std::unordered_map<std::string, std::unordered_map<std::string, Local>> channels_;  // channel -> client
+  std::function<bool(const std::string&)> listened_;
+  std::unordered_set<std::string> watched_;  // presence channels to reap: had members here, or listened to
   Clock::time_point next_refresh_{};
 };
 
