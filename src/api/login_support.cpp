@@ -20,11 +20,12 @@ std::string base_url(const HttpSession& session, const Request& request) {
   if (!configured.empty()) return configured;
   std::string_view host = request[http::field::host];
   if (host.empty()) host = session.context().config.listen;
-  return "http://" + std::string(host);
+  return (session.context().tls != nullptr ? "https://" : "http://") + std::string(host);
 }
 
+// Behind a TLS proxy only the configured public URL tells; when herald terminates TLS itself, it knows.
 bool secure_cookies(const HttpSession& session) {
-  return session.context().config.login.public_url.starts_with("https://");
+  return session.context().tls != nullptr || session.context().config.login.public_url.starts_with("https://");
 }
 
 bool origin_allowed(const HttpSession& session, const Request& request) {

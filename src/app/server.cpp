@@ -79,6 +79,19 @@ void schedule_presence_tick(asio::steady_timer& timer, Presence& presence) {
   });
 }
 
+// TLS 1.2 and 1.3 only, with the certificate chain and key from PEM files. Throws naming what failed.
+ssl::context make_tls_context(const TlsSettings& settings) {
+  ssl::context context(ssl::context::tls_server);
+  context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                      ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  error_code ec;
+  context.use_certificate_chain_file(settings.certificate_file, ec);
+  if (ec) throw std::runtime_error("cannot use certificate_file " + settings.certificate_file + ": " + ec.message());
+  context.use_private_key_file(settings.private_key_file, ssl::context::pem, ec);
+  if (ec) throw std::runtime_error("cannot use private_key_file " + settings.private_key_file + ": " + ec.message());
+  return context;
+}
+
 // The login's events live on herald's own channels, which clients cannot name on /sub, /pub or /ws.
 void add_internal_namespaces(Config& config) {
   NamespaceSettings login_events;
@@ -139,10 +152,20 @@ int run_server(const Config& given) {
         std::make_unique<RateLimiter>(config.limits.client_publishes_per_second, std::chrono::seconds(1));
   }
   // Before the event loops: connections hold members until they are destroyed with the loops.
-  Presence presence(broker, {.lease = std::chrono::seconds(config.limits.presence_lease_seconds),
-                             .linger = std::chrono::seconds(config.limits.presence_linger_seconds),
-                             .max_payload_bytes = config.limits.max_payload_bytes},
+  Presence presence(broker,
+                    {.lease = std::chrono::seconds(config.limits.presence_lease_seconds),
+                     .linger = std::chrono::seconds(config.limits.presence_linger_seconds),
+                     .max_payload_bytes = config.limits.max_payload_bytes},
                     [&counts](const std::string& channel) { return is_listened(counts, channel); });
+  std::optional<ssl::context> tls;
+  if (config.tls.enabled()) {
+    try {
+      tls.emplace(make_tls_context(config.tls));
+    } catch (const std::exception& error) {
+      spdlog::critical("tls: {}", error.what());
+      return 1;
+    }
+  }
   ServerContext context{
       config,
       broker,
@@ -151,6 +174,7 @@ int run_server(const Config& given) {
       publish_rate.get(),
       client_publish_rate.get(),
       &presence,
+      tls ? &*tls : nullptr,
       std::make_shared<ConnectionGate>(config.limits.max_connections, config.limits.max_connections_per_ip),
       route_request};
   EventLoops loops(threads, counts);
@@ -190,8 +214,8 @@ int run_server(const Config& given) {
   auto bound = listener->local_endpoint();
   std::string shown_host = bound.address().to_string();
   if (bound.address().is_v6()) shown_host = fmt::format("[{}]", shown_host);
-  spdlog::info("listening on http://{}:{} with {} event loops, web root {}", shown_host, bound.port(), threads,
-               config.web_root);
+  spdlog::info("listening on {}://{}:{} with {} event loops, web root {}", tls ? "https" : "http", shown_host,
+               bound.port(), threads, config.web_root);
   listener->start();
 
   loops.run();

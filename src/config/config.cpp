@@ -209,6 +209,12 @@ Config parse_config(std::string_view text, const std::string& path) {
       redis_reader.refuse_unknown();
     }
     if (const auto* limits = reader.table("limits")) read_limits(*limits, config.limits);
+    if (const auto* tls = reader.table("tls")) {
+      TableReader tls_reader(*tls, "tls.");
+      tls_reader.read("certificate_file", config.tls.certificate_file);
+      tls_reader.read("private_key_file", config.tls.private_key_file);
+      tls_reader.refuse_unknown();
+    }
     if (const auto* keys = reader.array("publish_keys")) {
       for (std::size_t i = 0; i < keys->size(); ++i) {
         const auto* table = keys->get(i)->as_table();
@@ -257,6 +263,9 @@ Config parse_config(std::string_view text, const std::string& path) {
 
 void validate(const Config& config) {
   split_host_port(config.listen);  // fail early on a malformed address
+  if (config.tls.certificate_file.empty() != config.tls.private_key_file.empty()) {
+    throw std::runtime_error("tls: set both certificate_file and private_key_file, or neither");
+  }
   if (config.broker != "memory" && config.broker != "redis") {
     throw std::runtime_error("broker '" + config.broker + "' is not one of memory, redis");
   }

@@ -77,6 +77,13 @@ struct RedisSettings {
   unsigned connect_timeout_ms = 2000;
 };
 
+// [tls]: with both files, herald serves HTTPS and WSS itself on `listen` (docs/config.md).
+struct TlsSettings {
+  std::string certificate_file;  // PEM: the certificate, then any intermediates
+  std::string private_key_file;  // PEM
+  bool enabled() const { return !certificate_file.empty(); }
+};
+
 struct Config {
   std::string listen = "127.0.0.1:8080";
   unsigned threads = 0;                  // 0: one per core
@@ -91,6 +98,7 @@ struct Config {
   std::string token_secret;
   std::string broker = "memory";  // "memory" (one node) or "redis" (several nodes on one Redis)
   RedisSettings redis;
+  TlsSettings tls;
   Limits limits;
   NamespacePolicy namespaces;
   Transports transports;

@@ -14,8 +14,8 @@ asio::ip::address plain_address(const tcp::endpoint& endpoint) {
   return address;
 }
 
-HttpSession::HttpSession(tcp::socket socket, ServerContext& context, Hub& hub)
-    : stream_(std::move(socket)), context_(context), hub_(hub) {
+HttpSession::HttpSession(NetStream stream, ServerContext& context, Hub& hub)
+    : stream_(std::move(stream)), context_(context), hub_(hub) {
   error_code ec;
   remote_ = stream_.socket().remote_endpoint(ec);
 }
@@ -28,7 +28,7 @@ void HttpSession::read_request() {
   parser_->header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
   parser_->body_limit(limits.max_payload_bytes);
   // A client that trickles its request (slowloris) or idles between requests is cut at this deadline.
-  stream_.expires_after(std::chrono::seconds(limits.request_timeout_seconds));
+  stream_.tcp().expires_after(std::chrono::seconds(limits.request_timeout_seconds));
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
 }
@@ -40,7 +40,7 @@ void HttpSession::on_read(error_code ec) {
     return;
   }
   if (ec) return reject_unreadable(ec);
-  stream_.expires_never();
+  stream_.tcp().expires_never();
   head_request_ = parser_->get().method() == http::verb::head;
   cors_origin_.clear();
   context_.handle_request(shared_from_this(), parser_->release());
@@ -65,7 +65,7 @@ void HttpSession::reject_unreadable(error_code ec) {
 
 void HttpSession::begin_write() {
   context_.responses_in_flight.fetch_add(1, std::memory_order_relaxed);
-  stream_.expires_after(std::chrono::seconds(context_.config.limits.request_timeout_seconds));
+  stream_.tcp().expires_after(std::chrono::seconds(context_.config.limits.request_timeout_seconds));
 }
 
 void HttpSession::end_write(error_code ec, bool keep_alive, const std::function<void()>& written) {
@@ -99,6 +99,6 @@ void HttpSession::stop_watching() {
   stream_.socket().cancel(ec);
 }
 
-beast::tcp_stream HttpSession::take_stream() { return std::move(stream_); }
+NetStream HttpSession::take_stream() { return std::move(stream_); }
 
 }  // namespace herald

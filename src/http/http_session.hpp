@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "http/beast.hpp"
+#include "http/net_stream.hpp"
 #include "http/origins.hpp"
 #include "http/server_context.hpp"
 
@@ -19,7 +20,7 @@ asio::ip::address plain_address(const tcp::endpoint& endpoint);
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, ServerContext& context, Hub& hub);
+  HttpSession(NetStream stream, ServerContext& context, Hub& hub);
 
   void start();
 
@@ -44,7 +45,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   // Gives the connection to a streaming transport; this session is finished afterwards. The transport
   // takes the connection's admission ticket too, and holds it as long as the socket.
-  beast::tcp_stream take_stream();
+  NetStream take_stream();
   void hold(std::shared_ptr<void> ticket) { ticket_ = std::move(ticket); }
   std::shared_ptr<void> take_ticket() { return std::move(ticket_); }
   // Bytes read past the current request (rare: a client that pipelines after an upgrade).
@@ -67,7 +68,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void begin_write();
   void end_write(error_code ec, bool keep_alive, const std::function<void()>& written);
 
-  beast::tcp_stream stream_;
+  NetStream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   ServerContext& context_;

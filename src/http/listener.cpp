@@ -55,16 +55,40 @@ void Listener::accept() {
     if (self->context_.gate) {
       auto admitted = self->context_.gate->admit(plain_address(socket.remote_endpoint(ec)).to_string());
       if (auto* refusal = std::get_if<Error>(&admitted)) {
-        refuse(std::move(socket), *refusal);
+        // A TLS client could not read a plain answer, and a handshake is what an overload cannot afford.
+        if (self->context_.tls == nullptr) refuse(std::move(socket), *refusal);
         return self->accept();
       }
       ticket = std::get<std::shared_ptr<void>>(std::move(admitted));
     }
-    auto session = std::make_shared<HttpSession>(std::move(socket), self->context_, self->loops_.hub(loop));
-    session->hold(std::move(ticket));
     // Every operation on a connection runs on the loop that owns it, the first read included.
-    asio::post(self->loops_.context(loop), [session] { session->start(); });
+    if (self->context_.tls != nullptr) {
+      self->start_tls(std::move(socket), loop, std::move(ticket));
+    } else {
+      auto session = std::make_shared<HttpSession>(NetStream(beast::tcp_stream(std::move(socket))), self->context_,
+                                                   self->loops_.hub(loop));
+      session->hold(std::move(ticket));
+      asio::post(self->loops_.context(loop), [session] { session->start(); });
+    }
     self->accept();
+  });
+}
+
+// The TLS handshake comes before the first request, under the same deadline (a client that stalls in
+// the handshake is cut like a slowloris); the session then runs exactly as on plain TCP.
+void Listener::start_tls(tcp::socket socket, std::size_t loop, std::shared_ptr<void> ticket) {
+  auto stream = std::make_shared<NetStream>(beast::tcp_stream(std::move(socket)), *context_.tls);
+  asio::post(loops_.context(loop), [self = shared_from_this(), stream, loop, ticket = std::move(ticket)]() mutable {
+    stream->tcp().expires_after(std::chrono::seconds(self->context_.config.limits.request_timeout_seconds));
+    stream->async_handshake([self, stream, loop, ticket = std::move(ticket)](error_code ec) mutable {
+      if (ec) {
+        spdlog::debug("tls: handshake failed: {}", ec.message());
+        return;  // the stream, and with it the socket, goes away here
+      }
+      auto session = std::make_shared<HttpSession>(std::move(*stream), self->context_, self->loops_.hub(loop));
+      session->hold(std::move(ticket));
+      session->start();
+    });
   });
 }
 

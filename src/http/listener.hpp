@@ -19,6 +19,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void accept();
+  void start_tls(tcp::socket socket, std::size_t loop, std::shared_ptr<void> ticket);
 
   EventLoops& loops_;
   ServerContext& context_;

@@ -8,8 +8,9 @@
 #include "config/config.hpp"
 #include "core/rate_limiter.hpp"
 #include "core/subscriber_counts.hpp"
-#include "http/connection_gate.hpp"
 #include "http/beast.hpp"
+#include "http/connection_gate.hpp"
+#include "http/net_stream.hpp"
 
 namespace herald {
 
@@ -23,10 +24,11 @@ struct ServerContext {
   const Config& config;
   Broker& broker;
   SubscriberCounts& counts;
-  login::LoginModule* login = nullptr;  // null when login is disabled
-  RateLimiter* publish_rate = nullptr;  // null when publishes are not rate-limited
+  login::LoginModule* login = nullptr;         // null when login is disabled
+  RateLimiter* publish_rate = nullptr;         // null when publishes are not rate-limited
   RateLimiter* client_publish_rate = nullptr;  // key-less publishes, per IP; null: not limited
   Presence* presence = nullptr;
+  asio::ssl::context* tls = nullptr;     // set: every connection is TLS ([tls])
   std::shared_ptr<ConnectionGate> gate;  // admits connections within limits.max_connections(_per_ip)
   // What to do with each request read (the API layer's router); the HTTP layer does not know the API.
   std::function<void(const std::shared_ptr<HttpSession>&, http::request<http::string_body>)> handle_request;

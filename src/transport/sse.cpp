@@ -15,8 +15,8 @@ namespace {
 
 class SseStream final : public Subscriber, public std::enable_shared_from_this<SseStream> {
  public:
-  SseStream(beast::tcp_stream stream, ServerContext& context, Hub& hub, SubscribeRequest subscribe,
-            std::string cors_origin, std::shared_ptr<void> ticket)
+  SseStream(NetStream stream, ServerContext& context, Hub& hub, SubscribeRequest subscribe, std::string cors_origin,
+            std::shared_ptr<void> ticket)
       : ticket_(std::move(ticket)),
         cors_origin_(std::move(cors_origin)),
         stream_(std::move(stream)),
@@ -139,7 +139,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     in_flight_ = queue_.size();
     buffers_.clear();
     for (std::size_t i = 0; i < in_flight_; ++i) buffers_.emplace_back(queue_.at(i).data(), queue_.at(i).size());
-    asio::async_write(stream_.socket(), buffers_, [self = shared_from_this()](error_code ec, std::size_t) {
+    asio::async_write(stream_, buffers_, [self = shared_from_this()](error_code ec, std::size_t) {
       self->writing_ = false;
       self->queue_.pop(self->in_flight_);
       if (ec) return self->end();
@@ -150,7 +150,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
   // Any byte or EOF from the client ends the stream: an SSE client sends nothing after its request,
   // so this is how a client that went away is noticed at once rather than at the next write.
   void watch_client() {
-    stream_.socket().async_read_some(asio::buffer(read_byte_), [self = shared_from_this()](error_code, std::size_t) {
+    stream_.async_read_some(asio::buffer(read_byte_), [self = shared_from_this()](error_code, std::size_t) {
       self->closing_ = true;
       self->end();
     });
@@ -186,7 +186,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
 
   std::shared_ptr<void> ticket_;  // this connection's place under limits.max_connections
   std::string cors_origin_;
-  beast::tcp_stream stream_;
+  NetStream stream_;
   ServerContext& context_;
   Hub& hub_;
   SubscribeRequest subscribe_;

@@ -20,12 +20,9 @@ namespace {
 
 class WebSocketSession final : public Subscriber, public std::enable_shared_from_this<WebSocketSession> {
  public:
-  // A plain socket underneath: the WebSocket's own timeouts (below) replace tcp_stream's, which would
-  // otherwise re-arm a timer on every write.
-  WebSocketSession(beast::tcp_stream stream, ServerContext& context, Hub& hub, bool multiplex,
-                   std::shared_ptr<void> ticket)
+  WebSocketSession(NetStream stream, ServerContext& context, Hub& hub, bool multiplex, std::shared_ptr<void> ticket)
       : ticket_(std::move(ticket)),
-        ws_(stream.release_socket()),
+        ws_(std::move(stream)),
         context_(context),
         hub_(hub),
         multiplex_(multiplex),
@@ -33,6 +30,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
 
   void accept(const Request& request, std::optional<SubscribeRequest> single) {
     const Limits& limits = context_.config.limits;
+    ws_.next_layer().tcp().expires_never();  // the WebSocket's own timeouts (below) take over
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = std::chrono::seconds(limits.request_timeout_seconds);
     timeouts.idle_timeout = std::chrono::seconds(limits.ws_idle_timeout_seconds);
@@ -145,7 +143,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
       case ClientFrame::Op::subscribe:
         if (context_.config.namespaces.for_channel(frame.channel).private_channels) {
           error_code ec;
-          auto peer = ws_.next_layer().remote_endpoint(ec);
+          auto peer = ws_.next_layer().socket().remote_endpoint(ec);
           if (auto refused =
                   auth::authorize_private(frame.token, context_.config.token_secret, frame.channel,
                                           ec ? std::string() : plain_address(peer).to_string(), unix_seconds())) {
@@ -265,7 +263,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     if (auto refused = refuse_presence_event(space.presence, frame.event))
       return send(error_frame(*refused, frame.ref));
     error_code ec;
-    auto peer = ws_.next_layer().remote_endpoint(ec);
+    auto peer = ws_.next_layer().socket().remote_endpoint(ec);
     const std::string address = "ip:" + (ec ? std::string() : plain_address(peer).to_string());
     for (RateLimiter* rate : {context_.publish_rate, context_.client_publish_rate}) {
       if (rate == nullptr) continue;
@@ -331,7 +329,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
   }
 
   std::shared_ptr<void> ticket_;  // this connection's place under limits.max_connections
-  websocket::stream<tcp::socket> ws_;
+  websocket::stream<NetStream> ws_;
   ServerContext& context_;
   Hub& hub_;
   bool multiplex_;

@@ -51,19 +51,27 @@ describe('WebSocket on /sub/{channel}', () => {
     await c.close();
   });
 
-  it('ignores client frames and answers pings', async () => {
+  it('answers client frames other than a publish with an error frame, stays open, and answers pings', async () => {
     const ch = uniq('ws-ignore');
     const c = openWS(subUrl(ch));
     await c.opened;
     await waitForSubscribers(h.url, ch, { websocket: 1 });
-    c.send('{"op":"subscribe","channel":"other"}');
+    const other = await c.request({ op: 'subscribe', channel: 'other' });
+    assert.deepEqual([other.op, other.code], ['error', 'bad_frame']);
     c.send('not json at all');
+    await c.frames.waitUntil((frames) => frames.filter((f) => f.op === 'error').length === 2);
+    // Publishing where clients may not (the default namespace) is refused too.
+    const refused = await c.request({ op: 'publish', channel: ch, data: 'x' });
+    assert.deepEqual([refused.op, refused.code], ['error', 'forbidden']);
     const pong = new Promise((resolve) => c.ws.once('pong', resolve));
     c.ws.ping('p');
     await pong;
     const [id] = await publishMany(h.url, ch, ['still here']);
-    const [f] = await c.frames.waitFor(1);
-    assert.equal(f.id, id, 'the first frame is the published message; client frames got no answer');
+    const messages = await c.frames.waitUntil((frames) => {
+      const found = frames.filter((f) => !f.op);
+      return found.length >= 1 && found;
+    });
+    assert.equal(messages[0].id, id, 'the first message is the published one; error frames are not messages');
     await c.close();
   });
 

@@ -96,6 +96,7 @@ export async function startHerald({
   live.add(proc);
 
   const logLines = [];
+  let scheme = 'http'; // https when the config has [tls]
   const exited = new Promise((resolve) => {
     proc.once('exit', (code, signal) => {
       live.delete(proc);
@@ -129,10 +130,11 @@ export async function startHerald({
         for (const line of lines) {
           logLines.push(line);
           if (logLines.length > 500) logLines.shift();
-          const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
+          const m = /listening on (https?):\/\/127\.0\.0\.1:(\d+)/.exec(line);
           if (m) {
             clearTimeout(timer);
-            resolve(Number(m[1]));
+            scheme = m[1];
+            resolve(Number(m[2]));
           }
         }
       });
@@ -140,7 +142,7 @@ export async function startHerald({
   });
 
   const port = await ready;
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${scheme}://127.0.0.1:${port}`;
   const onRedis = broker !== '' || /^broker\s*=\s*"redis"/m.test(config);
   if (onRedis && waitForBrokerToo) {
     try {
@@ -152,7 +154,7 @@ export async function startHerald({
   }
   return {
     url,
-    wsUrl: `ws://127.0.0.1:${port}`,
+    wsUrl: `${scheme === 'https' ? 'wss' : 'ws'}://127.0.0.1:${port}`,
     port,
     proc,
     exited,
