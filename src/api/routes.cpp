@@ -134,8 +134,9 @@ void publish_route(const std::shared_ptr<HttpSession>& session, Request request,
     event = (*it).value;
     if (event.empty()) return session->send(error_response(request, {"bad_event", "The event name is empty."}));
   }
-  if (auto refused = refuse_presence_event(space.presence, event))
+  if (auto refused = refuse_presence_event(space.presence, event)) {
     return session->send(error_response(request, *refused));
+  }
   ServerContext& context = session->context();
   auto made =
       make_publish_request(std::move(channel), std::move(event), std::move(request.body()), is_json_content(request),
@@ -190,8 +191,9 @@ void listen_route(const std::shared_ptr<HttpSession>& session, Request request, 
   };
   if (websocket::is_upgrade(request)) {
     if (!offered.websocket) return disabled("WebSocket");
-    if (auto refused = refuse_foreign_origin(*session, request))
+    if (auto refused = refuse_foreign_origin(*session, request)) {
       return session->send(error_response(request, *refused));
+    }
     hold_member();
     return start_websocket(session, request, std::move(subscribe));
   }
@@ -242,6 +244,25 @@ void channel_info_route(const std::shared_ptr<HttpSession>& session, const Reque
   });
 }
 
+namespace {
+
+void answer_presence(HttpSession& session, const Request& request, const std::string& channel,
+                     std::variant<PresenceList, Error> outcome) {
+  if (auto* error = std::get_if<Error>(&outcome)) return session.send(error_response(request, *error));
+  const auto& list = std::get<PresenceList>(outcome);
+  boost::json::array members;
+  for (const auto& member : list.members) {
+    members.push_back({{"client", member.client}, {"name", member.name}});
+  }
+  boost::json::object body{{"channel", channel},
+                           {"count", list.count},
+                           {"members", std::move(members)},
+                           {"truncated", list.count > list.members.size()}};
+  session.send(json_response(request, http::status::ok, boost::json::serialize(body)));
+}
+
+}  // namespace
+
 void presence_route(const std::shared_ptr<HttpSession>& session, const Request& request, const std::string& channel,
                     boost::urls::params_view params) {
   if (!is_valid_channel_name(channel)) return session->send(error_response(request, bad_channel));
@@ -256,17 +277,7 @@ void presence_route(const std::shared_ptr<HttpSession>& session, const Request& 
   }
   context.broker.presence_list(channel, context.config.limits.presence_list_limit,
                                [session, request, channel](std::variant<PresenceList, Error> outcome) {
-                                 if (auto* error = std::get_if<Error>(&outcome))
-                                   return session->send(error_response(request, *error));
-                                 const auto& list = std::get<PresenceList>(outcome);
-                                 boost::json::array members;
-                                 for (const auto& member : list.members)
-                                   members.push_back({{"client", member.client}, {"name", member.name}});
-                                 boost::json::object body{{"channel", channel},
-                                                          {"count", list.count},
-                                                          {"members", std::move(members)},
-                                                          {"truncated", list.count > list.members.size()}};
-                                 session->send(json_response(request, http::status::ok, boost::json::serialize(body)));
+                                 answer_presence(*session, request, channel, std::move(outcome));
                                });
 }
 

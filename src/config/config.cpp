@@ -219,8 +219,9 @@ Config parse_config(std::string_view text, const std::string& path) {
       for (std::size_t i = 0; i < keys->size(); ++i) {
         const auto* table = keys->get(i)->as_table();
         std::string where = "publish_keys[" + std::to_string(i) + "].";
-        if (table == nullptr)
+        if (table == nullptr) {
           throw std::runtime_error("setting '" + where.substr(0, where.size() - 1) + "' must be a table");
+        }
         TableReader key_reader(*table, where);
         PublishKey key;
         key_reader.read("key", key.key);

@@ -57,8 +57,9 @@ void Presence::release(const std::string& channel, const std::string& client) {
   if (found == channels_.end()) return;
   auto member = found->second.find(client);
   if (member == found->second.end() || member->second.holds == 0) return;
-  if (--member->second.holds == 0)
+  if (--member->second.holds == 0) {
     member->second.until = std::max(member->second.until, Clock::now() + settings_.linger);
+  }
 }
 
 void Presence::tick(Clock::time_point now) {
@@ -83,21 +84,21 @@ void Presence::tick(Clock::time_point now) {
       channel = members.empty() ? channels_.erase(channel) : std::next(channel);
     }
     if (refresh) {
-      std::erase_if(watched_, [&](const std::string& channel) {
-        return !channels_.contains(channel) && !listened_(channel);
-      });
+      std::erase_if(watched_,
+                    [&](const std::string& channel) { return !channels_.contains(channel) && !listened_(channel); });
       listened.assign(watched_.begin(), watched_.end());
     }
   }
-  for (auto& [channel, member] : gone) {
-    broker_.presence_drop(channel, member.client, [this, channel, member](std::variant<bool, Error> left) {
-      if (auto* yes = std::get_if<bool>(&left); yes && *yes) announce(channel, "leave", member);
+  // (Named pairs rather than structured bindings: lambdas capture them by name.)
+  for (const auto& entry : gone) {
+    broker_.presence_drop(entry.first, entry.second.client, [this, entry](std::variant<bool, Error> left) {
+      if (auto* yes = std::get_if<bool>(&left); yes && *yes) announce(entry.first, "leave", entry.second);
     });
   }
   for (auto& [channel, member] : kept) state(channel, member);
   // A node that died left its members behind: whichever node reaps them first announces their leave.
   for (auto& channel : listened) {
-    broker_.presence_reap(channel, [this, channel](std::vector<PresenceMember> reaped) {
+    broker_.presence_reap(channel, [this, channel](const std::vector<PresenceMember>& reaped) {
       for (const auto& member : reaped) announce(channel, "leave", member);
     });
   }
