@@ -36,6 +36,17 @@ class CatchUp {
     return cursor_.advance(message);
   }
 
+  // The connection could not queue `unsent`, a live message it accepted (limits.slow_consumer =
+  // "catch_up"): it stops taking live messages and, once its queue has drained, reads history again from
+  // just before `unsent`, exactly as a client resuming from its cursor would. Messages history no
+  // longer has then come back as a gap.
+  void fall_behind(const Message& unsent) {
+    live_ = false;
+    reading_ = false;
+    missed_live_ = false;
+    cursor_ = SubscriptionCursor(just_before(unsent.cursor()));
+  }
+
   // Takes a page of history; `write(message)` queues one message and says whether it fit. Returns true
   // when the subscription went live with this page.
   template <typename Write>
