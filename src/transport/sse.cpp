@@ -46,7 +46,10 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
 
   Delivery deliver(const MessagePtr& message) override {
     if (closing_) return Delivery::dropped;
-    if (!catch_up_.accept_live(*message)) return Delivery::skipped;
+    if (!catch_up_.accept_live(*message)) {
+      if (catch_up_.broken()) flush();  // reads history from the cursor once the queue is written
+      return Delivery::skipped;
+    }
     if (!queue_.push(message, block_of(*message))) {
       if (context_.config.limits.slow_consumer == SlowConsumer::catch_up) {
         fall_behind(*message);
