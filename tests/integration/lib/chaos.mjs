@@ -89,8 +89,10 @@ export class Subscriber {
     this.wake();
   }
 
-  gap(conn, detail) {
+  /** A gap marker; `cursor`, where the transport gives one, is where the kept messages start. */
+  gap(conn, detail, cursor) {
     if (!this.current(conn)) return;
+    if (typeof cursor === 'string') this.lastId = cursor; // resume from there, not from the lost cursor
     this.log.push('gap');
     this.gapDetail = detail;
     this.afterGap = true;
@@ -227,7 +229,7 @@ async function runPoll(s, conn, ended, wait) {
       let more = false;
       if (res.status === 200) {
         const body = JSON.parse(text);
-        if (body.gap) s.gap(conn, body);
+        if (body.gap) s.gap(conn, body, body.messages.length ? undefined : body.cursor);
         for (const m of body.messages) s.record(conn, m.id, m.data, m.channel);
         if (body.messages.length && body.cursor !== body.messages.at(-1).id) {
           s.violation(conn, `poll cursor ${body.cursor} is not the last message's id ${body.messages.at(-1).id}`);
@@ -268,7 +270,7 @@ async function runSSE(s, conn, ended) {
         const line = buf.slice(0, n).replace(/\r$/, '');
         buf = buf.slice(n + 1);
         if (line === '') {
-          if (block.event === 'gap') s.gap(conn, block);
+          if (block.event === 'gap') s.gap(conn, block, block.id);
           else if (block.data.length) s.record(conn, block.id, JSON.parse(block.data.join('\n')));
           block = { data: [] };
         } else if (!line.startsWith(':')) {
@@ -309,7 +311,7 @@ function runWS(s, conn, ended) {
   const ws = wsCommon(s, conn, ended, conn.node.wsUrl + subUrl(s, { since: s.lastId }));
   ws.on('message', (raw) => {
     const f = JSON.parse(raw.toString());
-    if (f.gap) s.gap(conn, f);
+    if (f.gap) s.gap(conn, f, f.cursor);
     else if (f.op === 'error') {
       // A refusal frame; the close that follows resumes the subscriber.
       if (s.current(conn)) s.refused(conn, f.code, `error frame ${JSON.stringify(f)}`);
@@ -323,7 +325,7 @@ function runMux(s, conn, ended) {
   ws.on('message', (raw) => {
     const f = JSON.parse(raw.toString());
     if (f.op === 'subscribed' && f.gap) s.gap(conn, f);
-    else if (f.op === 'gap') s.gap(conn, f);
+    else if (f.op === 'gap') s.gap(conn, f, f.cursor);
     else if (f.op === 'message') s.record(conn, f.id, f.data, f.channel);
     else if (f.op === 'error' && s.current(conn)) {
       // The subscription failed (Redis away): this socket listens to nothing, so start over.
