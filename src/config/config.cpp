@@ -106,6 +106,13 @@ void read_limits(const toml::table& table, Limits& limits) {
   reader.read("sse_heartbeat_seconds", limits.sse_heartbeat_seconds);
   reader.read("sse_retry_ms", limits.sse_retry_ms);
   reader.read("write_queue_bytes", limits.write_queue_bytes);
+  std::string slow_consumer = "close";
+  reader.read("slow_consumer", slow_consumer);
+  if (slow_consumer == "catch_up") {
+    limits.slow_consumer = SlowConsumer::catch_up;
+  } else if (slow_consumer != "close") {
+    throw std::runtime_error(R"(setting 'limits.slow_consumer' must be "close" or "catch_up")");
+  }
   reader.read("ws_max_channels", limits.ws_max_channels);
   reader.read("ws_max_message_bytes", limits.ws_max_message_bytes);
   reader.read("ws_idle_timeout_seconds", limits.ws_idle_timeout_seconds);

@@ -10,6 +10,12 @@
 
 namespace herald {
 
+// What a streaming connection whose write queue is full gets (docs/limits.md).
+enum class SlowConsumer : std::uint8_t {
+  close,     // disconnected; the client resumes from its cursor
+  catch_up,  // kept; the messages that did not fit are read from history once the queue drains
+};
+
 struct Limits {
   std::size_t max_payload_bytes = 65536;
   std::size_t max_header_bytes = 8192;
@@ -17,7 +23,8 @@ struct Limits {
   unsigned longpoll_max_wait_seconds = 60;
   unsigned sse_heartbeat_seconds = 15;
   unsigned sse_retry_ms = 3000;
-  std::size_t write_queue_bytes = 1048576;  // per streaming connection; past it the client is dropped
+  std::size_t write_queue_bytes = 1048576;  // per streaming connection; past it, `slow_consumer` says what happens
+  SlowConsumer slow_consumer = SlowConsumer::close;
   std::size_t ws_max_channels = 100;
   std::size_t ws_max_message_bytes = 131072;
   unsigned ws_idle_timeout_seconds = 60;  // a ping goes out at half of it; no answer by the end: dropped

@@ -23,6 +23,7 @@ class CatchUp {
   void start_read() {
     reading_ = true;
     missed_live_ = false;
+    broken_ = false;
   }
 
   // A live message from the hub: true when it is to be written now.
@@ -33,7 +34,32 @@ class CatchUp {
       if (reading_) missed_live_ = true;
       return false;
     }
+    Cursor last = cursor_.cursor();
+    Cursor next = message.cursor();
+    if (next.history == last.history && next.seq <= last.seq) return false;  // already written
+    if (next.history != last.history || next.seq != last.seq + 1) {
+      // A break in the sequence: this node did not hand on what came between (it was cut off from Redis
+      // while more than the history was published, or Redis lost the history). Read history from the
+      // cursor, as a resuming client would: what was missed, or an explicit gap where it ran out.
+      live_ = false;
+      broken_ = true;
+      return false;
+    }
     return cursor_.advance(message);
+  }
+
+  // The last live message did not follow the cursor (see accept_live); cleared by the next read.
+  bool broken() const { return broken_; }
+
+  // The connection could not queue `unsent`, a live message it accepted (limits.slow_consumer =
+  // "catch_up"): it stops taking live messages and, once its queue has drained, reads history again from
+  // just before `unsent`, exactly as a client resuming from its cursor would. Messages history no
+  // longer has then come back as a gap.
+  void fall_behind(const Message& unsent) {
+    live_ = false;
+    reading_ = false;
+    missed_live_ = false;
+    cursor_ = SubscriptionCursor(just_before(unsent.cursor()));
   }
 
   // Takes a page of history; `write(message)` queues one message and says whether it fit. Returns true
@@ -58,6 +84,7 @@ class CatchUp {
   bool live_ = false;
   bool reading_ = false;
   bool missed_live_ = false;
+  bool broken_ = false;
 };
 
 }  // namespace herald

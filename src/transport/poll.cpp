@@ -45,7 +45,12 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
 
   Delivery deliver(const MessagePtr& message) override {
     if (done_) return Delivery::dropped;
-    if (!catch_up_.accept_live(*message)) return Delivery::skipped;
+    if (!catch_up_.accept_live(*message)) {
+      // A break in the sequence: 204 with the cursor, so that the client's next poll reads what came
+      // between from history, or is told about the gap.
+      if (catch_up_.broken()) answer(poll_response(request_, subscribe_.channel, {.cursor = catch_up_.cursor()}));
+      return Delivery::skipped;
+    }
     ReadResult result;
     result.messages.push_back(message);
     result.cursor = message->cursor();

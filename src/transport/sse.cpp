@@ -46,9 +46,16 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
 
   Delivery deliver(const MessagePtr& message) override {
     if (closing_) return Delivery::dropped;
-    if (!catch_up_.accept_live(*message)) return Delivery::skipped;
+    if (!catch_up_.accept_live(*message)) {
+      if (catch_up_.broken()) flush();  // reads history from the cursor once the queue is written
+      return Delivery::skipped;
+    }
     if (!queue_.push(message, block_of(*message))) {
-      close(CloseReason::slow_consumer);
+      if (context_.config.limits.slow_consumer == SlowConsumer::catch_up) {
+        fall_behind(*message);
+      } else {
+        close(CloseReason::slow_consumer);
+      }
       return Delivery::dropped;
     }
     flush();
@@ -71,6 +78,16 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
   Transport transport() const override { return Transport::sse; }
 
  private:
+  // limits.slow_consumer = "catch_up": what does not fit is read from history once the queue drains
+  // (flush → continue_catch_up), with a gap event if history lost some of it meanwhile.
+  void fall_behind(const Message& unsent) {
+    if (catch_up_.live()) {
+      spdlog::info("sse: slow consumer of {} falls behind ({} bytes queued); it catches up from history",
+                   subscribe_.channel, queue_.bytes());
+    }
+    catch_up_.fall_behind(unsent);
+  }
+
   std::string response_head(const Request& request) const {
     http::response<http::empty_body> head{http::status::ok, request.version()};
     head.set(http::field::server, "herald");
@@ -161,7 +178,12 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     heartbeat_.async_wait([self = shared_from_this()](error_code ec) {
       if (ec || self->closing_) return;
       if (!self->head_.empty()) return self->schedule_heartbeat();  // no head yet: nothing to keep alive
-      if (!self->queue_.push(std::string(": hb\n\n"))) return self->close(CloseReason::slow_consumer);
+      if (!self->queue_.push(std::string(": hb\n\n"))) {
+        // A full queue is already waiting to be written: when catching up, it keeps the connection.
+        if (self->context_.config.limits.slow_consumer == SlowConsumer::close) {
+          return self->close(CloseReason::slow_consumer);
+        }
+      }
       self->flush();
       self->schedule_heartbeat();
     });

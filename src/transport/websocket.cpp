@@ -60,9 +60,23 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
   Delivery deliver(const MessagePtr& message) override {
     if (closing_) return Delivery::dropped;
     auto it = subscriptions_.find(message->channel());
-    if (it == subscriptions_.end() || !it->second.catch_up.accept_live(*message)) return Delivery::skipped;
+    if (it == subscriptions_.end()) return Delivery::skipped;
+    if (!it->second.catch_up.accept_live(*message)) {
+      if (it->second.catch_up.broken()) flush();  // reads history from the cursor once the queue is written
+      return Delivery::skipped;
+    }
     if (!queue_.push(message, frame_of(*message))) {
-      close(CloseReason::slow_consumer);
+      if (context_.config.limits.slow_consumer == SlowConsumer::catch_up) {
+        // What does not fit is read from history once the queue drains (flush → continue_catch_up),
+        // with a gap frame if history lost some of it meanwhile.
+        if (it->second.catch_up.live()) {
+          spdlog::info("websocket: slow consumer of {} falls behind ({} bytes queued); it catches up from history",
+                       message->channel(), queue_.bytes());
+        }
+        it->second.catch_up.fall_behind(*message);
+      } else {
+        close(CloseReason::slow_consumer);
+      }
       return Delivery::dropped;
     }
     flush();

@@ -62,5 +62,50 @@ TEST(CatchUp, AnEmptyPageStartsAtItsCursor) {
   EXPECT_TRUE(catch_up.accept_live(*message(8)));
 }
 
+TEST(CatchUp, FallingBehindReadsHistoryFromTheMessageThatDidNotFit) {
+  // limits.slow_consumer = "catch_up": live message 5 found the queue full.
+  CatchUp catch_up;
+  catch_up.start_read();
+  EXPECT_TRUE(catch_up.take_page(page(1, 3, false), [](const MessagePtr&) { return true; }));
+  EXPECT_TRUE(catch_up.accept_live(*message(4)));
+  EXPECT_TRUE(catch_up.accept_live(*message(5)));
+  catch_up.fall_behind(*message(5));
+  EXPECT_FALSE(catch_up.live());
+  EXPECT_TRUE(catch_up.wants_more());
+  EXPECT_EQ(catch_up.cursor(), (Cursor{9, 4}));     // 5 comes again, from history
+  EXPECT_FALSE(catch_up.accept_live(*message(6)));  // and so does what follows it
+  catch_up.start_read();
+  EXPECT_TRUE(catch_up.take_page(page(5, 6, false), [](const MessagePtr&) { return true; }));
+  EXPECT_TRUE(catch_up.live());
+  EXPECT_FALSE(catch_up.accept_live(*message(6)));
+  EXPECT_TRUE(catch_up.accept_live(*message(7)));
+}
+
+TEST(CatchUp, ABreakInTheLiveSequenceReadsHistoryFromTheCursor) {
+  // This node missed 5 and 6 (cut off from Redis): 7 must not be written after 4 as if nothing happened.
+  CatchUp catch_up;
+  catch_up.start_read();
+  EXPECT_TRUE(catch_up.take_page(page(1, 3, false), [](const MessagePtr&) { return true; }));
+  EXPECT_TRUE(catch_up.accept_live(*message(4)));
+  EXPECT_FALSE(catch_up.broken());
+  EXPECT_FALSE(catch_up.accept_live(*message(7)));
+  EXPECT_TRUE(catch_up.broken());
+  EXPECT_TRUE(catch_up.wants_more());
+  EXPECT_EQ(catch_up.cursor(), (Cursor{9, 4}));
+  catch_up.start_read();
+  EXPECT_FALSE(catch_up.broken());
+  EXPECT_TRUE(catch_up.take_page(page(5, 7, false), [](const MessagePtr&) { return true; }));
+  EXPECT_TRUE(catch_up.accept_live(*message(8)));
+}
+
+TEST(CatchUp, AMessageOfAnotherHistoryIsABreak) {
+  CatchUp catch_up;
+  catch_up.start_read();
+  EXPECT_TRUE(catch_up.take_page(page(1, 3, false), [](const MessagePtr&) { return true; }));
+  auto other = std::make_shared<const Message>("c", Cursor{10, 1}, 0, "", "x", false);
+  EXPECT_FALSE(catch_up.accept_live(*other));
+  EXPECT_TRUE(catch_up.broken());
+}
+
 }  // namespace
 }  // namespace herald
