@@ -5,11 +5,15 @@
 namespace herald {
 
 void Hub::attach(Subscriber* connection) {
-  if (connections_.insert(connection).second) open_connections_.fetch_add(1, std::memory_order_relaxed);
+  if (!connections_.insert(connection).second) return;
+  open_connections_.fetch_add(1, std::memory_order_relaxed);
+  by_transport_[static_cast<std::size_t>(connection->transport())].fetch_add(1, std::memory_order_relaxed);
 }
 
 void Hub::detach(Subscriber* connection) {
-  if (connections_.erase(connection) > 0) open_connections_.fetch_sub(1, std::memory_order_relaxed);
+  if (connections_.erase(connection) == 0) return;
+  open_connections_.fetch_sub(1, std::memory_order_relaxed);
+  by_transport_[static_cast<std::size_t>(connection->transport())].fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Hub::subscribe(const std::string& channel, Subscriber* subscriber) {
@@ -48,9 +52,28 @@ std::size_t Hub::dispatch(const MessagePtr& message) {
   const std::size_t count = entry.subscribers.size();
   for (std::size_t i = 0; i < count; ++i) {
     Subscriber* subscriber = entry.subscribers[i];
-    if (subscriber != nullptr && subscriber->deliver(message) == Delivery::sent) ++delivered;
+    if (subscriber == nullptr) continue;
+    switch (subscriber->deliver(message)) {
+      case Delivery::sent:
+        ++delivered;
+        metrics_.delivered[static_cast<std::size_t>(subscriber->transport())].add();
+        break;
+      case Delivery::skipped:
+        break;
+      case Delivery::dropped:
+        metrics_.dropped[static_cast<std::size_t>(DropReason::closing)].add();
+        break;
+      case Delivery::overflowed:
+        metrics_.dropped[static_cast<std::size_t>(DropReason::slow_consumer)].add();
+        break;
+    }
   }
   entry.dispatching = false;
+  if (delivered > 0) {
+    // One clock reading per message and loop, not per subscriber: they all took it just now.
+    metrics_.latency.observe(std::chrono::steady_clock::now() - message->created(), delivered);
+    entry.counts->delivered.fetch_add(delivered, std::memory_order_relaxed);
+  }
   if (entry.has_holes) {
     std::erase(entry.subscribers, nullptr);
     entry.has_holes = false;

@@ -16,7 +16,8 @@ std::string_view transport_name(Transport transport);
 enum class Delivery : std::uint8_t {
   sent,     // handed to the connection (written or queued for writing)
   skipped,  // already seen: the subscriber's cursor is past it
-  dropped,  // the connection could not take it (closing, or its write queue is full)
+  dropped,     // the connection is closing and takes nothing more
+  overflowed,  // its write queue is full: the connection is closed as a slow consumer (it resumes from its cursor)
 };
 
 enum class CloseReason : std::uint8_t { shutdown, slow_consumer };

@@ -9,14 +9,27 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
+#include "core/metrics.hpp"
 #include "core/subscriber.hpp"
 
 namespace herald {
 
 struct ChannelCounts {
   std::array<std::atomic<std::int64_t>, transport_count> by_transport{};
+  // Live deliveries to this channel's subscribers (each hub adds once per message), and how many of
+  // them summarize() has already reported: the dashboard's busiest channels come from the difference.
+  std::atomic<std::uint64_t> delivered{0};
+  std::atomic<std::uint64_t> reported{0};
   std::int64_t total() const;
+};
+
+// The channels at one moment: what /metrics shows of them, and a bounded list of the busiest.
+struct ChannelsSummary {
+  std::uint64_t channels = 0;  // with at least one subscriber
+  std::array<std::uint64_t, transport_count> subscriptions{};
+  std::vector<ChannelActivity> busiest;  // most deliveries since the last summary, then most subscribers
 };
 
 class SubscriberCounts {
@@ -28,6 +41,9 @@ class SubscriberCounts {
   std::shared_ptr<const ChannelCounts> find(const std::string& channel) const;
   // Forgets channels that no hub holds any more.
   void sweep();
+  // Walks every channel once (one shard lock at a time). With `top` > 0, also lists the `top` busiest
+  // and starts a new interval for their delivery counts: only one caller (the dashboard feed) may ask.
+  ChannelsSummary summarize(std::size_t top = 0);
 
  private:
   static constexpr std::size_t shard_count = 16;
