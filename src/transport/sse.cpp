@@ -49,7 +49,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     if (!catch_up_.accept_live(*message)) return Delivery::skipped;
     if (!queue_.push(message, block_of(*message))) {
       close(CloseReason::slow_consumer);
-      return Delivery::dropped;
+      return Delivery::overflowed;
     }
     flush();
     return Delivery::sent;
@@ -139,8 +139,9 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     in_flight_ = queue_.size();
     buffers_.clear();
     for (std::size_t i = 0; i < in_flight_; ++i) buffers_.emplace_back(queue_.at(i).data(), queue_.at(i).size());
-    asio::async_write(stream_.socket(), buffers_, [self = shared_from_this()](error_code ec, std::size_t) {
+    asio::async_write(stream_.socket(), buffers_, [self = shared_from_this()](error_code ec, std::size_t bytes) {
       self->writing_ = false;
+      self->hub_.metrics().count_sent(Wire::sse, bytes);
       self->queue_.pop(self->in_flight_);
       if (ec) return self->end();
       self->flush();

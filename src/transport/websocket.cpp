@@ -60,7 +60,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     if (it == subscriptions_.end() || !it->second.catch_up.accept_live(*message)) return Delivery::skipped;
     if (!queue_.push(message, frame_of(*message))) {
       close(CloseReason::slow_consumer);
-      return Delivery::dropped;
+      return Delivery::overflowed;
     }
     flush();
     return Delivery::sent;
@@ -250,8 +250,9 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     }
     writing_ = true;
     std::string_view next = queue_.at(0);
-    ws_.async_write(asio::buffer(next.data(), next.size()), [self = shared_from_this()](error_code ec, std::size_t) {
+    ws_.async_write(asio::buffer(next.data(), next.size()), [self = shared_from_this()](error_code ec, std::size_t n) {
       self->writing_ = false;
+      self->hub_.metrics().count_sent(Wire::websocket, n);
       self->queue_.pop(1);
       if (ec) return self->teardown();
       self->flush();
