@@ -2,9 +2,12 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/thread_pool.hpp>
+#include <optional>
+#include <random>
 #include <thread>
 
 #include "api/router.hpp"
+#include "app/metrics_feed.hpp"
 #include "broker/memory_broker.hpp"
 #include "broker/redis_broker.hpp"
 #include "http/event_loops.hpp"
@@ -72,6 +75,19 @@ void add_internal_namespaces(Config& config) {
   login_events.history.max_messages = 20;
   login_events.history.max_age = std::chrono::seconds(config.login.request_ttl_seconds + 300);
   config.namespaces.by_namespace["_login"] = login_events;
+  // The dashboard feed: a page that opens gets the last minute at once (?last=60) to draw its charts from.
+  NamespaceSettings metrics_feed;
+  metrics_feed.internal = true;
+  metrics_feed.history.max_messages = 120;
+  metrics_feed.history.max_age = std::chrono::seconds(150);
+  config.namespaces.by_namespace["_metrics"] = metrics_feed;
+}
+
+// Each node publishes its own feed (with Redis, several nodes share the channel space; the dashboard
+// shows the node that serves it).
+std::string node_feed_channel() {
+  std::random_device random;
+  return fmt::format("_metrics:{:08x}{:08x}", random(), random());
 }
 
 }  // namespace
@@ -95,7 +111,8 @@ int run_server(const Config& given) {
   } else {
     owned_broker = std::make_unique<MemoryBroker>(config.namespaces);
   }
-  Broker& broker = *owned_broker;
+  // The API and the login publish through the counting broker; the dashboard feed does not count itself.
+  CountingBroker broker(*owned_broker);
   std::unique_ptr<login::LoginModule> login;
   asio::thread_pool blocking(1);  // password hashing, away from the event loops
   if (config.login.enabled) {
@@ -119,12 +136,20 @@ int run_server(const Config& given) {
   if (config.limits.publishes_per_second > 0) {
     publish_rate = std::make_unique<RateLimiter>(config.limits.publishes_per_second, std::chrono::seconds(1));
   }
-  ServerContext context{config, broker, counts, login.get(), publish_rate.get(),
-                        std::make_shared<ConnectionGate>(config.limits.max_connections,
-                                                         config.limits.max_connections_per_ip),
-                        route_request};
+  auto gate = std::make_shared<ConnectionGate>(config.limits.max_connections, config.limits.max_connections_per_ip);
+  ServerContext context{config, broker, counts, login.get(), publish_rate.get(), gate, route_request};
   EventLoops loops(threads, counts);
   broker.set_sink([&loops](const MessagePtr& message) { loops.dispatch(message); });
+
+  MetricsSources metric_sources{loops,  counts, *gate, login ? &login->requests : nullptr, broker, config.broker,
+                                [redis] { return redis == nullptr || redis->connected(); }};
+  std::optional<DashboardFeed> feed;
+  if (config.metrics.enabled) {
+    context.metrics_text = [&metric_sources] { return render_prometheus(collect_metrics(metric_sources)); };
+    context.metrics_channel = node_feed_channel();
+    feed.emplace(loops.context(0), metric_sources, *owned_broker, context.metrics_channel);
+    feed->start();
+  }
 
   std::shared_ptr<Listener> listener;
   try {
@@ -148,6 +173,7 @@ int run_server(const Config& given) {
     listener->stop();
     sweep_timer.cancel();
     login_timer.cancel();
+    if (feed) feed->stop();
     loops.post_to_all([](Hub& hub) { hub.close_all(CloseReason::shutdown); });
     drain_then_stop(drain_timer, loops, context,
                     std::chrono::steady_clock::now() + std::chrono::seconds(config.limits.shutdown_grace_seconds));

@@ -1,0 +1,90 @@
+#include "app/metrics_feed.hpp"
+
+#include <spdlog/spdlog.h>
+#include <algorithm>
+#include <limits>
+
+#include "core/subscriber_counts.hpp"
+#include "http/connection_gate.hpp"
+#include "http/event_loops.hpp"
+#include "login/login_requests.hpp"
+
+namespace herald {
+namespace {
+
+constexpr auto feed_interval = std::chrono::seconds(1);
+constexpr std::size_t busiest_channels = 10;  // a bounded list, whatever the number of channels
+
+}  // namespace
+
+void CountingBroker::publish(PublishRequest request, PublishCallback done) {
+  inner_.publish(std::move(request), [this, done = std::move(done)](std::variant<MessagePtr, Error> outcome) {
+    if (std::holds_alternative<MessagePtr>(outcome)) published_.fetch_add(1, std::memory_order_relaxed);
+    done(std::move(outcome));
+  });
+}
+
+MetricsSnapshot collect_metrics(const MetricsSources& sources, std::size_t top) {
+  MetricsSnapshot snapshot;
+  snapshot.at = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < sources.loops.size(); ++i) {
+    const Hub& hub = sources.loops.hub(i);
+    snapshot.add_loop(hub.metrics());
+    for (std::size_t t = 0; t < transport_count; ++t) {
+      snapshot.connections[t] += hub.open_connections(static_cast<Transport>(t));
+    }
+  }
+  ChannelsSummary channels = sources.counts.summarize(top);
+  snapshot.channels = channels.channels;
+  snapshot.subscriptions = channels.subscriptions;
+  snapshot.busiest = std::move(channels.busiest);
+  snapshot.open_connections = sources.gate.open();
+  snapshot.connections_refused = {{"too_many_connections", sources.gate.refused_full()},
+                                  {"too_many_from_address", sources.gate.refused_address()}};
+  snapshot.published = sources.published.published();
+  if (const login::LoginRequests* login = sources.login) {
+    using login::State;
+    snapshot.login_enabled = true;
+    snapshot.login_started = {{"qr", login->started(login::Flow::qr)}, {"device", login->started(login::Flow::device)}};
+    for (State state : {State::approved, State::denied, State::consumed, State::expired, State::cancelled}) {
+      snapshot.login_outcomes.emplace_back(std::string(login::state_name(state)), login->entered(state));
+    }
+  }
+  snapshot.broker = sources.broker;
+  snapshot.broker_up = sources.broker_up();
+  return snapshot;
+}
+
+DashboardFeed::DashboardFeed(asio::io_context& loop, const MetricsSources& sources, Broker& broker, std::string channel)
+    : timer_(loop), sources_(sources), broker_(broker), channel_(std::move(channel)) {}
+
+void DashboardFeed::start() {
+  previous_ = collect_metrics(sources_, busiest_channels);
+  timer_.expires_after(feed_interval);
+  timer_.async_wait([this](error_code ec) {
+    if (!ec) tick();
+  });
+}
+
+void DashboardFeed::tick() {
+  MetricsSnapshot now = collect_metrics(sources_, busiest_channels);
+  auto unix_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  auto made = make_publish_request(channel_, "", render_dashboard(now, previous_, unix_ms), true,
+                                   std::numeric_limits<std::size_t>::max());
+  if (auto* request = std::get_if<PublishRequest>(&made)) {
+    // A broker that cannot reach its store refuses; the next second tries again.
+    broker_.publish(std::move(*request), [](const auto&) {});
+  } else {
+    spdlog::error("metrics: the dashboard snapshot could not be published: {}", std::get<Error>(made).message);
+  }
+  previous_ = std::move(now);
+  // From the last deadline, not from now: a slow tick does not make every later one late.
+  timer_.expires_at(std::max(timer_.expiry() + feed_interval, std::chrono::steady_clock::now()));
+  timer_.async_wait([this](error_code ec) {
+    if (!ec) tick();
+  });
+}
+
+}  // namespace herald

@@ -1,0 +1,71 @@
+#pragma once
+// Where /metrics and the dashboard get their numbers: a reading of every loop's counters and of the
+// gauges that live elsewhere (hubs, subscriber counts, the connection gate, login requests, the broker),
+// and the feed that publishes a dashboard snapshot every second on herald's own channel.
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "broker/broker.hpp"
+#include "core/metrics.hpp"
+#include "http/beast.hpp"
+
+namespace herald {
+
+class EventLoops;
+class SubscriberCounts;
+class ConnectionGate;
+namespace login {
+class LoginRequests;
+}
+
+// The broker the API publishes through: the same broker, counting what it accepted.
+class CountingBroker final : public Broker {
+ public:
+  explicit CountingBroker(Broker& inner) : inner_(inner) {}
+  void set_sink(MessageSink sink) override { inner_.set_sink(std::move(sink)); }
+  void publish(PublishRequest request, PublishCallback done) override;
+  void read(const std::string& channel, const ReadFrom& from, std::size_t limit, ReadCallback done) override {
+    inner_.read(channel, from, limit, std::move(done));
+  }
+  void info(const std::string& channel, InfoCallback done) override { inner_.info(channel, std::move(done)); }
+  void sweep(const std::function<bool(const std::string&)>& listened) override { inner_.sweep(listened); }
+  std::uint64_t published() const { return published_.load(std::memory_order_relaxed); }
+
+ private:
+  Broker& inner_;
+  std::atomic<std::uint64_t> published_{0};
+};
+
+struct MetricsSources {
+  EventLoops& loops;
+  SubscriberCounts& counts;
+  const ConnectionGate& gate;
+  const login::LoginRequests* login;  // null when login is disabled
+  const CountingBroker& published;
+  std::string broker;  // "memory" or "redis"
+  std::function<bool()> broker_up;
+};
+
+// Reads everything now. `top` > 0 also lists the busiest channels since the previous such reading.
+MetricsSnapshot collect_metrics(const MetricsSources& sources, std::size_t top = 0);
+
+// Publishes render_dashboard() of the last second on `channel` every second, through `broker` (the
+// uncounted one: the feed's own messages are not the clients' publishes).
+class DashboardFeed {
+ public:
+  DashboardFeed(asio::io_context& loop, const MetricsSources& sources, Broker& broker, std::string channel);
+  void start();
+  void stop() { timer_.cancel(); }
+
+ private:
+  void tick();
+
+  asio::steady_timer timer_;
+  const MetricsSources& sources_;
+  Broker& broker_;
+  std::string channel_;
+  MetricsSnapshot previous_;
+};
+
+}  // namespace herald
