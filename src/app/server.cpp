@@ -141,8 +141,9 @@ int run_server(const Config& given) {
   EventLoops loops(threads, counts);
   broker.set_sink([&loops](const MessagePtr& message) { loops.dispatch(message); });
 
-  MetricsSources metric_sources{loops,  counts, *gate, login ? &login->requests : nullptr, broker, config.broker,
-                                [redis] { return redis == nullptr || redis->connected(); }};
+  auto broker_up = [redis] { return redis == nullptr || redis->connected(); };
+  login::LoginRequests* login_requests = login ? &login->requests : nullptr;
+  MetricsSources metric_sources{loops, counts, *gate, login_requests, broker, config.broker, broker_up};
   std::optional<DashboardFeed> feed;
   if (config.metrics.enabled) {
     context.metrics_text = [&metric_sources] { return render_prometheus(collect_metrics(metric_sources)); };

@@ -32,11 +32,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (!cors_origin_.empty()) add_cors_headers(response.base(), cors_origin_);
     auto shared = std::make_shared<http::response<Body>>(std::move(response));
     begin_write();
-    http::async_write(stream_, *shared,
-                      [self = shared_from_this(), shared, written = std::move(written)](error_code ec,
-                                                                                        std::size_t bytes) {
-                        self->end_write(ec, bytes, shared->keep_alive(), written);
-                      });
+    http::async_write(
+        stream_, *shared,
+        [self = shared_from_this(), shared, written = std::move(written)](error_code ec, std::size_t bytes) {
+          self->end_write(ec, bytes, shared->keep_alive(), written);
+        });
   }
 
   // While an answer is held: calls `gone` once if the client closes the connection first.
