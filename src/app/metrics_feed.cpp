@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
+#include <condition_variable>
 #include <limits>
+#include <mutex>
 
 #include "core/subscriber_counts.hpp"
 #include "http/connection_gate.hpp"
@@ -55,23 +57,39 @@ MetricsSnapshot collect_metrics(const MetricsSources& sources, std::size_t top) 
   return snapshot;
 }
 
-DashboardFeed::DashboardFeed(asio::io_context& loop, const MetricsSources& sources, Broker& broker, std::string channel)
-    : timer_(loop), sources_(sources), broker_(broker), channel_(std::move(channel)) {}
-
 void DashboardFeed::start() {
-  previous_ = collect_metrics(sources_, busiest_channels);
-  timer_.expires_after(feed_interval);
-  timer_.async_wait([this](error_code ec) {
-    if (!ec) tick();
-  });
+  thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
 }
 
-void DashboardFeed::tick() {
+void DashboardFeed::stop() {
+  if (!thread_.joinable()) return;
+  thread_.request_stop();
+  thread_.join();
+}
+
+void DashboardFeed::run(const std::stop_token& stop) {
+  MetricsSnapshot previous = collect_metrics(sources_, busiest_channels);
+  auto next = std::chrono::steady_clock::now() + feed_interval;
+  std::mutex mutex;
+  std::condition_variable_any wake;
+  while (true) {
+    {
+      std::unique_lock lock(mutex);
+      // Returns early only when a stop is requested (the predicate never holds otherwise).
+      if (wake.wait_until(lock, stop, next, [] { return false; }) || stop.stop_requested()) return;
+    }
+    tick(previous);
+    // From the last deadline, not from now, so ticks do not drift; after a stall, no burst to catch up.
+    next = std::max(next + feed_interval, std::chrono::steady_clock::now());
+  }
+}
+
+void DashboardFeed::tick(MetricsSnapshot& previous) {
   MetricsSnapshot now = collect_metrics(sources_, busiest_channels);
   auto unix_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
-  auto made = make_publish_request(channel_, "", render_dashboard(now, previous_, unix_ms), true,
+  auto made = make_publish_request(channel_, "", render_dashboard(now, previous, unix_ms), true,
                                    std::numeric_limits<std::size_t>::max());
   if (auto* request = std::get_if<PublishRequest>(&made)) {
     // A broker that cannot reach its store refuses; the next second tries again.
@@ -79,12 +97,7 @@ void DashboardFeed::tick() {
   } else {
     spdlog::error("metrics: the dashboard snapshot could not be published: {}", std::get<Error>(made).message);
   }
-  previous_ = std::move(now);
-  // From the last deadline, not from now: a slow tick does not make every later one late.
-  timer_.expires_at(std::max(timer_.expiry() + feed_interval, std::chrono::steady_clock::now()));
-  timer_.async_wait([this](error_code ec) {
-    if (!ec) tick();
-  });
+  previous = std::move(now);
 }
 
 }  // namespace herald

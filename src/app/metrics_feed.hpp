@@ -4,11 +4,12 @@
 // and the feed that publishes a dashboard snapshot every second on herald's own channel.
 #include <atomic>
 #include <functional>
+#include <stop_token>
 #include <string>
+#include <thread>
 
 #include "broker/broker.hpp"
 #include "core/metrics.hpp"
-#include "http/beast.hpp"
 
 namespace herald {
 
@@ -51,21 +52,29 @@ struct MetricsSources {
 MetricsSnapshot collect_metrics(const MetricsSources& sources, std::size_t top = 0);
 
 // Publishes render_dashboard() of the last second on `channel` every second, through `broker` (the
-// uncounted one: the feed's own messages are not the clients' publishes).
+// uncounted one: the feed's own messages are not the clients' publishes). It runs on a thread of its
+// own: with 100k channels listened to, the walk over them takes milliseconds that no event loop should
+// spend.
 class DashboardFeed {
  public:
-  DashboardFeed(asio::io_context& loop, const MetricsSources& sources, Broker& broker, std::string channel);
+  DashboardFeed(const MetricsSources& sources, Broker& broker, std::string channel)
+      : sources_(sources), broker_(broker), channel_(std::move(channel)) {}
+  ~DashboardFeed() { stop(); }
+  DashboardFeed(const DashboardFeed&) = delete;
+  DashboardFeed& operator=(const DashboardFeed&) = delete;
+
   void start();
-  void stop() { timer_.cancel(); }
+  // Idempotent; returns once the thread has ended.
+  void stop();
 
  private:
-  void tick();
+  void run(const std::stop_token& stop);
+  void tick(MetricsSnapshot& previous);
 
-  asio::steady_timer timer_;
   const MetricsSources& sources_;
   Broker& broker_;
   std::string channel_;
-  MetricsSnapshot previous_;
+  std::jthread thread_;
 };
 
 }  // namespace herald

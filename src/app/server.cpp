@@ -148,8 +148,7 @@ int run_server(const Config& given) {
   if (config.metrics.enabled) {
     context.metrics_text = [&metric_sources] { return render_prometheus(collect_metrics(metric_sources)); };
     context.metrics_channel = node_feed_channel();
-    feed.emplace(loops.context(0), metric_sources, *owned_broker, context.metrics_channel);
-    feed->start();
+    feed.emplace(metric_sources, *owned_broker, context.metrics_channel);
   }
 
   std::shared_ptr<Listener> listener;
@@ -186,6 +185,7 @@ int run_server(const Config& given) {
   spdlog::info("listening on http://{}:{} with {} event loops, web root {}", shown_host, bound.port(), threads,
                config.web_root);
   listener->start();
+  if (feed) feed->start();
 
   loops.run();
   blocking.join();

@@ -69,13 +69,14 @@ ChannelsSummary SubscriberCounts::summarize(std::size_t top) {
       const std::uint64_t delivered = counts->delivered.load(std::memory_order_relaxed);
       const std::uint64_t deliveries = delivered - counts->reported.exchange(delivered, std::memory_order_relaxed);
       if (subscribers == 0 && deliveries == 0) continue;
-      ChannelActivity candidate{channel, deliveries, subscribers};
+      // Compared before the name is copied: most channels do not make the list.
+      const ChannelActivity probe{{}, deliveries, subscribers};
       if (summary.busiest.size() == top) {
-        if (!busier(candidate, summary.busiest.front())) continue;
+        if (!busier(probe, summary.busiest.front())) continue;
         std::pop_heap(summary.busiest.begin(), summary.busiest.end(), busier);
-        summary.busiest.back() = std::move(candidate);
+        summary.busiest.back() = {channel, deliveries, subscribers};
       } else {
-        summary.busiest.push_back(std::move(candidate));
+        summary.busiest.push_back({channel, deliveries, subscribers});
       }
       std::push_heap(summary.busiest.begin(), summary.busiest.end(), busier);
     }
