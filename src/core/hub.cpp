@@ -46,8 +46,10 @@ std::size_t Hub::dispatch(const MessagePtr& message) {
   if (found == channels_.end()) return 0;
   // A deliver() may subscribe elsewhere and rehash the map: keep a reference (stable), not the iterator.
   ChannelSubscribers& entry = found->second;
-  std::size_t delivered = 0;
   entry.dispatching = true;
+  // Tallied on the stack and added to the loop's counters once: the walk itself stays a plain loop.
+  std::array<std::uint64_t, transport_count> sent{};
+  std::array<std::uint64_t, drop_reason_count> dropped{};
   // Subscribers added during the walk (a deliver() that subscribes) are not visited: they read history.
   const std::size_t count = entry.subscribers.size();
   for (std::size_t i = 0; i < count; ++i) {
@@ -55,20 +57,27 @@ std::size_t Hub::dispatch(const MessagePtr& message) {
     if (subscriber == nullptr) continue;
     switch (subscriber->deliver(message)) {
       case Delivery::sent:
-        ++delivered;
-        metrics_.delivered[static_cast<std::size_t>(subscriber->transport())].add();
+        ++sent[static_cast<std::size_t>(subscriber->transport())];
         break;
       case Delivery::skipped:
         break;
       case Delivery::dropped:
-        metrics_.dropped[static_cast<std::size_t>(DropReason::closing)].add();
+        ++dropped[static_cast<std::size_t>(DropReason::closing)];
         break;
       case Delivery::overflowed:
-        metrics_.dropped[static_cast<std::size_t>(DropReason::slow_consumer)].add();
+        ++dropped[static_cast<std::size_t>(DropReason::slow_consumer)];
         break;
     }
   }
   entry.dispatching = false;
+  std::size_t delivered = 0;
+  for (std::size_t t = 0; t < transport_count; ++t) {
+    if (sent[t] > 0) metrics_.delivered[t].add(sent[t]);
+    delivered += sent[t];
+  }
+  for (std::size_t r = 0; r < drop_reason_count; ++r) {
+    if (dropped[r] > 0) metrics_.dropped[r].add(dropped[r]);
+  }
   if (delivered > 0) {
     // One clock reading per message and loop, not per subscriber: they all took it just now.
     metrics_.latency.observe(std::chrono::steady_clock::now() - message->created(), delivered);
