@@ -30,7 +30,7 @@ const charts = {
       ['p90', (s) => s.latency_ms.p90],
       ['p99', (s) => s.latency_ms.p99],
     ],
-    format: (v) => (v == null ? '–' : v < 10 ? v.toFixed(2) : compact(v)),
+    format: (v) => (v == null ? '–' : v === 0 ? '0' : v < 10 ? v.toFixed(2) : compact(v)),
   },
 };
 
