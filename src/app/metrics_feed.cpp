@@ -36,10 +36,13 @@ MetricsSnapshot collect_metrics(const MetricsSources& sources, std::size_t top) 
       snapshot.connections[t] += hub.open_connections(static_cast<Transport>(t));
     }
   }
-  ChannelsSummary channels = sources.counts.summarize(top);
-  snapshot.channels = channels.channels;
-  snapshot.subscriptions = channels.subscriptions;
-  snapshot.busiest = std::move(channels.busiest);
+  // The totals are kept as subscribers come and go; only the busiest list walks the channels.
+  snapshot.channels = sources.counts.listened_channels();
+  for (std::size_t t = 0; t < transport_count; ++t) {
+    snapshot.subscriptions[t] =
+        static_cast<std::uint64_t>(std::max<std::int64_t>(sources.counts.subscriptions(static_cast<Transport>(t)), 0));
+  }
+  if (top > 0) snapshot.busiest = sources.counts.summarize(top).busiest;
   snapshot.open_connections = sources.gate.open();
   snapshot.connections_refused = {{"too_many_connections", sources.gate.refused_full()},
                                   {"too_many_from_address", sources.gate.refused_address()}};

@@ -20,7 +20,7 @@ void Hub::subscribe(const std::string& channel, Subscriber* subscriber) {
   auto& entry = channels_[channel];
   if (!entry.counts) entry.counts = counts_.acquire(channel);
   entry.subscribers.push_back(subscriber);
-  entry.counts->by_transport[static_cast<std::size_t>(subscriber->transport())].fetch_add(1, std::memory_order_relaxed);
+  counts_.joined(*entry.counts, subscriber->transport());
 }
 
 void Hub::unsubscribe(const std::string& channel, Subscriber* subscriber) {
@@ -29,8 +29,7 @@ void Hub::unsubscribe(const std::string& channel, Subscriber* subscriber) {
   auto& list = entry->second.subscribers;
   auto it = std::find(list.begin(), list.end(), subscriber);
   if (it == list.end()) return;
-  entry->second.counts->by_transport[static_cast<std::size_t>(subscriber->transport())].fetch_sub(
-      1, std::memory_order_relaxed);
+  counts_.left(*entry->second.counts, subscriber->transport());
   if (entry->second.dispatching) {
     *it = nullptr;  // the dispatch loop is walking this vector; compact after it
     entry->second.has_holes = true;

@@ -49,6 +49,24 @@ void SubscriberCounts::sweep() {
   }
 }
 
+void SubscriberCounts::joined(ChannelCounts& channel, Transport transport) {
+  const auto t = static_cast<std::size_t>(transport);
+  channel.by_transport[t].fetch_add(1, std::memory_order_relaxed);
+  subscriptions_[t].fetch_add(1, std::memory_order_relaxed);
+  if (channel.listeners.fetch_add(1, std::memory_order_relaxed) == 0) listened_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void SubscriberCounts::left(ChannelCounts& channel, Transport transport) {
+  const auto t = static_cast<std::size_t>(transport);
+  channel.by_transport[t].fetch_sub(1, std::memory_order_relaxed);
+  subscriptions_[t].fetch_sub(1, std::memory_order_relaxed);
+  if (channel.listeners.fetch_sub(1, std::memory_order_relaxed) == 1) listened_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::uint64_t SubscriberCounts::listened_channels() const {
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(listened_.load(std::memory_order_relaxed), 0));
+}
+
 ChannelsSummary SubscriberCounts::summarize(std::size_t top) {
   ChannelsSummary summary;
   // A min-heap of at most `top` entries: memory and time stay bounded by `top` whatever the channel count.

@@ -133,6 +133,26 @@ TEST(SubscriberCounts, SummaryKeepsOnlyTheBusiestAndStartsANewIntervalEachTime) 
   EXPECT_TRUE(counts.summarize().busiest.empty());  // /metrics asks for no list and resets nothing
 }
 
+TEST(SubscriberCounts, KeepsNodeTotalsAsSubscribersOfAnyLoopComeAndGo) {
+  SubscriberCounts counts;
+  Hub loop_a(counts), loop_b(counts);
+  FixedSubscriber ws(Transport::websocket, Delivery::sent), sse(Transport::sse, Delivery::sent),
+      other(Transport::sse, Delivery::sent);
+  loop_a.subscribe("news", &ws);
+  loop_b.subscribe("news", &sse);  // the same channel on another loop: still one channel
+  loop_b.subscribe("sport", &other);
+  EXPECT_EQ(counts.listened_channels(), 2U);
+  EXPECT_EQ(counts.subscriptions(Transport::websocket), 1);
+  EXPECT_EQ(counts.subscriptions(Transport::sse), 2);
+  loop_a.unsubscribe("news", &ws);
+  EXPECT_EQ(counts.listened_channels(), 2U);  // sse still listens to news
+  loop_b.unsubscribe("news", &sse);
+  loop_b.unsubscribe("sport", &other);
+  loop_b.unsubscribe("sport", &other);  // twice: counted once
+  EXPECT_EQ(counts.listened_channels(), 0U);
+  EXPECT_EQ(counts.subscriptions(Transport::sse), 0);
+}
+
 MetricsSnapshot sample_snapshot() {
   MetricsSnapshot s;
   s.connections = {2, 1, 0};
