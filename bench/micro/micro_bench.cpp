@@ -9,8 +9,8 @@
 
 #include "core/history.hpp"
 #include "core/hub.hpp"
-#include "core/metrics.hpp"
 #include "core/message.hpp"
+#include "core/metrics.hpp"
 #include "core/subscriber.hpp"
 #include "core/subscriber_counts.hpp"
 
