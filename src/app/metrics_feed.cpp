@@ -42,7 +42,7 @@ MetricsSnapshot collect_metrics(const MetricsSources& sources, std::size_t top) 
     snapshot.subscriptions[t] =
         static_cast<std::uint64_t>(std::max<std::int64_t>(sources.counts.subscriptions(static_cast<Transport>(t)), 0));
   }
-  if (top > 0) snapshot.busiest = sources.counts.summarize(top).busiest;
+  if (top > 0) snapshot.busiest = sources.counts.summarize(top, sources.listed).busiest;
   snapshot.open_connections = sources.gate.open();
   snapshot.connections_refused = {{"too_many_connections", sources.gate.refused_full()},
                                   {"too_many_from_address", sources.gate.refused_address()}};

@@ -46,6 +46,8 @@ struct MetricsSources {
   const CountingBroker& published;
   std::string broker;  // "memory" or "redis"
   std::function<bool()> broker_up;
+  // Which channels the busiest list may name: not herald's own (login screens, the feed itself).
+  std::function<bool(const std::string&)> listed;
 };
 
 // Reads everything now. `top` > 0 also lists the busiest channels since the previous such reading.

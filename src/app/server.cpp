@@ -143,7 +143,8 @@ int run_server(const Config& given) {
 
   auto broker_up = [redis] { return redis == nullptr || redis->connected(); };
   login::LoginRequests* login_requests = login ? &login->requests : nullptr;
-  MetricsSources metric_sources{loops, counts, *gate, login_requests, broker, config.broker, broker_up};
+  auto listed = [&config](const std::string& channel) { return !config.namespaces.for_channel(channel).internal; };
+  MetricsSources metric_sources{loops, counts, *gate, login_requests, broker, config.broker, broker_up, listed};
   std::optional<DashboardFeed> feed;
   if (config.metrics.enabled) {
     context.metrics_text = [&metric_sources] { return render_prometheus(collect_metrics(metric_sources)); };

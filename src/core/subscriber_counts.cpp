@@ -67,7 +67,7 @@ std::uint64_t SubscriberCounts::listened_channels() const {
   return static_cast<std::uint64_t>(std::max<std::int64_t>(listened_.load(std::memory_order_relaxed), 0));
 }
 
-ChannelsSummary SubscriberCounts::summarize(std::size_t top) {
+ChannelsSummary SubscriberCounts::summarize(std::size_t top, const std::function<bool(const std::string&)>& listed) {
   ChannelsSummary summary;
   // A min-heap of at most `top` entries: memory and time stay bounded by `top` whatever the channel count.
   auto busier = [](const ChannelActivity& a, const ChannelActivity& b) {
@@ -86,7 +86,7 @@ ChannelsSummary SubscriberCounts::summarize(std::size_t top) {
       if (top == 0) continue;
       const std::uint64_t delivered = counts->delivered.load(std::memory_order_relaxed);
       const std::uint64_t deliveries = delivered - counts->reported.exchange(delivered, std::memory_order_relaxed);
-      if (subscribers == 0 && deliveries == 0) continue;
+      if ((subscribers == 0 && deliveries == 0) || (listed && !listed(channel))) continue;
       // Compared before the name is copied: most channels do not make the list.
       const ChannelActivity probe{{}, deliveries, subscribers};
       if (summary.busiest.size() == top) {

@@ -4,6 +4,7 @@
 // the sums without touching the hubs.
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,8 +52,9 @@ class SubscriberCounts {
   // Forgets channels that no hub holds any more.
   void sweep();
   // Walks every channel once (one shard lock at a time). With `top` > 0, also lists the `top` busiest
-  // and starts a new interval for their delivery counts: only one caller (the dashboard feed) may ask.
-  ChannelsSummary summarize(std::size_t top = 0);
+  // of those `listed` allows (all without it) and starts a new interval for their delivery counts: only
+  // one caller (the dashboard feed) may ask.
+  ChannelsSummary summarize(std::size_t top = 0, const std::function<bool(const std::string&)>& listed = {});
 
  private:
   static constexpr std::size_t shard_count = 16;

@@ -131,6 +131,11 @@ TEST(SubscriberCounts, SummaryKeepsOnlyTheBusiestAndStartsANewIntervalEachTime) 
   EXPECT_EQ(second.busiest[1].deliveries, 0U);  // the rest tie on deliveries; subscribers decide
 
   EXPECT_TRUE(counts.summarize().busiest.empty());  // /metrics asks for no list and resets nothing
+
+  // A filter keeps channels out of the list (herald's own), not out of the totals.
+  ChannelsSummary filtered = counts.summarize(50, [](const std::string& name) { return name != "ch49"; });
+  EXPECT_EQ(filtered.busiest.size(), 49U);
+  EXPECT_EQ(filtered.channels, 50U);
 }
 
 TEST(SubscriberCounts, KeepsNodeTotalsAsSubscribersOfAnyLoopComeAndGo) {
