@@ -69,7 +69,8 @@ fuzz:
 # ThreadSanitizer over the concurrency tests: every unit test (hub, broker, login state machine under
 # threads) and the integration files that drive several event loops at once. The browser tests are left
 # out: they test pages, not threads, and are slow under TSan.
-TSAN_INTEGRATION := fanout.test.mjs resume.test.mjs websocket.test.mjs sse.test.mjs poll.test.mjs login.test.mjs chaos.test.mjs
+TSAN_INTEGRATION := fanout.test.mjs resume.test.mjs websocket.test.mjs sse.test.mjs poll.test.mjs login.test.mjs chaos.test.mjs \
+  metrics.test.mjs presence.test.mjs tls.test.mjs
 test-tsan: deps
 	cmake -S . -B build-tsan $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug \
 	  -DCMAKE_CXX_FLAGS="-O1 -g1 -fsanitize=thread -Wno-maybe-uninitialized -Wno-tsan" -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread

@@ -10,6 +10,7 @@
 #include "core/history.hpp"
 #include "core/hub.hpp"
 #include "core/message.hpp"
+#include "core/metrics.hpp"
 #include "core/subscriber.hpp"
 #include "core/subscriber_counts.hpp"
 
@@ -96,6 +97,29 @@ void FanoutDispatch(benchmark::State& state) {
   for (auto& subscriber : subscribers) hub.unsubscribe("news", subscriber.get());
 }
 BENCHMARK(FanoutDispatch)->Arg(1)->Arg(100)->Arg(1000)->Arg(10000);
+
+// What a /metrics scrape and a dashboard snapshot cost with many channels listened to: one walk over
+// the subscriber counts with a bounded top-10, then the Prometheus text.
+void MetricsSnapshotWalk(benchmark::State& state) {
+  herald::SubscriberCounts counts;
+  herald::Hub hub(counts);
+  std::vector<std::unique_ptr<CountingSubscriber>> subscribers;
+  for (int64_t i = 0; i < state.range(0); i++) {
+    subscribers.push_back(std::make_unique<CountingSubscriber>());
+    hub.subscribe("ch" + std::to_string(i), subscribers.back().get());
+  }
+  for (auto _ : state) {
+    herald::MetricsSnapshot snapshot;
+    snapshot.add_loop(hub.metrics());
+    auto summary = counts.summarize(10);
+    snapshot.channels = summary.channels;
+    snapshot.busiest = std::move(summary.busiest);
+    benchmark::DoNotOptimize(herald::render_prometheus(snapshot));
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));  // channels walked
+  for (int64_t i = 0; i < state.range(0); i++) hub.unsubscribe("ch" + std::to_string(i), subscribers[i].get());
+}
+BENCHMARK(MetricsSnapshotWalk)->Arg(1000)->Arg(100000);
 }  // namespace
 
 BENCHMARK_MAIN();

@@ -4,6 +4,7 @@
 #include <boost/url/parse.hpp>
 
 #include "api/login_routes.hpp"
+#include "api/metrics_routes.hpp"
 #include "api/routes.hpp"
 #include "core/channel_name.hpp"
 #include "http/http_session.hpp"
@@ -83,6 +84,8 @@ void route_request(const std::shared_ptr<HttpSession>& session, Request request)
     if (method == http::verb::head || only(http::verb::get)) {
       session->send(json_response(request, http::status::ok, R"({"status":"ok"})"));
     }
+  } else if (route_metrics(session, request, url)) {
+    // answered by the metrics routes
   } else if (route_login(session, request, url)) {
     // answered by the login routes
   } else if (method == http::verb::get || method == http::verb::head) {

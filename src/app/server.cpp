@@ -2,9 +2,12 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/thread_pool.hpp>
+#include <optional>
+#include <random>
 #include <thread>
 
 #include "api/router.hpp"
+#include "app/metrics_feed.hpp"
 #include "broker/memory_broker.hpp"
 #include "broker/redis_broker.hpp"
 #include "http/event_loops.hpp"
@@ -99,6 +102,19 @@ void add_internal_namespaces(Config& config) {
   login_events.history.max_messages = 20;
   login_events.history.max_age = std::chrono::seconds(config.login.request_ttl_seconds + 300);
   config.namespaces.by_namespace["_login"] = login_events;
+  // The dashboard feed: a page that opens gets the last minute at once (?last=60) to draw its charts from.
+  NamespaceSettings metrics_feed;
+  metrics_feed.internal = true;
+  metrics_feed.history.max_messages = 120;
+  metrics_feed.history.max_age = std::chrono::seconds(150);
+  config.namespaces.by_namespace["_metrics"] = metrics_feed;
+}
+
+// Each node publishes its own feed (with Redis, several nodes share the channel space; the dashboard
+// shows the node that serves it).
+std::string node_feed_channel() {
+  std::random_device random;
+  return fmt::format("_metrics:{:08x}{:08x}", random(), random());
 }
 
 }  // namespace
@@ -122,7 +138,8 @@ int run_server(const Config& given) {
   } else {
     owned_broker = std::make_unique<MemoryBroker>(config.namespaces);
   }
-  Broker& broker = *owned_broker;
+  // The API and the login publish through the counting broker; the dashboard feed does not count itself.
+  CountingBroker broker(*owned_broker);
   std::unique_ptr<login::LoginModule> login;
   asio::thread_pool blocking(1);  // password hashing, away from the event loops
   if (config.login.enabled) {
@@ -146,6 +163,7 @@ int run_server(const Config& given) {
   if (config.limits.publishes_per_second > 0) {
     publish_rate = std::make_unique<RateLimiter>(config.limits.publishes_per_second, std::chrono::seconds(1));
   }
+  auto gate = std::make_shared<ConnectionGate>(config.limits.max_connections, config.limits.max_connections_per_ip);
   std::unique_ptr<RateLimiter> client_publish_rate;
   if (config.limits.client_publishes_per_second > 0) {
     client_publish_rate =
@@ -175,10 +193,21 @@ int run_server(const Config& given) {
       client_publish_rate.get(),
       &presence,
       tls ? &*tls : nullptr,
-      std::make_shared<ConnectionGate>(config.limits.max_connections, config.limits.max_connections_per_ip),
+      gate,
       route_request};
   EventLoops loops(threads, counts);
   broker.set_sink([&loops](const MessagePtr& message) { loops.dispatch(message); });
+
+  auto broker_up = [redis] { return redis == nullptr || redis->connected(); };
+  login::LoginRequests* login_requests = login ? &login->requests : nullptr;
+  auto listed = [&config](const std::string& channel) { return !config.namespaces.for_channel(channel).internal; };
+  MetricsSources metric_sources{loops, counts, *gate, login_requests, broker, config.broker, broker_up, listed};
+  std::optional<DashboardFeed> feed;
+  if (config.metrics.enabled) {
+    context.metrics_text = [&metric_sources] { return render_prometheus(collect_metrics(metric_sources)); };
+    context.metrics_channel = node_feed_channel();
+    feed.emplace(metric_sources, *owned_broker, context.metrics_channel);
+  }
 
   std::shared_ptr<Listener> listener;
   try {
@@ -206,6 +235,7 @@ int run_server(const Config& given) {
     sweep_timer.cancel();
     login_timer.cancel();
     presence_timer.cancel();
+    if (feed) feed->stop();
     loops.post_to_all([](Hub& hub) { hub.close_all(CloseReason::shutdown); });
     drain_then_stop(drain_timer, loops, context,
                     std::chrono::steady_clock::now() + std::chrono::seconds(config.limits.shutdown_grace_seconds));
@@ -217,6 +247,7 @@ int run_server(const Config& given) {
   spdlog::info("listening on {}://{}:{} with {} event loops, web root {}", tls ? "https" : "http", shown_host,
                bound.port(), threads, config.web_root);
   listener->start();
+  if (feed) feed->start();
 
   loops.run();
   blocking.join();

@@ -240,6 +240,12 @@ Config parse_config(std::string_view text, const std::string& path) {
     }
     if (const auto* transports = reader.table("transports")) read_transports(*transports, config.transports);
     if (const auto* login = reader.table("login")) read_login(*login, config.login);
+    if (const auto* metrics = reader.table("metrics")) {
+      TableReader metrics_reader(*metrics, "metrics.");
+      metrics_reader.read("enabled", config.metrics.enabled);
+      metrics_reader.read("public", config.metrics.public_access);
+      metrics_reader.refuse_unknown();
+    }
     if (const auto* history = reader.table("history")) {
       TableReader history_reader(*history, "history.");
       history_reader.read("size", config.namespaces.defaults.history.max_messages);

@@ -48,6 +48,14 @@ struct Transports {
   bool poll = true;
 };
 
+// GET /metrics and the dashboard feed (docs/metrics.md): who may read them.
+struct MetricsConfig {
+  bool enabled = true;
+  // false: only this machine (loopback, not through a proxy) or a Bearer publish key that may publish
+  // anywhere; true: anyone who can reach the server.
+  bool public_access = false;
+};
+
 // Cross-device login (docs/login.md).
 struct LoginConfig {
   bool enabled = true;
@@ -110,6 +118,7 @@ struct Config {
   NamespacePolicy namespaces;
   Transports transports;
   LoginConfig login;
+  MetricsConfig metrics;
 };
 
 // Reads a TOML file over the defaults. Throws std::runtime_error naming the file, key and problem.

@@ -5,18 +5,22 @@
 namespace herald {
 
 void Hub::attach(Subscriber* connection) {
-  if (connections_.insert(connection).second) open_connections_.fetch_add(1, std::memory_order_relaxed);
+  if (!connections_.insert(connection).second) return;
+  open_connections_.fetch_add(1, std::memory_order_relaxed);
+  by_transport_[static_cast<std::size_t>(connection->transport())].fetch_add(1, std::memory_order_relaxed);
 }
 
 void Hub::detach(Subscriber* connection) {
-  if (connections_.erase(connection) > 0) open_connections_.fetch_sub(1, std::memory_order_relaxed);
+  if (connections_.erase(connection) == 0) return;
+  open_connections_.fetch_sub(1, std::memory_order_relaxed);
+  by_transport_[static_cast<std::size_t>(connection->transport())].fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Hub::subscribe(const std::string& channel, Subscriber* subscriber) {
   auto& entry = channels_[channel];
   if (!entry.counts) entry.counts = counts_.acquire(channel);
   entry.subscribers.push_back(subscriber);
-  entry.counts->by_transport[static_cast<std::size_t>(subscriber->transport())].fetch_add(1, std::memory_order_relaxed);
+  counts_.joined(*entry.counts, subscriber->transport());
 }
 
 void Hub::unsubscribe(const std::string& channel, Subscriber* subscriber) {
@@ -25,8 +29,7 @@ void Hub::unsubscribe(const std::string& channel, Subscriber* subscriber) {
   auto& list = entry->second.subscribers;
   auto it = std::find(list.begin(), list.end(), subscriber);
   if (it == list.end()) return;
-  entry->second.counts->by_transport[static_cast<std::size_t>(subscriber->transport())].fetch_sub(
-      1, std::memory_order_relaxed);
+  counts_.left(*entry->second.counts, subscriber->transport());
   if (entry->second.dispatching) {
     *it = nullptr;  // the dispatch loop is walking this vector; compact after it
     entry->second.has_holes = true;
@@ -42,15 +45,43 @@ std::size_t Hub::dispatch(const MessagePtr& message) {
   if (found == channels_.end()) return 0;
   // A deliver() may subscribe elsewhere and rehash the map: keep a reference (stable), not the iterator.
   ChannelSubscribers& entry = found->second;
-  std::size_t delivered = 0;
   entry.dispatching = true;
+  // Tallied on the stack and added to the loop's counters once: the walk itself stays a plain loop.
+  std::array<std::uint64_t, transport_count> sent{};
+  std::array<std::uint64_t, drop_reason_count> dropped{};
   // Subscribers added during the walk (a deliver() that subscribes) are not visited: they read history.
   const std::size_t count = entry.subscribers.size();
   for (std::size_t i = 0; i < count; ++i) {
     Subscriber* subscriber = entry.subscribers[i];
-    if (subscriber != nullptr && subscriber->deliver(message) == Delivery::sent) ++delivered;
+    if (subscriber == nullptr) continue;
+    switch (subscriber->deliver(message)) {
+      case Delivery::sent:
+        ++sent[static_cast<std::size_t>(subscriber->transport())];
+        break;
+      case Delivery::skipped:
+        break;
+      case Delivery::dropped:
+        ++dropped[static_cast<std::size_t>(DropReason::closing)];
+        break;
+      case Delivery::overflowed:
+        ++dropped[static_cast<std::size_t>(DropReason::slow_consumer)];
+        break;
+    }
   }
   entry.dispatching = false;
+  std::size_t delivered = 0;
+  for (std::size_t t = 0; t < transport_count; ++t) {
+    if (sent[t] > 0) metrics_.delivered[t].add(sent[t]);
+    delivered += sent[t];
+  }
+  for (std::size_t r = 0; r < drop_reason_count; ++r) {
+    if (dropped[r] > 0) metrics_.dropped[r].add(dropped[r]);
+  }
+  if (delivered > 0) {
+    // One clock reading per message and loop, not per subscriber: they all took it just now.
+    metrics_.latency.observe(std::chrono::steady_clock::now() - message->created(), delivered);
+    entry.counts->delivered.fetch_add(delivered, std::memory_order_relaxed);
+  }
   if (entry.has_holes) {
     std::erase(entry.subscribers, nullptr);
     entry.has_holes = false;

@@ -8,6 +8,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/metrics.hpp"
 #include "core/subscriber_counts.hpp"
 
 namespace herald {
@@ -21,8 +22,15 @@ class Hub {
   // A streaming connection lives on this loop: it is told when the server shuts down.
   void attach(Subscriber* connection);
   void detach(Subscriber* connection);
-  // How many connections are attached; the only member safe to read from another thread.
+  // How many connections are attached (in all, or of one transport). These and metrics() are the only
+  // members safe to read from another thread.
   std::size_t open_connections() const { return open_connections_.load(std::memory_order_relaxed); }
+  std::size_t open_connections(Transport transport) const {
+    return by_transport_[static_cast<std::size_t>(transport)].load(std::memory_order_relaxed);
+  }
+  // This loop's counters: written on this loop only (by the hub and by the connections that live here).
+  LoopMetrics& metrics() { return metrics_; }
+  const LoopMetrics& metrics() const { return metrics_; }
 
   void subscribe(const std::string& channel, Subscriber* subscriber);
   // Safe to call from inside deliver().
@@ -45,6 +53,8 @@ class Hub {
   std::unordered_map<std::string, ChannelSubscribers> channels_;
   std::unordered_set<Subscriber*> connections_;
   std::atomic<std::size_t> open_connections_{0};
+  std::array<std::atomic<std::size_t>, transport_count> by_transport_{};
+  LoopMetrics metrics_;
 };
 
 }  // namespace herald

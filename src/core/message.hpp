@@ -2,6 +2,7 @@
 // One published message: immutable once made, shared by every subscriber that receives it.
 // Its wire encodings are built once, on first need, by whichever thread needs them first;
 // every subscriber of every transport then writes the same bytes.
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,9 @@ class Message {
   const std::string& event() const { return event_; }
   const std::string& data() const { return data_; }
   bool is_json() const { return is_json_; }
+  // When this node made the message (published it, or received it from Redis): the start of the
+  // publish-to-delivery latency the hubs measure.
+  std::chrono::steady_clock::time_point created() const { return created_; }
 
   // {"channel":..,"id":..,"time":..,"event":..,"data":..}
   const std::string& envelope() const;
@@ -42,6 +46,7 @@ class Message {
   std::string event_;
   std::string data_;
   bool is_json_;
+  std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
 
   mutable std::once_flag envelope_once_, ws_frame_once_, sse_once_, sse_envelope_once_;
   mutable std::string envelope_, ws_frame_, sse_block_, sse_envelope_block_;

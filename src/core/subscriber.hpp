@@ -16,7 +16,9 @@ std::string_view transport_name(Transport transport);
 enum class Delivery : std::uint8_t {
   sent,     // handed to the connection (written or queued for writing)
   skipped,  // already seen: the subscriber's cursor is past it
-  dropped,  // the connection could not take it (closing, or its write queue is full)
+  dropped,     // the connection is closing and takes nothing more
+  overflowed,  // its write queue is full: closed as a slow consumer (it resumes from its cursor), or, with
+               // limits.slow_consumer = "catch_up", kept and given this message later from history
 };
 
 enum class CloseReason : std::uint8_t { shutdown, slow_consumer };

@@ -1,5 +1,6 @@
 #include "core/subscriber_counts.hpp"
 
+#include <algorithm>
 #include <functional>
 
 namespace herald {
@@ -46,6 +47,60 @@ void SubscriberCounts::sweep() {
     std::lock_guard lock(shard.mutex);
     std::erase_if(shard.channels, [](const auto& entry) { return entry.second.use_count() == 1; });
   }
+}
+
+void SubscriberCounts::joined(ChannelCounts& channel, Transport transport) {
+  const auto t = static_cast<std::size_t>(transport);
+  channel.by_transport[t].fetch_add(1, std::memory_order_relaxed);
+  subscriptions_[t].fetch_add(1, std::memory_order_relaxed);
+  if (channel.listeners.fetch_add(1, std::memory_order_relaxed) == 0) listened_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void SubscriberCounts::left(ChannelCounts& channel, Transport transport) {
+  const auto t = static_cast<std::size_t>(transport);
+  channel.by_transport[t].fetch_sub(1, std::memory_order_relaxed);
+  subscriptions_[t].fetch_sub(1, std::memory_order_relaxed);
+  if (channel.listeners.fetch_sub(1, std::memory_order_relaxed) == 1) listened_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::uint64_t SubscriberCounts::listened_channels() const {
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(listened_.load(std::memory_order_relaxed), 0));
+}
+
+ChannelsSummary SubscriberCounts::summarize(std::size_t top, const std::function<bool(const std::string&)>& listed) {
+  ChannelsSummary summary;
+  // A min-heap of at most `top` entries: memory and time stay bounded by `top` whatever the channel count.
+  auto busier = [](const ChannelActivity& a, const ChannelActivity& b) {
+    return a.deliveries != b.deliveries ? a.deliveries > b.deliveries : a.subscribers > b.subscribers;
+  };
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    for (const auto& [channel, counts] : shard.channels) {
+      std::int64_t subscribers = 0;
+      for (std::size_t i = 0; i < transport_count; ++i) {
+        std::int64_t n = std::max<std::int64_t>(counts->by_transport[i].load(std::memory_order_relaxed), 0);
+        summary.subscriptions[i] += static_cast<std::uint64_t>(n);
+        subscribers += n;
+      }
+      if (subscribers > 0) ++summary.channels;
+      if (top == 0) continue;
+      const std::uint64_t delivered = counts->delivered.load(std::memory_order_relaxed);
+      const std::uint64_t deliveries = delivered - counts->reported.exchange(delivered, std::memory_order_relaxed);
+      if ((subscribers == 0 && deliveries == 0) || (listed && !listed(channel))) continue;
+      // Compared before the name is copied: most channels do not make the list.
+      const ChannelActivity probe{{}, deliveries, subscribers};
+      if (summary.busiest.size() == top) {
+        if (!busier(probe, summary.busiest.front())) continue;
+        std::pop_heap(summary.busiest.begin(), summary.busiest.end(), busier);
+        summary.busiest.back() = {channel, deliveries, subscribers};
+      } else {
+        summary.busiest.push_back({channel, deliveries, subscribers});
+      }
+      std::push_heap(summary.busiest.begin(), summary.busiest.end(), busier);
+    }
+  }
+  std::sort_heap(summary.busiest.begin(), summary.busiest.end(), busier);
+  return summary;
 }
 
 }  // namespace herald

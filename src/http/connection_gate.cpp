@@ -5,11 +5,13 @@ namespace herald {
 std::variant<ConnectionGate::Ticket, Error> ConnectionGate::admit(const std::string& address) {
   std::lock_guard lock(mutex_);
   if (max_total_ > 0 && open_.load(std::memory_order_relaxed) >= max_total_) {
+    refused_full_.fetch_add(1, std::memory_order_relaxed);
     return Error{"too_many_connections", "The server has as many connections as it takes (limits.max_connections)."};
   }
   std::size_t& mine = per_address_[address];
   if (max_per_address_ > 0 && mine >= max_per_address_) {
     if (mine == 0) per_address_.erase(address);
+    refused_address_.fetch_add(1, std::memory_order_relaxed);
     return Error{"too_many_from_address",
                  "This address has as many connections as one may have (limits.max_connections_per_ip)."};
   }

@@ -4,6 +4,7 @@
 // on the message path); a Ticket held for the connection's whole life — by the HTTP session, then by
 // the SSE or WebSocket stream that takes its socket over — gives the place back when dropped.
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,12 +25,16 @@ class ConnectionGate : public std::enable_shared_from_this<ConnectionGate> {
   // A ticket, or why not: "too_many_connections" (the server is full) or "too_many_from_address".
   std::variant<Ticket, Error> admit(const std::string& address);
   std::size_t open() const { return open_.load(std::memory_order_relaxed); }
+  // Connections refused since start, by the two reasons above.
+  std::uint64_t refused_full() const { return refused_full_.load(std::memory_order_relaxed); }
+  std::uint64_t refused_address() const { return refused_address_.load(std::memory_order_relaxed); }
 
  private:
   void release(const std::string& address);
 
   std::size_t max_total_, max_per_address_;
   std::atomic<std::size_t> open_{0};
+  std::atomic<std::uint64_t> refused_full_{0}, refused_address_{0};
   std::mutex mutex_;
   std::unordered_map<std::string, std::size_t> per_address_;
 };

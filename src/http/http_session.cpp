@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/hub.hpp"
 #include "http/responses.hpp"
 
 namespace herald {
@@ -68,8 +69,9 @@ void HttpSession::begin_write() {
   stream_.tcp().expires_after(std::chrono::seconds(context_.config.limits.request_timeout_seconds));
 }
 
-void HttpSession::end_write(error_code ec, bool keep_alive, const std::function<void()>& written) {
+void HttpSession::end_write(error_code ec, std::size_t bytes, bool keep_alive, const std::function<void()>& written) {
   context_.responses_in_flight.fetch_sub(1, std::memory_order_relaxed);
+  hub_.metrics().count_sent(Wire::http, bytes);
   if (written) written();
   if (ec || !keep_alive) {
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);

@@ -33,10 +33,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (!cors_origin_.empty()) add_cors_headers(response.base(), cors_origin_);
     auto shared = std::make_shared<http::response<Body>>(std::move(response));
     begin_write();
-    http::async_write(stream_, *shared,
-                      [self = shared_from_this(), shared, written = std::move(written)](error_code ec, std::size_t) {
-                        self->end_write(ec, shared->keep_alive(), written);
-                      });
+    http::async_write(
+        stream_, *shared,
+        [self = shared_from_this(), shared, written = std::move(written)](error_code ec, std::size_t bytes) {
+          self->end_write(ec, bytes, shared->keep_alive(), written);
+        });
   }
 
   // While an answer is held: calls `gone` once if the client closes the connection first.
@@ -66,7 +67,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_read(error_code ec);
   void reject_unreadable(error_code ec);
   void begin_write();
-  void end_write(error_code ec, bool keep_alive, const std::function<void()>& written);
+  void end_write(error_code ec, std::size_t bytes, bool keep_alive, const std::function<void()>& written);
 
   NetStream stream_;
   beast::flat_buffer buffer_;

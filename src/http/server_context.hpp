@@ -32,6 +32,10 @@ struct ServerContext {
   std::shared_ptr<ConnectionGate> gate;  // admits connections within limits.max_connections(_per_ip)
   // What to do with each request read (the API layer's router); the HTTP layer does not know the API.
   std::function<void(const std::shared_ptr<HttpSession>&, http::request<http::string_body>)> handle_request;
+  // GET /metrics: renders the Prometheus text; and the channel the dashboard feed is published on. Both
+  // set by the app when [metrics] is enabled.
+  std::function<std::string()> metrics_text;
+  std::string metrics_channel;
   std::atomic<bool> shutting_down{false};
   // Answers being written; shutdown waits for them too, so a publisher is never left unsure whether
   // its message was taken.

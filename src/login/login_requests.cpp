@@ -87,6 +87,7 @@ std::optional<Started> LoginRequests::start(Flow flow, Requester requester, std:
   by_user_code_digest_.emplace(digest_key(entry.user_code_digest), entry.id);
   Started started{entry.id,           poll_secret, qr_secret_locked(entry, 0), format_user_code(user_code),
                   entry.match_number, settings_.ttl.count(), settings_.poll_interval.count()};
+  started_[flow == Flow::qr ? 0 : 1].fetch_add(1, std::memory_order_relaxed);
   std::string id = entry.id;
   entries_.emplace(std::move(id), std::move(entry));
   return started;
@@ -149,6 +150,7 @@ std::optional<std::string> LoginRequests::qr_secret(const std::string& poll_secr
 }
 
 void LoginRequests::move_locked(Entry& entry, State to, std::string_view hint, std::string_view event) {
+  if (to != entry.state) count(to);
   entry.state = to;
   std::string data = R"({"state":")" + std::string(state_name(to)) + "\"" + std::string(hint) + "}";
   sink_(Event{events_channel(entry.id), std::string(event.empty() ? state_name(to) : event), std::move(data)});
@@ -243,6 +245,7 @@ std::variant<std::string, Refusal> LoginRequests::exchange(const std::string& po
   switch (entry->state) {
     case State::approved:
       entry->state = State::consumed;  // the screen itself asked: nobody else needs to hear it
+      count(State::consumed);
       return entry->subject;
     case State::pending:
     case State::scanned:
@@ -278,7 +281,10 @@ TokenOutcome LoginRequests::poll_token(const std::string& device_code, const std
         return "slow_down";
       }
       return "authorization_pending";
-    case State::approved: entry->state = State::consumed; return TokenGrant{entry->subject};
+    case State::approved:
+      entry->state = State::consumed;
+      count(State::consumed);
+      return TokenGrant{entry->subject};
     case State::denied: return "access_denied";
     case State::expired:
     case State::cancelled: return "expired_token";

@@ -17,6 +17,7 @@
 // Nothing here knows HTTP; a Redis-backed implementation can take this class's place behind the same
 // methods when several nodes must share login requests.
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -133,6 +134,13 @@ class LoginRequests {
 
   std::size_t size();
 
+  // For /metrics: requests started per flow, and how many moved into each state (a QR rotation, which
+  // stays pending, moves nowhere).
+  std::uint64_t started(Flow flow) const { return started_[flow == Flow::qr ? 0 : 1].load(std::memory_order_relaxed); }
+  std::uint64_t entered(State state) const {
+    return entered_[static_cast<std::size_t>(state)].load(std::memory_order_relaxed);
+  }
+
  private:
   struct Entry {
     std::string id;
@@ -165,6 +173,7 @@ class LoginRequests {
   // Changes the state and tells the screen: event `event`, or the state's name.
   void move_locked(Entry& entry, State to, std::string_view hint = {}, std::string_view event = {});
   std::int64_t expires_in(const Entry& entry, Clock::time_point now) const;
+  void count(State state) { entered_[static_cast<std::size_t>(state)].fetch_add(1, std::memory_order_relaxed); }
 
   Settings settings_;
   EventSink sink_;
@@ -173,6 +182,8 @@ class LoginRequests {
   std::unordered_map<std::string, Entry> entries_;  // by id
   std::unordered_map<std::string, std::string> by_poll_digest_;
   std::unordered_map<std::string, std::string> by_user_code_digest_;
+  std::array<std::atomic<std::uint64_t>, 2> started_{};
+  std::array<std::atomic<std::uint64_t>, 7> entered_{};  // by State
 };
 
 // "alice" -> "a***": enough for the screen's owner to recognise the account, not to learn it.

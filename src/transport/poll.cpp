@@ -48,31 +48,32 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
     if (!catch_up_.accept_live(*message)) {
       // A break in the sequence: 204 with the cursor, so that the client's next poll reads what came
       // between from history, or is told about the gap.
-      if (catch_up_.broken()) answer(poll_response(request_, subscribe_.channel, {.cursor = catch_up_.cursor()}));
+      if (catch_up_.broken()) {
+        answer(poll_response(request_, subscribe_.channel, {.cursor = catch_up_.cursor()}), LongPollOutcome::answered);
+      }
       return Delivery::skipped;
     }
     ReadResult result;
     result.messages.push_back(message);
     result.cursor = message->cursor();
-    answer(poll_response(request_, subscribe_.channel, result));
+    answer(poll_response(request_, subscribe_.channel, result), LongPollOutcome::answered);
     return Delivery::sent;
   }
 
-  void close(CloseReason) override {
-    if (!catch_up_.live()) {  // history not read yet (an asynchronous broker): nothing to resume from
-      return answer(error_response(request_, {"shutting_down", "The server is shutting down."}));
-    }
-    answer(poll_response(request_, subscribe_.channel, {.cursor = catch_up_.cursor()}));
-  }
+  void close(CloseReason) override { end_without_message(LongPollOutcome::shutdown); }
 
   Transport transport() const override { return Transport::longpoll; }
 
  private:
   void on_history(std::variant<ReadResult, Error> outcome) {
     if (done_) return;
-    if (auto* error = std::get_if<Error>(&outcome)) return answer(error_response(request_, *error));
+    if (auto* error = std::get_if<Error>(&outcome)) {
+      return answer(error_response(request_, *error), LongPollOutcome::failed);
+    }
     const auto& result = std::get<ReadResult>(outcome);
-    if (!result.messages.empty() || result.gap) return answer(poll_response(request_, subscribe_.channel, result));
+    if (!result.messages.empty() || result.gap) {
+      return answer(poll_response(request_, subscribe_.channel, result), LongPollOutcome::answered);
+    }
     if (!catch_up_.take_page(result, [](const MessagePtr&) { return true; })) {
       // A message arrived while the read was on its way (an asynchronous broker): read once more.
       return read_next_page(session_->context(), catch_up_, subscribe_.channel,
@@ -80,16 +81,25 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
     }
     timer_.expires_after(std::chrono::seconds(subscribe_.wait_seconds));
     timer_.async_wait([self = shared_from_this()](error_code ec) {
-      if (!ec) self->close(CloseReason::shutdown);  // same answer as shutdown: 204 and the cursor
+      if (!ec) self->end_without_message(LongPollOutcome::timed_out);  // 204 and the cursor
     });
     session_->watch_for_disconnect([self = shared_from_this()] { self->abandon(); });
+  }
+
+  // The wait ran out, or the server is shutting down: 204 with the cursor to resume from.
+  void end_without_message(LongPollOutcome outcome) {
+    if (!catch_up_.live()) {  // history not read yet (an asynchronous broker): nothing to resume from
+      return answer(error_response(request_, {"shutting_down", "The server is shutting down."}), outcome);
+    }
+    answer(poll_response(request_, subscribe_.channel, {.cursor = catch_up_.cursor()}), outcome);
   }
 
   // Answers once and leaves the channel; stays attached until the answer is written, so a shutdown
   // waits for it.
   template <class Body>
-  void answer(http::response<Body> response) {
+  void answer(http::response<Body> response, LongPollOutcome outcome) {
     if (done_) return;
+    hub_.metrics().count_long_poll(outcome);
     release();
     session_->send(std::move(response), [self = shared_from_this()] { self->hub_.detach(self.get()); });
   }
@@ -97,6 +107,7 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
   // The client went away while held: leave without answering; dropping the session closes the socket.
   void abandon() {
     if (done_) return;
+    hub_.metrics().count_long_poll(LongPollOutcome::abandoned);
     release();
     hub_.detach(this);
     session_.reset();
@@ -125,6 +136,7 @@ void serve_poll(const std::shared_ptr<HttpSession>& session, Request request, Su
     return std::make_shared<LongPoll>(session, std::move(request), std::move(subscribe))->start();
   }
   ServerContext& context = session->context();
+  session->hub().metrics().interval_polls.add();
   std::string channel = subscribe.channel;
   context.broker.read(channel, subscribe.from, context.config.limits.poll_batch_limit,
                       [session, request = std::move(request), channel](auto outcome) {

@@ -56,7 +56,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
       } else {
         close(CloseReason::slow_consumer);
       }
-      return Delivery::dropped;
+      return Delivery::overflowed;  // off the live path: closed, or read from history later
     }
     flush();
     return Delivery::sent;
@@ -156,8 +156,9 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     in_flight_ = queue_.size();
     buffers_.clear();
     for (std::size_t i = 0; i < in_flight_; ++i) buffers_.emplace_back(queue_.at(i).data(), queue_.at(i).size());
-    asio::async_write(stream_, buffers_, [self = shared_from_this()](error_code ec, std::size_t) {
+    asio::async_write(stream_, buffers_, [self = shared_from_this()](error_code ec, std::size_t bytes) {
       self->writing_ = false;
+      self->hub_.metrics().count_sent(Wire::sse, bytes);
       self->queue_.pop(self->in_flight_);
       if (ec) return self->end();
       self->flush();

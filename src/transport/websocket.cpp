@@ -77,7 +77,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
       } else {
         close(CloseReason::slow_consumer);
       }
-      return Delivery::dropped;
+      return Delivery::overflowed;  // off the live path: closed, or read from history later
     }
     flush();
     return Delivery::sent;
@@ -314,8 +314,9 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     }
     writing_ = true;
     std::string_view next = queue_.at(0);
-    ws_.async_write(asio::buffer(next.data(), next.size()), [self = shared_from_this()](error_code ec, std::size_t) {
+    ws_.async_write(asio::buffer(next.data(), next.size()), [self = shared_from_this()](error_code ec, std::size_t n) {
       self->writing_ = false;
+      self->hub_.metrics().count_sent(Wire::websocket, n);
       self->queue_.pop(1);
       if (ec) return self->teardown();
       self->flush();

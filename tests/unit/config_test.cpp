@@ -95,6 +95,16 @@ TEST(Config, RefusesRedisSettingsItCannotHonour) {
   EXPECT_NE(error_of("[redis]\nhost = \"h\"").find("unknown setting 'redis.host'"), std::string::npos);
 }
 
+TEST(Config, MetricsAreOnForThisMachineByDefaultAndCanBeOpenedOrTurnedOff) {
+  Config defaults = load("");
+  EXPECT_TRUE(defaults.metrics.enabled);
+  EXPECT_FALSE(defaults.metrics.public_access);
+  Config set = load("[metrics]\nenabled = false\npublic = true\n");
+  EXPECT_FALSE(set.metrics.enabled);
+  EXPECT_TRUE(set.metrics.public_access);
+  EXPECT_NE(error_of("[metrics]\nopen = true\n").find("metrics.open"), std::string::npos);
+}
+
 TEST(Config, SplitsHostAndPort) {
   EXPECT_EQ(split_host_port("127.0.0.1:0"), (std::pair<std::string, std::uint16_t>{"127.0.0.1", 0}));
   EXPECT_EQ(split_host_port("[::1]:8080"), (std::pair<std::string, std::uint16_t>{"::1", 8080}));
