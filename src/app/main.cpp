@@ -20,8 +20,8 @@ void setup_logging(const std::string& level) {
 }
 
 // `herald users add NAME` / `herald users list`, on the database the config names.
-int run_users(const std::string& config_path, const std::string& action, const std::string& name,
-              std::string password, bool password_stdin, bool if_missing) {
+int run_users(const std::string& config_path, const std::string& action, const std::string& name, std::string password,
+              bool password_stdin, bool if_missing) {
   try {
     herald::Config config;
     if (!config_path.empty()) config = herald::load_config(config_path);

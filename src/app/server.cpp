@@ -184,17 +184,16 @@ int run_server(const Config& given) {
       return 1;
     }
   }
-  ServerContext context{
-      config,
-      broker,
-      counts,
-      login.get(),
-      publish_rate.get(),
-      client_publish_rate.get(),
-      &presence,
-      tls ? &*tls : nullptr,
-      gate,
-      route_request};
+  ServerContext context{config,
+                        broker,
+                        counts,
+                        login.get(),
+                        publish_rate.get(),
+                        client_publish_rate.get(),
+                        &presence,
+                        tls ? &*tls : nullptr,
+                        gate,
+                        route_request};
   EventLoops loops(threads, counts);
   broker.set_sink([&loops](const MessagePtr& message) { loops.dispatch(message); });
 

@@ -14,8 +14,8 @@ inline constexpr std::size_t transport_count = 3;
 std::string_view transport_name(Transport transport);
 
 enum class Delivery : std::uint8_t {
-  sent,     // handed to the connection (written or queued for writing)
-  skipped,  // already seen: the subscriber's cursor is past it
+  sent,        // handed to the connection (written or queued for writing)
+  skipped,     // already seen: the subscriber's cursor is past it
   dropped,     // the connection is closing and takes nothing more
   overflowed,  // its write queue is full: closed as a slow consumer (it resumes from its cursor), or, with
                // limits.slow_consumer = "catch_up", kept and given this message later from history

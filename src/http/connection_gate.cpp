@@ -18,8 +18,7 @@ std::variant<ConnectionGate::Ticket, Error> ConnectionGate::admit(const std::str
   ++mine;
   open_.fetch_add(1, std::memory_order_relaxed);
   // The ticket keeps the gate alive, so a connection that outlives the server's wiring can still leave.
-  return Ticket(static_cast<void*>(nullptr),
-                [gate = shared_from_this(), address](void*) { gate->release(address); });
+  return Ticket(static_cast<void*>(nullptr), [gate = shared_from_this(), address](void*) { gate->release(address); });
 }
 
 void ConnectionGate::release(const std::string& address) {

@@ -4,9 +4,9 @@
 #include <functional>
 
 #include "config/config.hpp"
+#include "core/rate_limiter.hpp"
 #include "login/accounts.hpp"
 #include "login/login_requests.hpp"
-#include "core/rate_limiter.hpp"
 
 namespace herald::login {
 

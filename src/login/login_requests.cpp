@@ -41,13 +41,20 @@ std::array<int, 3> numbers_around(int match) {
 
 std::string_view state_name(State state) {
   switch (state) {
-    case State::pending: return "pending";
-    case State::scanned: return "scanned";
-    case State::approved: return "approved";
-    case State::denied: return "denied";
-    case State::consumed: return "consumed";
-    case State::expired: return "expired";
-    case State::cancelled: return "cancelled";
+    case State::pending:
+      return "pending";
+    case State::scanned:
+      return "scanned";
+    case State::approved:
+      return "approved";
+    case State::denied:
+      return "denied";
+    case State::consumed:
+      return "consumed";
+    case State::expired:
+      return "expired";
+    case State::cancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -85,8 +92,9 @@ std::optional<Started> LoginRequests::start(Flow flow, Requester requester, std:
   } while (by_user_code_digest_.contains(digest_key(entry.user_code_digest)));
   by_poll_digest_.emplace(digest_key(entry.poll_digest), entry.id);
   by_user_code_digest_.emplace(digest_key(entry.user_code_digest), entry.id);
-  Started started{entry.id,           poll_secret, qr_secret_locked(entry, 0), format_user_code(user_code),
-                  entry.match_number, settings_.ttl.count(), settings_.poll_interval.count()};
+  Started started{
+      entry.id,           poll_secret,           qr_secret_locked(entry, 0),     format_user_code(user_code),
+      entry.match_number, settings_.ttl.count(), settings_.poll_interval.count()};
   started_[flow == Flow::qr ? 0 : 1].fetch_add(1, std::memory_order_relaxed);
   std::string id = entry.id;
   entries_.emplace(std::move(id), std::move(entry));
@@ -207,8 +215,7 @@ std::variant<State, Refusal> LoginRequests::decide(const std::string& id, const 
       ++entry.wrong_numbers;
       if (entry.wrong_numbers >= settings_.max_number_attempts) {
         move_locked(entry, State::denied);
-        return Refusal{"access_denied", "Too many wrong numbers: this login request is denied.",
-                       R"("state":"denied")"};
+        return Refusal{"access_denied", "Too many wrong numbers: this login request is denied.", R"("state":"denied")"};
       }
       return Refusal{"wrong_number", "That is not the number shown on the screen.",
                      R"("attempts_left":)" + std::to_string(settings_.max_number_attempts - entry.wrong_numbers)};
@@ -251,8 +258,10 @@ std::variant<std::string, Refusal> LoginRequests::exchange(const std::string& po
     case State::scanned:
       return Refusal{"not_approved", "The login has not been approved yet.",
                      R"("state":")" + std::string(state_name(entry->state)) + "\""};
-    case State::denied: return Refusal{"access_denied", "The login was denied.", {}};
-    default: return Refusal{"gone", "This login request is over: start a new one.", {}};
+    case State::denied:
+      return Refusal{"access_denied", "The login was denied.", {}};
+    default:
+      return Refusal{"gone", "This login request is over: start a new one.", {}};
   }
 }
 
@@ -285,10 +294,13 @@ TokenOutcome LoginRequests::poll_token(const std::string& device_code, const std
       entry->state = State::consumed;
       count(State::consumed);
       return TokenGrant{entry->subject};
-    case State::denied: return "access_denied";
+    case State::denied:
+      return "access_denied";
     case State::expired:
-    case State::cancelled: return "expired_token";
-    case State::consumed: return "invalid_grant";
+    case State::cancelled:
+      return "expired_token";
+    case State::consumed:
+      return "invalid_grant";
   }
   return "invalid_grant";
 }
@@ -299,7 +311,8 @@ void LoginRequests::tick(Clock::time_point now) {
     Entry& entry = it->second;
     if (!is_final(entry.state) && now >= entry.expires_at) {
       move_locked(entry, State::expired);
-    } else if (entry.flow == Flow::qr && entry.state == State::pending && now - entry.rotated_at >= settings_.qr_rotate) {
+    } else if (entry.flow == Flow::qr && entry.state == State::pending &&
+               now - entry.rotated_at >= settings_.qr_rotate) {
       ++entry.rotation;
       entry.rotated_at = now;
       move_locked(entry, State::pending, R"(,"rotated":true)", "qr");
@@ -337,13 +350,13 @@ std::string describe_user_agent(std::string_view ua) {
                         : has("Safari/")   ? "Safari"
                         : has("curl/")     ? "curl"
                                            : "";
-  std::string system = has("Android")                    ? "Android"
-                        : has("iPhone") || has("iPad")    ? "iOS"
-                        : has("Windows")                  ? "Windows"
-                        : has("Mac OS X")                 ? "macOS"
-                        : has("CrOS")                     ? "ChromeOS"
-                        : has("Linux")                    ? "Linux"
-                                                          : "";
+  std::string system = has("Android")                 ? "Android"
+                       : has("iPhone") || has("iPad") ? "iOS"
+                       : has("Windows")               ? "Windows"
+                       : has("Mac OS X")              ? "macOS"
+                       : has("CrOS")                  ? "ChromeOS"
+                       : has("Linux")                 ? "Linux"
+                                                      : "";
   if (browser.empty()) return system.empty() ? "an unknown client" : "a browser on " + system;
   return system.empty() ? browser : browser + " on " + system;
 }

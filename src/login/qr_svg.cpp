@@ -8,8 +8,8 @@
 namespace herald::login {
 
 std::string qr_svg(const std::string& text) {
-  std::unique_ptr<QRcode, decltype(&QRcode_free)> code(
-      QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1), &QRcode_free);
+  std::unique_ptr<QRcode, decltype(&QRcode_free)> code(QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1),
+                                                       &QRcode_free);
   if (!code) throw std::runtime_error("the text does not fit in a QR code");
   const int width = code->width;
   constexpr int quiet = 4;  // the quiet zone the QR standard asks for, in modules
@@ -25,7 +25,11 @@ std::string qr_svg(const std::string& text) {
     for (int x = 0; x < width; ++x) {
       // Bit 0 of each module byte is "dark"; the other bits describe what the module is part of.
       if (code->data[y * width + x] & 1) {
-        svg.append("M").append(std::to_string(x + quiet)).append(" ").append(std::to_string(y + quiet)).append("h1v1h-1z");
+        svg.append("M")
+            .append(std::to_string(x + quiet))
+            .append(" ")
+            .append(std::to_string(y + quiet))
+            .append("h1v1h-1z");
       }
     }
   }

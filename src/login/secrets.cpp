@@ -37,7 +37,9 @@ Digest sha256(std::string_view text) {
   return digest;
 }
 
-bool equal_in_constant_time(const Digest& a, const Digest& b) { return sodium_memcmp(a.data(), b.data(), a.size()) == 0; }
+bool equal_in_constant_time(const Digest& a, const Digest& b) {
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
 
 bool equal_in_constant_time(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

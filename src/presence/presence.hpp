@@ -10,11 +10,11 @@
 // Thread-safe: event loops hold, release and touch; the server's timer calls tick(). Not on the fan-out
 // path: a lock per subscribe and per tick.
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <functional>
 #include <unordered_map>
 #include <unordered_set>
 

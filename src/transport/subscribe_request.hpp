@@ -20,8 +20,8 @@ namespace herald {
 struct SubscribeRequest {
   std::string channel;
   ReadFrom from;
-  unsigned wait_seconds = 0;  // > 0: long poll (clamped to the configured maximum)
-  bool envelopes = false;     // SSE `format=envelope`: every event's data is the whole envelope
+  unsigned wait_seconds = 0;             // > 0: long poll (clamped to the configured maximum)
+  bool envelopes = false;                // SSE `format=envelope`: every event's data is the whole envelope
   std::optional<PresenceMember> member;  // `client` and `name`: who this is, in a presence namespace
   std::shared_ptr<void> presence;        // the member's hold, for as long as the connection lives
 };

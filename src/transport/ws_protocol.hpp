@@ -17,8 +17,8 @@ struct ClientFrame {
   std::string event;
   std::string data;  // publish: the text, or compact JSON when data_is_json
   bool data_is_json = false;
-  std::string ref;  // serialized JSON value echoed in the reply; empty when absent
-  std::string token;  // subscribe: the subscribe token, for private namespaces
+  std::string ref;           // serialized JSON value echoed in the reply; empty when absent
+  std::string token;         // subscribe: the subscribe token, for private namespaces
   std::string client, name;  // subscribe: who this is, in a presence namespace (both or neither)
 };
 

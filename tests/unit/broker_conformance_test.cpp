@@ -299,7 +299,8 @@ TYPED_TEST(BrokerConformance, PresenceReapsAMemberWhoseLeaseRanOutOnce) {
   EXPECT_TRUE(this->hold("lapse", "gone", 150ms));
   EXPECT_TRUE(this->hold("lapse", "stays", 10s));
   std::vector<PresenceMember> reaped;
-  for (auto until = std::chrono::steady_clock::now() + patience; reaped.empty() && std::chrono::steady_clock::now() < until;) {
+  for (auto until = std::chrono::steady_clock::now() + patience;
+       reaped.empty() && std::chrono::steady_clock::now() < until;) {
     reaped = this->reap("lapse");
     if (reaped.empty()) std::this_thread::sleep_for(20ms);  // the lease is the store's clock: poll it
   }

@@ -5,7 +5,9 @@
 namespace herald {
 namespace {
 
-MessagePtr message(std::uint64_t seq) { return std::make_shared<const Message>("c", Cursor{9, seq}, 0, "", "x", false); }
+MessagePtr message(std::uint64_t seq) {
+  return std::make_shared<const Message>("c", Cursor{9, seq}, 0, "", "x", false);
+}
 
 ReadResult page(std::uint64_t first, std::uint64_t last, bool more) {
   ReadResult result;
@@ -36,7 +38,7 @@ TEST(CatchUp, StopsWhereTheQueueIsFullAndResumesThere) {
   EXPECT_FALSE(catch_up.take_page(page(1, 5, false), [&](const MessagePtr&) { return room-- > 0; }));
   EXPECT_FALSE(catch_up.live());
   EXPECT_TRUE(catch_up.wants_more());
-  EXPECT_EQ(catch_up.cursor(), (Cursor{9, 2}));  // the next page starts after the last message written
+  EXPECT_EQ(catch_up.cursor(), (Cursor{9, 2}));     // the next page starts after the last message written
   EXPECT_FALSE(catch_up.accept_live(*message(6)));  // not yet: the next page has it, in order
 }
 

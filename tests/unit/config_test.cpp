@@ -68,8 +68,7 @@ TEST(Config, SlowConsumersAreClosedUnlessTheyCatchUp) {
   EXPECT_EQ(load("").limits.slow_consumer, SlowConsumer::close);
   EXPECT_EQ(load("[limits]\nslow_consumer = \"catch_up\"").limits.slow_consumer, SlowConsumer::catch_up);
   EXPECT_EQ(load("[limits]\nslow_consumer = \"close\"").limits.slow_consumer, SlowConsumer::close);
-  EXPECT_NE(error_of("[limits]\nslow_consumer = \"skip\"").find(R"(must be "close" or "catch_up")"),
-            std::string::npos);
+  EXPECT_NE(error_of("[limits]\nslow_consumer = \"skip\"").find(R"(must be "close" or "catch_up")"), std::string::npos);
 }
 
 TEST(Config, ChoosesTheBrokerAndReadsRedisSettings) {

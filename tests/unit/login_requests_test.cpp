@@ -85,8 +85,7 @@ TEST_F(LoginRequestsTest, ABoundRequestAnswersOtherAccountsLikeAnUnknownCode) {
   auto unknown = std::get<Refusal>(requests.scan("nothing.0.x", "mallory"));
   EXPECT_EQ(stranger.code, "invalid_code");
   EXPECT_EQ(stranger.message, unknown.message);
-  EXPECT_EQ(std::get<Refusal>(requests.decide(started.id, "mallory", true, started.match_number)).code,
-            "invalid_code");
+  EXPECT_EQ(std::get<Refusal>(requests.decide(started.id, "mallory", true, started.match_number)).code, "invalid_code");
 }
 
 TEST_F(LoginRequestsTest, ATamperedQrSecretIsRefused) {
@@ -94,10 +93,10 @@ TEST_F(LoginRequestsTest, ATamperedQrSecretIsRefused) {
   std::string tampered = started.qr_secret;
   tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
   EXPECT_EQ(std::get<Refusal>(requests.scan(tampered, "alice")).code, "invalid_code");
-  EXPECT_EQ(std::get<Refusal>(requests.scan(started.id + ".1." + started.qr_secret.substr(started.id.size() + 3),
-                                            "alice"))
-                .code,
-            "invalid_code");
+  EXPECT_EQ(
+      std::get<Refusal>(requests.scan(started.id + ".1." + started.qr_secret.substr(started.id.size() + 3), "alice"))
+          .code,
+      "invalid_code");
 }
 
 TEST_F(LoginRequestsTest, QrSecretsRotateAndTheScreenHearsIt) {
@@ -149,8 +148,8 @@ TEST_F(LoginRequestsTest, DeviceGrantFollowsRfc8628) {
             "authorization_pending");
   EXPECT_EQ(std::get<std::string>(requests.poll_token(started.poll_secret, "other", now)), "invalid_grant");
 
-  auto prompt = std::get<Prompt>(requests.enter_code("  " + started.user_code.substr(0, 4) + " " +
-                                                         started.user_code.substr(5), "alice"));
+  auto prompt = std::get<Prompt>(
+      requests.enter_code("  " + started.user_code.substr(0, 4) + " " + started.user_code.substr(5), "alice"));
   EXPECT_FALSE(prompt.numbers);  // typing the code proves the user sees the screen
   EXPECT_EQ(std::get<State>(requests.decide(started.id, "alice", true, std::nullopt)), State::approved);
   auto grant = requests.poll_token(started.poll_secret, "tv", now + std::chrono::seconds(60));

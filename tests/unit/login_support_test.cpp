@@ -4,15 +4,15 @@
 
 #include <filesystem>
 
-#include "login/accounts.hpp"
 #include "core/rate_limiter.hpp"
+#include "login/accounts.hpp"
 
 namespace herald::login {
 namespace {
 
 std::string temp_database() {
-  auto path = std::filesystem::temp_directory_path() / ("herald-accounts-" + std::to_string(::getpid()) + "-" +
-                                                        std::to_string(std::rand()) + ".db");
+  auto path = std::filesystem::temp_directory_path() /
+              ("herald-accounts-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()) + ".db");
   return path.string();
 }
 
@@ -62,8 +62,8 @@ TEST(RateLimiter, RefusesPastTheBudgetAndRefills) {
   for (int i = 0; i < 3; ++i) EXPECT_FALSE(limiter.take("ip:1", now));
   auto wait = limiter.take("ip:1", now);
   ASSERT_TRUE(wait);
-  EXPECT_EQ(*wait, 20u);                             // one token comes back every 20 s
-  EXPECT_FALSE(limiter.take("ip:2", now));           // other keys are not affected
+  EXPECT_EQ(*wait, 20u);                    // one token comes back every 20 s
+  EXPECT_FALSE(limiter.take("ip:2", now));  // other keys are not affected
   EXPECT_FALSE(limiter.take("ip:1", now + std::chrono::seconds(20)));
 }
 

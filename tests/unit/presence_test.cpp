@@ -12,7 +12,9 @@ namespace {
 using namespace std::chrono_literals;
 
 struct PresenceTest : ::testing::Test {
-  PresenceTest() { broker.read("room", {}, 10, [](auto) {}); }  // the channel exists before any event
+  PresenceTest() {
+    broker.read("room", {}, 10, [](auto) {});
+  }  // the channel exists before any event
 
   // The join/leave events published so far, as "join:ann".
   std::vector<std::string> events() {
