@@ -37,6 +37,7 @@ async function joinRoom(room, name, transport) {
   await person.page.goto(`/chat.html?${query}`);
   await person.page.waitForSelector(`#transport[data-state=open]`, WAIT);
   assert.equal(await person.page.textContent('#transport'), transport);
+  assert.equal(await person.page.isVisible('#join'), false, 'the join form is gone once in the room');
   return person;
 }
 
