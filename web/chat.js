@@ -147,6 +147,8 @@ function leave() {
   location.href = `/chat.html?${new URLSearchParams({ room, transport: $('override').value })}`;
 }
 
+// The override offers what the join form offers.
+$('override').append(...Array.from($('transportChoice').options, (option) => option.cloneNode(true)));
 $('name').value = params.get('name') || localStorage.getItem('herald-chat-name') || '';
 if (params.get('room')) $('room').value = params.get('room');
 if (params.get('transport')) $('transportChoice').value = params.get('transport');
