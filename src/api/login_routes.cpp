@@ -41,10 +41,7 @@ std::string state_json(State state) { return R"({"state":")" + std::string(login
 std::string poll_secret_of(const Request& request) {
   if (auto cookie = cookie_value(request, login_cookie)) return *cookie;
   // A device (RFC 8628 extension) waits on /login/events with its device_code as a bearer token.
-  auto header = request[http::field::authorization];
-  constexpr std::string_view scheme = "Bearer ";
-  if (header.starts_with(scheme)) return std::string(header.substr(scheme.size()));
-  return {};
+  return std::string(bearer_token(request).value_or(""));
 }
 
 const Error no_login{"unauthorized", "No login request: POST /login/start first (its cookie authorises this)."};
@@ -315,10 +312,7 @@ bool route_login(const std::shared_ptr<HttpSession>& session, Request& request, 
   const auto method = request.method();
   auto only = [&](http::verb allowed) {
     if (method == allowed) return true;
-    auto name = std::string(http::to_string(allowed));
-    Response refusal = error_response(request, {"method_not_allowed", "This path takes only " + name + "."});
-    refusal.set(http::field::allow, name);
-    session->send(std::move(refusal));
+    session->send(method_not_allowed(request, allowed));
     return false;
   };
   using http::verb;

@@ -53,10 +53,8 @@ std::optional<Caller> authenticate(HttpSession& session, const Request& request)
       return Caller{found->subject, *token, found->csrf, true};
     }
   }
-  auto header = request[http::field::authorization];
-  constexpr std::string_view scheme = "Bearer ";
-  if (header.starts_with(scheme)) {
-    std::string token(header.substr(scheme.size()));
+  if (auto bearer = bearer_token(request)) {
+    std::string token(*bearer);
     if (auto found = accounts.find(login::TokenKind::access, token)) return Caller{found->subject, token, {}, false};
   }
   return std::nullopt;

@@ -16,9 +16,8 @@ namespace {
 std::optional<Error> refuse_reader(const HttpSession& session, const Request& request) {
   const Config& config = session.context().config;
   if (config.metrics.public_access) return std::nullopt;
-  constexpr std::string_view scheme = "Bearer ";
-  if (auto header = request[http::field::authorization]; header.starts_with(scheme)) {
-    auto given = header.substr(scheme.size());
+  if (auto bearer = bearer_token(request)) {
+    auto given = *bearer;
     // Every key is compared, each in time independent of where the first difference is.
     bool known = !config.publish_key.empty() && login::equal_in_constant_time(given, config.publish_key);
     for (const PublishKey& key : config.publish_keys) {
@@ -59,9 +58,7 @@ bool route_metrics(const std::shared_ptr<HttpSession>& session, Request& request
   }
   const auto method = request.method();
   if (method != http::verb::get && !(method == http::verb::head && path == "/metrics")) {
-    Response refusal = error_response(request, {"method_not_allowed", "This path takes only GET."});
-    refusal.set(http::field::allow, "GET");
-    session->send(std::move(refusal));
+    session->send(method_not_allowed(request, http::verb::get));
     return true;
   }
   if (auto refused = refuse_reader(*session, request)) {

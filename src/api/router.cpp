@@ -58,10 +58,7 @@ void route_request(const std::shared_ptr<HttpSession>& session, Request request)
 
   auto only = [&](http::verb allowed) {
     if (method == allowed) return true;
-    auto allowed_name = std::string(http::to_string(allowed));
-    Response refusal = error_response(request, {"method_not_allowed", "This path takes only " + allowed_name + "."});
-    refusal.set(http::field::allow, allowed_name);
-    session->send(std::move(refusal));
+    session->send(method_not_allowed(request, allowed));
     return false;
   };
 

@@ -55,8 +55,8 @@ std::optional<Error> refuse_without_token(const HttpSession& session, const Requ
   std::string token;
   if (auto it = params.find("token"); it != params.end()) {
     token = (*it).value;
-  } else if (auto header = request[http::field::authorization]; header.starts_with("Bearer ")) {
-    token = std::string(header.substr(7));
+  } else if (auto bearer = bearer_token(request)) {
+    token = std::string(*bearer);
   }
   return auth::authorize_private(token, config.token_secret, channel, plain_address(session.remote()).to_string(),
                                  unix_seconds());
@@ -72,12 +72,9 @@ std::variant<std::string, Error> authorize_publisher(const HttpSession& session,
     if (address.is_loopback()) return "ip:" + address.to_string();
     return Error{"forbidden", "No publish key is configured, so only loopback clients may publish."};
   }
-  auto header = request[http::field::authorization];
-  constexpr std::string_view scheme = "Bearer ";
-  if (!header.starts_with(scheme)) {
-    return Error{"unauthorized", "Publishing needs an 'Authorization: Bearer <publish key>' header."};
-  }
-  auto given = header.substr(scheme.size());
+  auto bearer = bearer_token(request);
+  if (!bearer) return Error{"unauthorized", "Publishing needs an 'Authorization: Bearer <publish key>' header."};
+  auto given = *bearer;
   // Every key is compared, each in time independent of where the first difference is.
   if (!config.publish_key.empty() && login::equal_in_constant_time(given, config.publish_key)) return "key:*";
   for (std::size_t i = 0; i < config.publish_keys.size(); ++i) {

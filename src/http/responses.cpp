@@ -67,4 +67,18 @@ Response error_response(const Request& request, const Error& error) {
   return response;
 }
 
+Response method_not_allowed(const Request& request, http::verb allowed) {
+  auto name = std::string(http::to_string(allowed));
+  Response refusal = error_response(request, {"method_not_allowed", "This path takes only " + name + "."});
+  refusal.set(http::field::allow, name);
+  return refusal;
+}
+
+std::optional<std::string_view> bearer_token(const Request& request) {
+  constexpr std::string_view scheme = "Bearer ";
+  auto header = request[http::field::authorization];
+  if (!header.starts_with(scheme)) return std::nullopt;
+  return header.substr(scheme.size());
+}
+
 }  // namespace herald
