@@ -40,6 +40,7 @@ start_server() {
 web_root = "$REPO_ROOT/web"
 log_level = "info"
 threads = $HERALD_THREADS
+loopback_publish = true
 [history]
 size = 1000
 [login]

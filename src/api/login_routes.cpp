@@ -283,7 +283,10 @@ void logout(const SessionPtr& session, const Request& request) {
 
 // An application that authenticates its own users approves a login for one of them.
 void approve_for_app(const SessionPtr& session, const Request& request) {
-  if (auto refused = check_publisher(*session, request, "_login")) return send_error(session, request, *refused);
+  // Never by address: behind a reverse proxy on the same host every client is on loopback.
+  if (auto refused = session->context().admission->approve_logins(session->client(request))) {
+    return send_error(session, request, *refused);
+  }
   auto body = json_object_body(request);
   if (auto* error = std::get_if<Error>(&body)) return send_error(session, request, *error);
   const auto& object = std::get<boost::json::object>(body);

@@ -13,13 +13,14 @@ namespace herald {
 
 login::LoginModule& login_of(HttpSession& session) { return *session.context().login; }
 
-std::string client_ip(const HttpSession& session) { return plain_address(session.remote()).to_string(); }
+std::string client_ip(const HttpSession& session) { return session.peer().address.to_string(); }
 
 std::string base_url(const HttpSession& session, const Request& request) {
   const std::string& configured = session.context().config.login.public_url;
   if (!configured.empty()) return configured;
   std::string_view host = request[http::field::host];
-  if (host.empty()) host = session.context().config.listen;
+  // A Host that is not one of the server's names (http/trust.hpp) never goes into a link herald hands out.
+  if (host.empty() || !session.peer().own_host) host = session.context().config.listen;
   return (session.context().tls != nullptr ? "https://" : "http://") + std::string(host);
 }
 
@@ -29,8 +30,7 @@ bool secure_cookies(const HttpSession& session) {
 }
 
 bool origin_allowed(const HttpSession& session, const Request& request) {
-  const LoginConfig& config = session.context().config.login;
-  return origin_acceptable(check_origin(request, config.allowed_origins, config.public_url));
+  return session.origin_ok(request, session.context().config.login.allowed_origins);
 }
 
 std::variant<boost::json::object, Error> json_object_body(const Request& request) {

@@ -1,39 +1,11 @@
 #include "api/metrics_routes.hpp"
 
-#include <algorithm>
-
 #include "api/routes.hpp"
 #include "http/http_session.hpp"
 #include "http/responses.hpp"
-#include "login/secrets.hpp"
 
 namespace herald {
 namespace {
-
-// Who may read the metrics and the feed: everyone with [metrics] public = true; otherwise this machine,
-// or a client presenting a publish key that may publish anywhere. A request that came through a proxy
-// (X-Forwarded-For, Forwarded) is not "this machine", even when the proxy runs on it.
-std::optional<Error> refuse_reader(const HttpSession& session, const Request& request) {
-  const Config& config = session.context().config;
-  if (config.metrics.public_access) return std::nullopt;
-  if (auto bearer = bearer_token(request)) {
-    auto given = *bearer;
-    // Every key is compared, each in time independent of where the first difference is.
-    bool known = !config.publish_key.empty() && login::equal_in_constant_time(given, config.publish_key);
-    for (const PublishKey& key : config.publish_keys) {
-      bool anywhere = std::find(key.namespaces.begin(), key.namespaces.end(), "*") != key.namespaces.end();
-      if (login::equal_in_constant_time(given, key.key) && anywhere) known = true;
-    }
-    if (known) return std::nullopt;
-    return Error{"forbidden", "This key may not read metrics: use publish_key, or a publish_keys entry for \"*\"."};
-  }
-  const bool proxied =
-      request.find("X-Forwarded-For") != request.end() || request.find(http::field::forwarded) != request.end();
-  if (plain_address(session.remote()).is_loopback() && !proxied) return std::nullopt;
-  return Error{"unauthorized",
-               "Metrics are served to the server's own machine, or with 'Authorization: Bearer <publish key>' "
-               "([metrics] in docs/config.md)."};
-}
 
 void metrics_text(const std::shared_ptr<HttpSession>& session, const Request& request) {
   Response response{http::status::ok, request.version()};
@@ -61,7 +33,7 @@ bool route_metrics(const std::shared_ptr<HttpSession>& session, Request& request
     session->send(method_not_allowed(request, http::verb::get));
     return true;
   }
-  if (auto refused = refuse_reader(*session, request)) {
+  if (auto refused = context.admission->read_metrics(session->client(request))) {
     session->send(error_response(request, *refused));
     return true;
   }

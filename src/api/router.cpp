@@ -52,7 +52,7 @@ void route_request(const std::shared_ptr<HttpSession>& session, Request request)
     return session->send(error_response(request, {"shutting_down", "The server is shutting down."}));
   }
   // Cross-origin pages: listed ones get CORS headers on every answer; a preflight is answered here.
-  OriginCheck origin = check_origin(request, session->context().config.allowed_origins);
+  OriginCheck origin = check_origin(request, session->context().config.allowed_origins, {}, session->peer().own_host);
   if (origin == OriginCheck::allowed) session->allow_cross_origin(std::string(request[http::field::origin]));
   if (method == http::verb::options) return answer_preflight(session, request, origin);
 

@@ -12,11 +12,6 @@ namespace herald {
 
 class HttpSession;
 
-// With publish keys configured, every publisher presents one (`publish_key` may publish anywhere, a
-// `publish_keys` entry only to its namespaces); without any, only this machine may publish. Then the
-// publish rate per key (or per address) applies.
-std::optional<Error> check_publisher(const HttpSession& session, const Request& request, std::string_view space);
-
 void publish_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel);
 void subscribe_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel,
                      boost::urls::params_view params);

@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include "access/admission.hpp"
 #include "api/router.hpp"
 #include "app/metrics_feed.hpp"
 #include "broker/memory_broker.hpp"
@@ -173,8 +174,12 @@ int run_server(const Config& given) {
   Presence presence(broker,
                     {.lease = std::chrono::seconds(config.limits.presence_lease_seconds),
                      .linger = std::chrono::seconds(config.limits.presence_linger_seconds),
-                     .max_payload_bytes = config.limits.max_payload_bytes},
+                     .max_payload_bytes = config.limits.max_payload_bytes,
+                     .members_per_address = config.limits.presence_members_per_address,
+                     .join_rate = client_publish_rate.get()},
                     [&counts](const std::string& channel) { return is_listened(counts, channel); });
+  const Trust trust(config);
+  const Admission admission(config, publish_rate.get(), client_publish_rate.get(), &presence);
   std::optional<ssl::context> tls;
   if (config.tls.enabled()) {
     try {
@@ -184,16 +189,18 @@ int run_server(const Config& given) {
       return 1;
     }
   }
-  ServerContext context{config,
-                        broker,
-                        counts,
-                        login.get(),
-                        publish_rate.get(),
-                        client_publish_rate.get(),
-                        &presence,
-                        tls ? &*tls : nullptr,
-                        gate,
-                        route_request};
+  ServerContext context{.config = config,
+                        .broker = broker,
+                        .counts = counts,
+                        .login = login.get(),
+                        .publish_rate = publish_rate.get(),
+                        .client_publish_rate = client_publish_rate.get(),
+                        .presence = &presence,
+                        .tls = tls ? &*tls : nullptr,
+                        .gate = gate,
+                        .trust = &trust,
+                        .admission = &admission,
+                        .handle_request = route_request};
   EventLoops loops(threads, counts);
   broker.set_sink([&loops](const MessagePtr& message) { loops.dispatch(message); });
 

@@ -60,8 +60,10 @@ std::optional<std::int64_t> seconds(const boost::json::value& value) {
 
 }  // namespace
 
-bool SubscribeGrant::covers(std::string_view channel) const {
-  for (const auto& entry : channels) {
+namespace {
+
+bool any_covers(const std::vector<std::string>& patterns, std::string_view channel) {
+  for (const auto& entry : patterns) {
     if (entry == channel) return true;
     if (!entry.empty() && entry.back() == '*' &&
         channel.starts_with(std::string_view(entry).substr(0, entry.size() - 1))) {
@@ -70,6 +72,11 @@ bool SubscribeGrant::covers(std::string_view channel) const {
   }
   return false;
 }
+
+}  // namespace
+
+bool SubscribeGrant::covers(std::string_view channel) const { return any_covers(channels, channel); }
+bool SubscribeGrant::covers_publish(std::string_view channel) const { return any_covers(publish, channel); }
 
 std::variant<SubscribeGrant, Error> verify_subscribe_token(std::string_view token, std::string_view secret,
                                                            std::int64_t now_seconds) {
@@ -112,6 +119,13 @@ std::variant<SubscribeGrant, Error> verify_subscribe_token(std::string_view toke
     if (!entry.is_string()) return bad_token;
     grant.channels.emplace_back(entry.as_string());
   }
+  if (auto publish = claims->if_contains("publish")) {
+    if (!publish->is_array()) return bad_token;
+    for (const auto& entry : publish->as_array()) {
+      if (!entry.is_string()) return bad_token;
+      grant.publish.emplace_back(entry.as_string());
+    }
+  }
   if (auto client = claims->if_contains("client")) {
     if (!client->is_string()) return bad_token;
     grant.client = std::string(client->as_string());
@@ -120,14 +134,24 @@ std::variant<SubscribeGrant, Error> verify_subscribe_token(std::string_view toke
 }
 
 std::optional<Error> authorize_private(std::string_view token, std::string_view secret, std::string_view channel,
-                                       std::string_view client_ip, std::int64_t now_seconds) {
+                                       std::string_view client_ip, std::int64_t now_seconds, Grant wanted) {
   if (token.empty()) {
+    if (wanted == Grant::publish) {
+      return Error{"token_required",
+                   "This channel is private: publishing as a client needs a token whose 'publish' claim covers it "
+                   "(?token= on POST /pub, or the frame's token on /ws)."};
+    }
     return Error{"token_required", "This channel is private: subscribe with ?token= or Authorization: Bearer."};
   }
   auto verified = verify_subscribe_token(token, secret, now_seconds);
   if (auto* error = std::get_if<Error>(&verified)) return *error;
   const auto& grant = std::get<SubscribeGrant>(verified);
-  if (!grant.covers(channel)) return Error{"forbidden", "The subscribe token does not cover this channel."};
+  if (wanted == Grant::publish && !grant.covers_publish(channel)) {
+    return Error{"forbidden", "The token's 'publish' claim does not cover this channel."};
+  }
+  if (wanted == Grant::subscribe && !grant.covers(channel)) {
+    return Error{"forbidden", "The subscribe token does not cover this channel."};
+  }
   if (!grant.client.empty() && grant.client != client_ip) {
     return Error{"forbidden", "The subscribe token was issued to another client."};
   }

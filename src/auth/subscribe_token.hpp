@@ -3,9 +3,12 @@
 // back-ends already know how to mint) by the application, which shares `token_secret` with herald.
 //
 //   header  {"alg":"HS256","typ":"JWT"}            any other alg (notably "none") is refused
-//   claims  {"channels":["private:alice","team:*"], "exp":1764090000, "nbf":…optional, "client":…optional}
+//   claims  {"channels":["private:alice","team:*"], "exp":1764090000, "nbf":…optional, "client":…optional,
+//            "publish":["team:42"]…optional}
 //
-// A channel is covered by an exact entry or by an entry ending in '*' that is a prefix of it. `exp`
+// A channel is covered by an exact entry or by an entry ending in '*' that is a prefix of it. `channels`
+// grants listening; `publish` (the same patterns) grants publishing as a client where the private
+// namespace lets clients publish — listening alone never does. `exp`
 // (seconds since the Unix epoch) is required: a token without an end is refused. `client`, when
 // present, must equal the client's IP address, so a token leaked from one client is useless elsewhere.
 #include <chrono>
@@ -28,11 +31,16 @@ namespace auth {
 
 struct SubscribeGrant {
   std::vector<std::string> channels;
+  std::vector<std::string> publish;
   std::int64_t expires_at = 0;
   std::string client;
 
   bool covers(std::string_view channel) const;
+  bool covers_publish(std::string_view channel) const;
 };
+
+// What a token is presented for.
+enum class Grant { subscribe, publish };
 
 // Checks the signature and the time window. Errors: "bad_token" (malformed, wrong algorithm or
 // signature), "token_expired" (past exp, or before nbf).
@@ -42,7 +50,8 @@ std::variant<SubscribeGrant, Error> verify_subscribe_token(std::string_view toke
 // Everything a subscription must pass on a private channel: a token at all, valid, for this channel,
 // and for this client. Errors: token_required, bad_token, token_expired (401), forbidden (403).
 std::optional<Error> authorize_private(std::string_view token, std::string_view secret, std::string_view channel,
-                                       std::string_view client_ip, std::int64_t now_seconds);
+                                       std::string_view client_ip, std::int64_t now_seconds,
+                                       Grant wanted = Grant::subscribe);
 
 // For tests and tools: an HS256 token with these claims (a JSON object's text).
 std::string sign_subscribe_token(std::string_view claims_json, std::string_view secret);

@@ -10,8 +10,9 @@
 //     when it cut. When `since` is older than the oldest kept message or belongs to another history
 //     (restart, eviction), it sets `gap` and returns what is kept: never a silent hole.
 //  4. Without `since`, read() starts "now" (its cursor is the newest message's) or, with `last`, at the
-//     newest N kept messages. A channel read for the first time is created, so the cursor it returns
-//     resumes without a gap later.
+//     newest N kept messages. Reading a channel that has no history creates nothing (a read must cost
+//     nothing that outlives it): it answers an empty cursor (core/cursor.hpp), which resumes without a
+//     gap from the history a later publish creates, while it is younger than the history age.
 //  5. History is bounded per namespace by count and age.
 //  6. Callbacks of publish(), read() and info() run on the calling thread when it is an event loop
 //     (`calling_loop()`, set by the server for each loop thread), possibly before the call returns: a

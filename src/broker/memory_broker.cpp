@@ -32,10 +32,25 @@ void MemoryBroker::publish(PublishRequest request, PublishCallback done) {
 
 void MemoryBroker::read(const std::string& channel, const ReadFrom& from, std::size_t limit, ReadCallback done) {
   Shard& shard = shard_for(channel);
+  auto now = History::Clock::now();
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   ReadResult result;
   {
     std::lock_guard lock(shard.mutex);
-    result = channel_locked(shard, channel, History::Clock::now()).history.read(from, limit);
+    auto found = shard.channels.find(channel);
+    if (found == shard.channels.end()) {
+      // A channel nobody published to is not created by reading it (contract point 4).
+      auto age = std::chrono::duration_cast<std::chrono::milliseconds>(policy_.for_channel(channel).history.max_age);
+      bool vouches = from.since && empty_cursor_vouches(*from.since, now_ms, age.count());
+      result = History::read_absent(from, now_ms, vouches);
+    } else {
+      Channel& kept = *found->second;
+      kept.last_used = now;
+      kept.history.trim(kept.settings.history, now);
+      auto age = std::chrono::duration_cast<std::chrono::milliseconds>(kept.settings.history.max_age);
+      bool vouches = from.since && empty_cursor_vouches(*from.since, now_ms, age.count());
+      result = kept.history.read(from, limit, vouches);
+    }
   }
   done(std::move(result));
 }

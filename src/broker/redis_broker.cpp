@@ -378,7 +378,6 @@ void RedisBroker::read_now(const std::string& channel, const ReadFrom& from, std
   const HistoryLimits& limits = policy_.for_channel(channel).history;
   std::vector<std::string> args{meta_key(channel),
                                 stream_key(channel),
-                                std::to_string(new_history_id()),
                                 std::to_string(limits.max_messages),
                                 std::to_string(limits.max_age.count()),
                                 "now",
@@ -386,12 +385,12 @@ void RedisBroker::read_now(const std::string& channel, const ReadFrom& from, std
                                 "0",
                                 std::to_string(limit)};
   if (from.since) {
-    args[5] = "since";
-    args[6] = std::to_string(from.since->history);
-    args[7] = std::to_string(from.since->seq);
+    args[4] = "since";
+    args[5] = std::to_string(from.since->history);
+    args[6] = std::to_string(from.since->seq);
   } else if (from.last && *from.last > 0) {
-    args[5] = "last";
-    args[6] = std::to_string(*from.last);
+    args[4] = "last";
+    args[5] = std::to_string(*from.last);
   }
   run_script(Script::read, std::make_shared<std::vector<std::string>>(std::move(args)),
              [channel, done = std::move(done)](redisReply* r) {

@@ -58,26 +58,40 @@ redis.call('PUBLISH', ARGV[1], hid .. ' ' .. seq .. ' ' .. now .. ' ' .. ARGV[7]
 return {hid, seq, now}
 )lua";
 
-// KEYS: meta, stream. ARGV: fresh history id, max messages, max age ms, mode ("now", "last", "since"),
-// N for "last" or the cursor's history id for "since", the cursor's seq for "since", limit.
+// KEYS: meta, stream. ARGV: max messages, max age ms, mode ("now", "last", "since"), N for "last" or the
+// cursor's history id for "since", the cursor's seq for "since", limit.
 // Returns {history id, last seq, gap (0/1), more (0/1), seq just before the first returned,
 //          then per message: seq, time_ms, event, data, j}.
+// A channel without a history is not created by reading it: the answer is an empty cursor (history 0,
+// seq = now in ms; core/cursor.hpp), which vouches for the history created after it while it is younger
+// than the age limit (a history outlives its last use by at least that: keep_for).
 inline constexpr const char* read = R"lua(
 local now = now_ms()
-local age = tonumber(ARGV[3])
-local hid, last = history(KEYS[1], KEYS[2], ARGV[1])
+local age = tonumber(ARGV[2])
+local mode = ARGV[3]
+local function vouches(since)
+  return since <= now + 60000 and now - since < age
+end
+local hid = redis.call('HGET', KEYS[1], 'h')
+if not hid then
+  local gap = 0
+  if mode == 'since' and not (ARGV[4] == '0' and vouches(tonumber(ARGV[5]))) then gap = 1 end
+  return {'0', now, gap, 0, now}
+end
+local last = tonumber(redis.call('HGET', KEYS[1], 's'))
 trim_age(KEYS[2], now - age)
-redis.call('XTRIM', KEYS[2], 'MAXLEN', ARGV[2])
+redis.call('XTRIM', KEYS[2], 'MAXLEN', ARGV[1])
 keep_for(KEYS[1], KEYS[2], age)
 local kept = redis.call('XLEN', KEYS[2])
 local first = last + 1 - kept
-local mode = ARGV[4]
 local start, gap = last + 1, 0
 if mode == 'last' then
-  start = last + 1 - math.min(tonumber(ARGV[5]), kept)
+  start = last + 1 - math.min(tonumber(ARGV[4]), kept)
 elseif mode == 'since' then
-  local since = tonumber(ARGV[6])
-  if ARGV[5] ~= hid or since > last or since + 1 < first then
+  local since = tonumber(ARGV[5])
+  if ARGV[4] == '0' and first == 1 and vouches(since) then
+    start = 1
+  elseif ARGV[4] ~= hid or since > last or since + 1 < first then
     start, gap = first, 1
   else
     start = since + 1
@@ -85,7 +99,7 @@ elseif mode == 'since' then
 end
 local out = {hid, last, gap, 0, start - 1}
 if start > last then return out end
-local limit = tonumber(ARGV[7])
+local limit = tonumber(ARGV[6])
 local entries = redis.call('XRANGE', KEYS[2], '0-' .. start, '+', 'COUNT', limit + 1)
 if #entries > limit then
   out[4] = 1

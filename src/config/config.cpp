@@ -1,6 +1,8 @@
 #include "config/config.hpp"
 
+#include <arpa/inet.h>
 #include <toml++/toml.h>
+#include <charconv>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -126,6 +128,7 @@ void read_limits(const toml::table& table, Limits& limits) {
   reader.read("presence_linger_seconds", limits.presence_linger_seconds);
   reader.read("presence_list_limit", limits.presence_list_limit);
   reader.read("presence_name_bytes", limits.presence_name_bytes);
+  reader.read("presence_members_per_address", limits.presence_members_per_address);
   reader.refuse_unknown();
   if (limits.poll_batch_limit == 0) throw std::runtime_error("setting 'limits.poll_batch_limit' must be at least 1");
   if (limits.presence_lease_seconds < 3) {
@@ -204,6 +207,9 @@ Config parse_config(std::string_view text, const std::string& path) {
     reader.read("web_root", config.web_root);
     reader.read("log_level", config.log_level);
     reader.read("allowed_origins", config.allowed_origins);
+    reader.read("trusted_proxies", config.trust.trusted_proxies);
+    reader.read("allowed_hosts", config.trust.allowed_hosts);
+    reader.read("loopback_publish", config.trust.loopback_publish);
     reader.read("token_secret", config.token_secret);
     reader.read("broker", config.broker);
     if (const auto* redis = reader.table("redis")) {
@@ -277,6 +283,16 @@ Config parse_config(std::string_view text, const std::string& path) {
 
 void validate(const Config& config) {
   split_host_port(config.listen);  // fail early on a malformed address
+  for (const auto& proxy : config.trust.trusted_proxies) {
+    if (!parse_network(proxy)) {
+      throw std::runtime_error("trusted_proxies: '" + proxy + "' is not an IP address or CIDR block (203.0.113.0/24)");
+    }
+  }
+  for (const auto& host : config.trust.allowed_hosts) {
+    if (host.empty() || host.find_first_of(":/ \t") != std::string::npos) {
+      throw std::runtime_error("allowed_hosts: '" + host + "' must be a host name without port or scheme");
+    }
+  }
   if (config.tls.certificate_file.empty() != config.tls.private_key_file.empty()) {
     throw std::runtime_error("tls: set both certificate_file and private_key_file, or neither");
   }
@@ -304,6 +320,41 @@ RedisOptions redis_options(const RedisSettings& settings) {
   options.key_prefix = settings.key_prefix;
   options.connect_timeout = std::chrono::milliseconds(std::max(1U, settings.connect_timeout_ms));
   return options;
+}
+
+std::optional<Network> parse_network(std::string_view text) {
+  Network network;
+  std::string address(text.substr(0, text.find('/')));
+  if (inet_pton(AF_INET, address.c_str(), network.bytes.data()) == 1) {
+    network.v6 = false;
+    network.prefix = 32;
+  } else if (inet_pton(AF_INET6, address.c_str(), network.bytes.data()) == 1) {
+    network.v6 = true;
+    network.prefix = 128;
+  } else {
+    return std::nullopt;
+  }
+  if (auto slash = text.find('/'); slash != std::string_view::npos) {
+    auto digits = text.substr(slash + 1);
+    unsigned prefix = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
+    if (ec != std::errc{} || end != digits.data() + digits.size() || digits.empty() || prefix > network.prefix) {
+      return std::nullopt;
+    }
+    network.prefix = prefix;
+  }
+  return network;
+}
+
+bool Network::contains(const std::array<unsigned char, 16>& address, bool is_v6) const {
+  if (is_v6 != v6) return false;
+  unsigned whole = prefix / 8, rest = prefix % 8;
+  for (unsigned i = 0; i < whole; ++i) {
+    if (address[i] != bytes[i]) return false;
+  }
+  if (rest == 0) return true;
+  auto mask = static_cast<unsigned char>(0xFFU << (8 - rest));
+  return (address[whole] & mask) == (bytes[whole] & mask);
 }
 
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& listen) {

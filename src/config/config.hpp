@@ -1,6 +1,8 @@
 #pragma once
 // Everything `herald serve` can be told, with the defaults documented in docs/config.md.
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +40,7 @@ struct Limits {
   unsigned presence_linger_seconds = 2;       // a member whose last connection closed leaves after this (reconnects)
   std::size_t presence_list_limit = 1000;     // members named by GET /channels/{c}/presence (all are counted)
   std::size_t presence_name_bytes = 64;       // a display name's size at most
+  std::size_t presence_members_per_address = 20;  // members one client address holds on a node (0: no cap)
 };
 
 // Which ways of listening are offered (an operator may turn one off, e.g. behind a proxy that breaks it).
@@ -99,6 +102,20 @@ struct TlsSettings {
   bool enabled() const { return !certificate_file.empty(); }
 };
 
+// Whom herald believes about where a request comes from (docs/security.md, "Trust").
+struct TrustSettings {
+  // Reverse proxies (addresses or CIDR blocks) whose forwarding headers (Forwarded, X-Forwarded-For,
+  // X-Real-IP) are believed: the client address they name is what per-address limits count. A request
+  // from a trusted proxy is never "this machine", even when the proxy runs on it.
+  std::vector<std::string> trusted_proxies;
+  // Host names of this server besides localhost, IP literals, the listen host and login.public_url's
+  // host. A request naming another Host (a DNS-rebound name) is never "this machine" nor same-origin.
+  std::vector<std::string> allowed_hosts;
+  // With no publish key configured: may this machine publish without one? (Off unless the operator says
+  // so; `make run`'s config turns it on for the demo.)
+  bool loopback_publish = false;
+};
+
 struct Config {
   std::string listen = "127.0.0.1:8080";
   unsigned threads = 0;                  // 0: one per core
@@ -109,6 +126,7 @@ struct Config {
   // Web origins besides herald's own whose pages may use it: WebSocket upgrades from other origins are
   // refused, and only these get CORS headers. "*" allows any.
   std::vector<std::string> allowed_origins;
+  TrustSettings trust;
   // The HMAC-SHA256 key subscribe tokens for private namespaces are signed with (shared with the app).
   std::string token_secret;
   std::string broker = "memory";  // "memory" (one node) or "redis" (several nodes on one Redis)
@@ -132,6 +150,16 @@ void validate(const Config& config);
 
 // Where the Redis broker connects: the URL with the [redis] settings over it. Throws std::runtime_error.
 RedisOptions redis_options(const RedisSettings& settings);
+
+// An address block of trusted_proxies: "203.0.113.7", "10.0.0.0/8", "2001:db8::/32".
+struct Network {
+  std::array<unsigned char, 16> bytes{};  // network byte order; IPv4 in the first four
+  bool v6 = false;
+  unsigned prefix = 0;
+  // `address` in the same layout (IPv4 in the first four bytes).
+  bool contains(const std::array<unsigned char, 16>& address, bool is_v6) const;
+};
+std::optional<Network> parse_network(std::string_view text);
 
 // "host:port" or "[v6]:port". Throws std::runtime_error when malformed.
 std::pair<std::string, std::uint16_t> split_host_port(const std::string& listen);

@@ -37,7 +37,10 @@ class CatchUp {
     Cursor last = cursor_.cursor();
     Cursor next = message.cursor();
     if (next.history == last.history && next.seq <= last.seq) return false;  // already written
-    if (next.history != last.history || next.seq != last.seq + 1) {
+    // After an empty cursor (the channel had no history), a history's first message follows it: this
+    // subscription was listening when the history began.
+    const bool first_of_history = is_empty_cursor(last) && next.seq == 1;
+    if (!first_of_history && (next.history != last.history || next.seq != last.seq + 1)) {
       // A break in the sequence: this node did not hand on what came between (it was cut off from Redis
       // while more than the history was published, or Redis lost the history). Read history from the
       // cursor, as a resuming client would: what was missed, or an explicit gap where it ran out.

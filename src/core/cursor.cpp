@@ -40,8 +40,9 @@ std::optional<Cursor> parse_cursor(std::string_view text) {
 
 std::uint64_t new_history_id() {
   static thread_local std::random_device device;
-  std::uint64_t id = (std::uint64_t{device()} << 32U) | device();
-  return id & history_id_mask;
+  std::uint64_t id = 0;
+  while (id == 0) id = ((std::uint64_t{device()} << 32U) | device()) & history_id_mask;
+  return id;
 }
 
 }  // namespace herald

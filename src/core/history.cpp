@@ -20,13 +20,20 @@ void History::trim(const HistoryLimits& limits, Clock::time_point now) {
   while (!messages_.empty() && messages_.front()->time_ms() < oldest_ms.count()) messages_.pop_front();
 }
 
-ReadResult History::read(const ReadFrom& from, std::size_t limit) const {
-  ReadResult result = read_unstamped(from, limit);
+ReadResult History::read(const ReadFrom& from, std::size_t limit, bool empty_vouches) const {
+  ReadResult result = read_unstamped(from, limit, empty_vouches);
   result.newest = last_cursor();
   return result;
 }
 
-ReadResult History::read_unstamped(const ReadFrom& from, std::size_t limit) const {
+ReadResult History::read_absent(const ReadFrom& from, std::int64_t now_ms, bool empty_vouches) {
+  ReadResult result;
+  result.cursor = result.newest = result.gap_cursor = empty_cursor(now_ms);
+  result.gap = from.since && !(is_empty_cursor(*from.since) && empty_vouches);
+  return result;
+}
+
+ReadResult History::read_unstamped(const ReadFrom& from, std::size_t limit, bool empty_vouches) const {
   if (!from.since) {
     if (!from.last || *from.last == 0) return ReadResult{.cursor = last_cursor()};
     std::size_t count = std::min(*from.last, messages_.size());
@@ -34,6 +41,9 @@ ReadResult History::read_unstamped(const ReadFrom& from, std::size_t limit) cons
     return read_from_index(index, limit, Cursor{history_id_, first_kept_seq() + index - 1});
   }
   const Cursor since = *from.since;
+  if (is_empty_cursor(since) && empty_vouches && first_kept_seq() == 1) {
+    return read_from_index(0, limit, Cursor{history_id_, 0});  // the first history since the cursor
+  }
   bool foreign = since.history != history_id_ || since.seq > last_seq_;
   if (foreign || since.seq + 1 < first_kept_seq()) {
     Cursor before{history_id_, first_kept_seq() - 1};

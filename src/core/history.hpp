@@ -54,10 +54,16 @@ class History {
   // Drops what is past the limits (by count, then by age).
   void trim(const HistoryLimits& limits, Clock::time_point now);
 
-  ReadResult read(const ReadFrom& from, std::size_t limit) const;
+  // `empty_vouches`: whether an empty cursor in `from.since` is recent enough to vouch that nothing was
+  // missed before this history began (empty_cursor_vouches; the broker knows the age and the clock).
+  ReadResult read(const ReadFrom& from, std::size_t limit, bool empty_vouches = false) const;
+  // What a read of a channel that has no history answers: an empty cursor minted `now_ms`, and a gap
+  // when the reader's cursor promised messages (a history that is gone, or an empty cursor that no
+  // longer vouches).
+  static ReadResult read_absent(const ReadFrom& from, std::int64_t now_ms, bool empty_vouches);
 
  private:
-  ReadResult read_unstamped(const ReadFrom& from, std::size_t limit) const;
+  ReadResult read_unstamped(const ReadFrom& from, std::size_t limit, bool empty_vouches) const;
   std::uint64_t first_kept_seq() const { return last_seq_ + 1 - messages_.size(); }
   ReadResult read_from_index(std::size_t index, std::size_t limit, Cursor before) const;
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -22,15 +23,21 @@ class ConnectionGate : public std::enable_shared_from_this<ConnectionGate> {
   ConnectionGate(std::size_t max_total, std::size_t max_per_address)
       : max_total_(max_total), max_per_address_(max_per_address) {}
 
-  // A ticket, or why not: "too_many_connections" (the server is full) or "too_many_from_address".
+  // A ticket, or why not: "too_many_connections" (the server is full) or "too_many_from_address". An
+  // empty `address` (a trusted proxy's connection, which carries many clients) counts toward the total
+  // only; its clients are admitted one by one with admit_client() as their requests name them.
   std::variant<Ticket, Error> admit(const std::string& address);
+  // A place under max_per_address for a client a trusted proxy forwarded (not counted in the total: its
+  // connection already is).
+  std::variant<Ticket, Error> admit_client(const std::string& address);
   std::size_t open() const { return open_.load(std::memory_order_relaxed); }
   // Connections refused since start, by the two reasons above.
   std::uint64_t refused_full() const { return refused_full_.load(std::memory_order_relaxed); }
   std::uint64_t refused_address() const { return refused_address_.load(std::memory_order_relaxed); }
 
  private:
-  void release(const std::string& address);
+  void release(const std::string& address, bool counted_in_total);
+  std::optional<Error> take_address_locked(const std::string& address);
 
   std::size_t max_total_, max_per_address_;
   std::atomic<std::size_t> open_{0};

@@ -7,18 +7,13 @@
 
 namespace herald {
 
-asio::ip::address plain_address(const tcp::endpoint& endpoint) {
-  auto address = endpoint.address();
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-  }
-  return address;
-}
+asio::ip::address plain_address(const tcp::endpoint& endpoint) { return plain_address(endpoint.address()); }
 
 HttpSession::HttpSession(NetStream stream, ServerContext& context, Hub& hub)
     : stream_(std::move(stream)), context_(context), hub_(hub) {
   error_code ec;
   remote_ = stream_.socket().remote_endpoint(ec);
+  peer_.address = plain_address(remote_);
 }
 
 void HttpSession::start() { read_request(); }
@@ -44,7 +39,24 @@ void HttpSession::on_read(error_code ec) {
   stream_.tcp().expires_never();
   head_request_ = parser_->get().method() == http::verb::head;
   cors_origin_.clear();
+  if (context_.trust != nullptr) peer_ = context_.trust->identify(parser_->get(), remote_.address());
+  if (peer_.via_proxy && !admit_forwarded_client()) return;
   context_.handle_request(shared_from_this(), parser_->release());
+}
+
+bool HttpSession::admit_forwarded_client() {
+  if (!context_.gate || (client_ticket_ && client_ticket_address_ == peer_.address)) return true;
+  client_ticket_.reset();  // a keep-alive connection from a proxy carries one client after another
+  auto admitted = context_.gate->admit_client(peer_.address.to_string());
+  if (auto* refusal = std::get_if<Error>(&admitted)) {
+    Request request = parser_->release();
+    request.keep_alive(false);
+    send(error_response(request, *refusal));
+    return false;
+  }
+  client_ticket_ = std::get<std::shared_ptr<void>>(std::move(admitted));
+  client_ticket_address_ = peer_.address;
+  return true;
 }
 
 void HttpSession::reject_unreadable(error_code ec) {
@@ -101,6 +113,25 @@ void HttpSession::stop_watching() {
   stream_.socket().cancel(ec);
 }
 
+bool HttpSession::origin_ok(const Request& request, const std::vector<std::string>& allowed) const {
+  return origin_acceptable(check_origin(request, allowed, context_.config.login.public_url, peer_.own_host));
+}
+
+Client HttpSession::client(const Request& request) const {
+  Client client{.address = peer_.address.to_string(),
+                .this_machine = peer_.this_machine,
+                .origin_ok = origin_ok(request, context_.config.allowed_origins)};
+  if (auto bearer = bearer_token(request)) client.bearer = std::string(*bearer);
+  return client;
+}
+
 NetStream HttpSession::take_stream() { return std::move(stream_); }
+
+std::shared_ptr<void> HttpSession::take_ticket() {
+  if (!client_ticket_) return std::move(ticket_);
+  // The streaming connection holds both places: the proxy's connection and its client's.
+  return std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<void>>>(std::move(ticket_),
+                                                                                   std::move(client_ticket_));
+}
 
 }  // namespace herald

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "access/admission.hpp"
 #include "http/beast.hpp"
 #include "http/net_stream.hpp"
 #include "http/origins.hpp"
@@ -15,7 +16,7 @@ namespace herald {
 
 class Hub;
 
-// A peer's address as text, IPv4-mapped IPv6 addresses shown as the IPv4 they carry.
+// A peer's address, IPv4-mapped IPv6 addresses shown as the IPv4 they carry.
 asio::ip::address plain_address(const tcp::endpoint& endpoint);
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
@@ -48,7 +49,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // takes the connection's admission ticket too, and holds it as long as the socket.
   NetStream take_stream();
   void hold(std::shared_ptr<void> ticket) { ticket_ = std::move(ticket); }
-  std::shared_ptr<void> take_ticket() { return std::move(ticket_); }
+  std::shared_ptr<void> take_ticket();
   // Bytes read past the current request (rare: a client that pipelines after an upgrade).
   beast::flat_buffer& buffer() { return buffer_; }
 
@@ -61,11 +62,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   auto get_executor() { return stream_.get_executor(); }
   Hub& hub() { return hub_; }
   const tcp::endpoint& remote() const { return remote_; }
+  // Who sent the current request, as far as herald believes it (http/trust.hpp): the address per-address
+  // limits count, and whether it is this machine.
+  const Peer& peer() const { return peer_; }
+  // The same, as channel admission (access/admission.hpp) takes it: address, this machine, whether the
+  // request's Origin is herald's own or allowed, and its bearer token.
+  Client client(const Request& request) const;
+  // The request's Origin is herald's own (or the login's public URL) or listed in `allowed`.
+  bool origin_ok(const Request& request, const std::vector<std::string>& allowed) const;
 
  private:
   void read_request();
   void on_read(error_code ec);
   void reject_unreadable(error_code ec);
+  // Behind a trusted proxy: a place under max_connections_per_ip for the client the request names.
+  bool admit_forwarded_client();
   void begin_write();
   void end_write(error_code ec, std::size_t bytes, bool keep_alive, const std::function<void()>& written);
 
@@ -78,6 +89,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool watching_ = false;
   std::string cors_origin_;
   std::shared_ptr<void> ticket_;
+  Peer peer_;
+  std::shared_ptr<void> client_ticket_;  // via a trusted proxy: the forwarded client's place
+  asio::ip::address client_ticket_address_;
   bool head_request_ = false;  // answers to HEAD keep their headers (Content-Length too) but no body
 };
 

@@ -53,7 +53,10 @@ void Listener::accept() {
     socket.set_option(tcp::no_delay(true), ec);
     std::shared_ptr<void> ticket;
     if (self->context_.gate) {
-      auto admitted = self->context_.gate->admit(plain_address(socket.remote_endpoint(ec)).to_string());
+      auto address = plain_address(socket.remote_endpoint(ec));
+      // A trusted proxy's connection carries many clients: each is admitted as its requests name it.
+      bool proxy = self->context_.trust != nullptr && self->context_.trust->is_proxy(address);
+      auto admitted = self->context_.gate->admit(proxy ? std::string() : address.to_string());
       if (auto* refusal = std::get_if<Error>(&admitted)) {
         // A TLS client could not read a plain answer, and a handshake is what an overload cannot afford.
         if (self->context_.tls == nullptr) refuse(std::move(socket), *refusal);

@@ -1,7 +1,8 @@
 #pragma once
 // Which web origins may use herald from a browser. A browser names the page's origin in `Origin` on
 // WebSocket upgrades, cross-origin fetches and EventSources, and on POSTs. Same origin (the request's
-// own Host, or the configured public origin) is always allowed; others only when listed ("*": any).
+// own Host when it is one of the server's names, or the configured public origin) is always allowed;
+// others only when listed ("*": any).
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,9 +18,10 @@ enum class OriginCheck {
   foreign,  // another origin, not listed
 };
 
-// `public_origin`, when given, is herald's own origin (scheme://host[:port]) instead of the request's Host.
+// `public_origin`, when given, is herald's own origin (scheme://host[:port]) besides the request's Host,
+// which counts only when `host_is_own` (http/trust.hpp: one of the server's names, not a rebound one).
 OriginCheck check_origin(const Request& request, const std::vector<std::string>& allowed,
-                         std::string_view public_origin = {});
+                         std::string_view public_origin, bool host_is_own);
 
 inline bool origin_acceptable(OriginCheck check) { return check != OriginCheck::foreign; }
 

@@ -49,6 +49,9 @@ http::status status_of(const std::string& error_code) {
       {"broker_unavailable", http::status::service_unavailable},
       {"bad_presence", http::status::bad_request},
       {"presence_off", http::status::bad_request},
+      {"too_many_from_address", http::status::too_many_requests},
+      {"too_many_connections", http::status::service_unavailable},
+      {"too_many_members", http::status::too_many_requests},
   };
   auto it = statuses.find(error_code);
   return it == statuses.end() ? http::status::internal_server_error : it->second;

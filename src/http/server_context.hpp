@@ -11,9 +11,11 @@
 #include "http/beast.hpp"
 #include "http/connection_gate.hpp"
 #include "http/net_stream.hpp"
+#include "http/trust.hpp"
 
 namespace herald {
 
+class Admission;
 class HttpSession;
 class Presence;
 namespace login {
@@ -30,6 +32,8 @@ struct ServerContext {
   Presence* presence = nullptr;
   asio::ssl::context* tls = nullptr;     // set: every connection is TLS ([tls])
   std::shared_ptr<ConnectionGate> gate;  // admits connections within limits.max_connections(_per_ip)
+  const Trust* trust = nullptr;          // who a request is from (trusted proxies, own host names)
+  const Admission* admission = nullptr;  // who may read, publish and be present on which channel
   // What to do with each request read (the API layer's router); the HTTP layer does not know the API.
   std::function<void(const std::shared_ptr<HttpSession>&, http::request<http::string_body>)> handle_request;
   // GET /metrics: renders the Prometheus text; and the channel the dashboard feed is published on. Both

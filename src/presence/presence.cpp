@@ -25,30 +25,69 @@ std::optional<Error> check_presence_member(const PresenceMember& member, std::si
   return std::nullopt;
 }
 
-std::shared_ptr<void> Presence::hold(const std::string& channel, const PresenceMember& member) {
+std::variant<Presence::Local*, Error> Presence::admit_locked(const std::string& channel, const PresenceMember& member,
+                                                             const std::string& address, bool& fresh) {
+  auto& members = channels_[channel];
+  auto it = members.find(member.client);
+  fresh = it == members.end();
+  if (!fresh) {
+    it->second.name = member.name;
+    return &it->second;
+  }
+  std::size_t& mine = per_address_[address];
+  std::optional<Error> refused;
+  if (settings_.members_per_address > 0 && mine >= settings_.members_per_address) {
+    refused = Error{"too_many_members", "This address is already present as " + std::to_string(mine) +
+                                            " members here (limits.presence_members_per_address)."};
+  } else if (settings_.join_rate != nullptr) {
+    if (auto wait = settings_.join_rate->take("ip:" + address)) {
+      refused = Error{"rate_limited",
+                      "Too many joins and publishes from this address. Retry in " + std::to_string(*wait) + " s."};
+    }
+  }
+  if (refused) {
+    if (mine == 0) per_address_.erase(address);
+    if (members.empty()) channels_.erase(channel);
+    return *refused;
+  }
+  ++mine;
+  Local& local = members[member.client];
+  local.name = member.name;
+  local.address = address;
+  return &local;
+}
+
+void Presence::forget_locked(const Local& member) {
+  auto it = per_address_.find(member.address);
+  if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+}
+
+std::variant<std::shared_ptr<void>, Error> Presence::hold(const std::string& channel, const PresenceMember& member,
+                                                          const std::string& address) {
   bool fresh = false;
   {
     std::lock_guard lock(mutex_);
-    auto [it, created] = channels_[channel].try_emplace(member.client);
-    fresh = created;
-    it->second.name = member.name;
-    ++it->second.holds;
+    auto admitted = admit_locked(channel, member, address, fresh);
+    if (auto* refused = std::get_if<Error>(&admitted)) return *refused;
+    ++std::get<Local*>(admitted)->holds;
   }
   if (fresh) state(channel, member);
   // The deleter runs where the connection ends; `this` outlives every connection (server.cpp).
   return std::shared_ptr<void>(nullptr, [this, channel, client = member.client](void*) { release(channel, client); });
 }
 
-void Presence::touch(const std::string& channel, const PresenceMember& member) {
+std::optional<Error> Presence::touch(const std::string& channel, const PresenceMember& member,
+                                     const std::string& address) {
   bool fresh = false;
   {
     std::lock_guard lock(mutex_);
-    auto [it, created] = channels_[channel].try_emplace(member.client);
-    fresh = created;
-    it->second.name = member.name;
-    it->second.until = std::max(it->second.until, Clock::now() + settings_.lease);
+    auto admitted = admit_locked(channel, member, address, fresh);
+    if (auto* refused = std::get_if<Error>(&admitted)) return *refused;
+    Local& local = *std::get<Local*>(admitted);
+    local.until = std::max(local.until, Clock::now() + settings_.lease);
   }
   if (fresh) state(channel, member);
+  return std::nullopt;
 }
 
 void Presence::release(const std::string& channel, const std::string& client) {
@@ -74,6 +113,7 @@ void Presence::tick(Clock::time_point now) {
       for (auto it = members.begin(); it != members.end();) {
         if (it->second.holds == 0 && it->second.until <= now) {
           gone.push_back({channel->first, {it->first, it->second.name}});
+          forget_locked(it->second);
           it = members.erase(it);
           continue;
         }

@@ -17,9 +17,11 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <variant>
 
 #include "broker/broker.hpp"
 #include "core/error.hpp"
+#include "core/rate_limiter.hpp"
 
 namespace herald {
 
@@ -27,6 +29,11 @@ struct PresenceSettings {
   std::chrono::seconds lease{15};  // an interval poll's, and a node's lease in the broker
   std::chrono::seconds linger{2};  // after the last connection closes
   std::size_t max_payload_bytes = 65536;
+  // Members one client address may have on this node at once (0: no cap), and the budget a new member
+  // draws one token from (the client-publish rate per address: a join is a publish; null: none). A flood
+  // of made-up client ids would otherwise publish a join, and later a leave, for each.
+  std::size_t members_per_address = 20;
+  RateLimiter* join_rate = nullptr;
 };
 
 // Checks a member a client names: the id is 1-64 characters from A-Z a-z 0-9 _ -, the name 1 to
@@ -44,9 +51,13 @@ class Presence {
   Presence& operator=(const Presence&) = delete;
 
   // A streaming connection's hold on its member: the member stays while the returned object lives.
-  [[nodiscard]] std::shared_ptr<void> hold(const std::string& channel, const PresenceMember& member);
+  // `address` is the client's; a member new to this node counts against its budget (see settings), and
+  // "rate_limited" or "too_many_members" (429) refuses it.
+  [[nodiscard]] std::variant<std::shared_ptr<void>, Error> hold(const std::string& channel,
+                                                                const PresenceMember& member,
+                                                                const std::string& address);
   // An interval poll: the member stays for the lease.
-  void touch(const std::string& channel, const PresenceMember& member);
+  std::optional<Error> touch(const std::string& channel, const PresenceMember& member, const std::string& address);
   // Ends lingering members, refreshes the others' leases in the broker (every third of a lease), and
   // reaps members other nodes left behind. Called every second.
   void tick(Clock::time_point now);
@@ -54,10 +65,15 @@ class Presence {
  private:
   struct Local {
     std::string name;
+    std::string address;  // whose budget it counts against
     std::size_t holds = 0;
     Clock::time_point until;  // while no connection holds it
   };
   void release(const std::string& channel, const std::string& client);
+  // Finds or makes the member; a new one must fit its address's budget (else the Error, and nothing made).
+  std::variant<Local*, Error> admit_locked(const std::string& channel, const PresenceMember& member,
+                                           const std::string& address, bool& fresh);
+  void forget_locked(const Local& member);
   // Tells the broker; publishes `join` when the member is new to every node.
   void state(const std::string& channel, const PresenceMember& member);
   void announce(const std::string& channel, const char* event, const PresenceMember& member);
@@ -67,6 +83,7 @@ class Presence {
   std::mutex mutex_;
   std::unordered_map<std::string, std::unordered_map<std::string, Local>> channels_;  // channel -> client
   std::function<bool(const std::string&)> listened_;
+  std::unordered_map<std::string, std::size_t> per_address_;  // local members by client address
   std::unordered_set<std::string> watched_;  // presence channels to reap: had members here, or listened to
   Clock::time_point next_refresh_{};
 };

@@ -3,7 +3,8 @@
 #include <charconv>
 #include <limits>
 
-#include "presence/presence.hpp"
+#include "http/responses.hpp"
+
 
 namespace herald {
 namespace {
@@ -20,6 +21,11 @@ std::optional<std::size_t> parse_count(std::string_view text) {
 }
 
 }  // namespace
+
+std::string subscribe_token_of(const Request& request, boost::urls::params_view params) {
+  if (auto it = params.find("token"); it != params.end()) return (*it).value;
+  return std::string(bearer_token(request).value_or(""));
+}
 
 std::variant<SubscribeRequest, Error> parse_subscribe_request(const Request& request, boost::urls::params_view params,
                                                               const Limits& limits) {
@@ -51,9 +57,9 @@ std::variant<SubscribeRequest, Error> parse_subscribe_request(const Request& req
     if (client == params.end() || name == params.end()) {
       return Error{"bad_presence", "Presence needs both 'client' and 'name'."};
     }
-    subscribe.member = PresenceMember{(*client).value, (*name).value};
-    if (auto refused = check_presence_member(*subscribe.member, limits.presence_name_bytes)) return *refused;
+    subscribe.member = PresenceMember{(*client).value, (*name).value};  // checked by channel admission
   }
+  subscribe.token = subscribe_token_of(request, params);
   return subscribe;
 }
 

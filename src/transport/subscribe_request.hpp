@@ -24,7 +24,11 @@ struct SubscribeRequest {
   bool envelopes = false;                // SSE `format=envelope`: every event's data is the whole envelope
   std::optional<PresenceMember> member;  // `client` and `name`: who this is, in a presence namespace
   std::shared_ptr<void> presence;        // the member's hold, for as long as the connection lives
+  std::string token;                     // ?token= or Authorization: Bearer (private namespaces)
 };
+
+// A subscribe token comes as ?token=, or as Authorization: Bearer (what fetch can send; EventSource cannot).
+std::string subscribe_token_of(const Request& request, boost::urls::params_view params);
 
 // Reads `since` (or the Last-Event-ID header, which wins: browsers send it on reconnect), `last` and
 // `wait`. The channel is filled in by the caller.

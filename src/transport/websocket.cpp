@@ -20,13 +20,23 @@ namespace {
 
 class WebSocketSession final : public Subscriber, public std::enable_shared_from_this<WebSocketSession> {
  public:
-  WebSocketSession(NetStream stream, ServerContext& context, Hub& hub, bool multiplex, std::shared_ptr<void> ticket)
+  WebSocketSession(NetStream stream, ServerContext& context, Hub& hub, bool multiplex, std::shared_ptr<void> ticket,
+                   Client client, std::string upgrade_token)
       : ticket_(std::move(ticket)),
         ws_(std::move(stream)),
         context_(context),
         hub_(hub),
         multiplex_(multiplex),
-        queue_(context.config.limits.write_queue_bytes) {}
+        queue_(context.config.limits.write_queue_bytes),
+        client_(std::move(client)),
+        upgrade_token_(std::move(upgrade_token)) {
+    // A socket's frames publish only as a client (where a namespace lets clients publish): neither a key
+    // given with the upgrade nor the machine it comes from makes them more. The upgrade's Origin was
+    // checked by the route.
+    client_.bearer.reset();
+    client_.this_machine = false;
+    client_.origin_ok = true;
+  }
 
   void accept(const Request& request, std::optional<SubscribeRequest> single) {
     const Limits& limits = context_.config.limits;
@@ -136,6 +146,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
       return send(error_frame(
           {"bad_frame", "A /sub/{channel} socket only publishes to its own channel; use /ws for more."}, ref));
     }
+    if (frame.token.empty()) frame.token = upgrade_token_;  // the token the socket was opened with
     publish(std::move(frame));
   }
 
@@ -145,51 +156,35 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     auto parsed = parse_client_frame(text, ref);
     if (auto* error = std::get_if<Error>(&parsed)) return send(error_frame(*error, ref));
     ClientFrame& frame = std::get<ClientFrame>(parsed);
-    if (!is_valid_channel_name(frame.channel)) {
-      return send(error_frame({"bad_channel", "A channel name is 1-128 characters from A-Z a-z 0-9 _ - . : @."}, ref));
-    }
-    if (context_.config.namespaces.for_channel(frame.channel).internal) {
-      return send(error_frame({"forbidden", "The channels of namespace " + std::string(namespace_of(frame.channel)) +
-                                                " are private to herald."},
-                              ref));
-    }
     switch (frame.op) {
       case ClientFrame::Op::subscribe:
-        if (context_.config.namespaces.for_channel(frame.channel).private_channels) {
-          error_code ec;
-          auto peer = ws_.next_layer().socket().remote_endpoint(ec);
-          if (auto refused =
-                  auth::authorize_private(frame.token, context_.config.token_secret, frame.channel,
-                                          ec ? std::string() : plain_address(peer).to_string(), unix_seconds())) {
-            return refuse_and_close(*refused, frame.ref);
-          }
-        }
-        return subscribe(frame, frame.ref);
+        return subscribe(frame);
       case ClientFrame::Op::unsubscribe:
+        if (auto refused = context_.admission->inspect(frame.channel)) return send(error_frame(*refused, ref));
         return unsubscribe(frame.channel, frame.ref);
       case ClientFrame::Op::publish:
         return publish(std::move(frame));
     }
   }
 
-  // A /ws subscribe frame: the single-channel path's checks have been made by the route.
-  void subscribe(const ClientFrame& frame, const std::string& ref) {
-    std::optional<PresenceMember> member;
+  // A /ws subscribe frame: admitted here as the route admits /sub/{channel}.
+  void subscribe(const ClientFrame& frame) {
+    const std::string& ref = frame.ref;
+    if (auto refused = context_.admission->read(client_, frame.channel, frame.token)) {
+      // A refused token ends the socket (1008): a client must not keep probing tokens on one connection.
+      if (context_.config.namespaces.for_channel(frame.channel).private_channels) {
+        return refuse_and_close(*refused, ref);
+      }
+      return send(error_frame(*refused, ref));
+    }
+    std::shared_ptr<void> held;
     if (!frame.client.empty() || !frame.name.empty()) {
-      if (!context_.config.namespaces.for_channel(frame.channel).presence) {
-        return send(error_frame({"presence_off", "Namespace '" + std::string(namespace_of(frame.channel)) +
-                                                     "' keeps no presence: drop 'client' and 'name'."},
-                                ref));
-      }
-      member = PresenceMember{frame.client, frame.name};
-      if (auto refused = check_presence_member(*member, context_.config.limits.presence_name_bytes)) {
-        return send(error_frame(*refused, ref));
-      }
+      auto member = context_.admission->hold_member(client_, frame.channel, PresenceMember{frame.client, frame.name});
+      if (auto* refused = std::get_if<Error>(&member)) return send(error_frame(*refused, ref));
+      held = std::get<std::shared_ptr<void>>(std::move(member));
     }
     if (!subscribe(frame.channel, {frame.since, frame.last}, ref)) return;
-    if (member && context_.presence) {
-      subscriptions_[frame.channel].presence = context_.presence->hold(frame.channel, *member);
-    }
+    if (held) subscriptions_[frame.channel].presence = std::move(held);
   }
 
   // False when refused (the error frame is sent).
@@ -269,26 +264,11 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
   }
 
   void publish(ClientFrame frame) {
-    const NamespaceSettings& space = context_.config.namespaces.for_channel(frame.channel);
-    if (!space.client_publish) {
-      return send(
-          error_frame({"forbidden", "Clients may not publish to the namespace of " + frame.channel + "."}, frame.ref));
-    }
-    if (auto refused = refuse_presence_event(space.presence, frame.event))
+    if (auto refused = context_.admission->publish(client_, frame.channel, frame.event, frame.token)) {
       return send(error_frame(*refused, frame.ref));
-    error_code ec;
-    auto peer = ws_.next_layer().socket().remote_endpoint(ec);
-    const std::string address = "ip:" + (ec ? std::string() : plain_address(peer).to_string());
-    for (RateLimiter* rate : {context_.publish_rate, context_.client_publish_rate}) {
-      if (rate == nullptr) continue;
-      if (auto wait = rate->take(address)) {
-        return send(error_frame(
-            {"rate_limited", "Too many publishes from this address: retry in " + std::to_string(*wait) + " s."},
-            frame.ref));
-      }
     }
     auto made = make_publish_request(frame.channel, std::move(frame.event), std::move(frame.data), frame.data_is_json,
-                                     payload_limit(space, context_.config.limits.max_payload_bytes));
+                                     context_.admission->payload_limit(frame.channel));
     if (auto* error = std::get_if<Error>(&made)) return send(error_frame(*error, frame.ref));
     context_.broker.publish(std::get<PublishRequest>(std::move(made)),
                             [self = shared_from_this(), ref = frame.ref](auto outcome) {
@@ -356,7 +336,9 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     bool announced = false;          // `subscribed` sent
     std::shared_ptr<void> presence;  // the member's hold, when the frame named one
   };
-  std::string single_channel_;             // /sub/{channel}: its channel
+  Client client_;               // who is on this socket (its address, for limits)
+  std::string upgrade_token_;   // the token the upgrade carried (?token= or Bearer), for a /sub socket's publishes
+  std::string single_channel_;  // /sub/{channel}: its channel
   std::shared_ptr<void> single_presence_;  // /sub/{channel}: the member's hold
   std::unordered_map<std::string, Subscription> subscriptions_;
   websocket::close_reason close_reason_{websocket::close_code::going_away, "server shutting down"};
@@ -367,8 +349,11 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
 
 void start_websocket(const std::shared_ptr<HttpSession>& session, const Request& request,
                      std::optional<SubscribeRequest> single) {
+  std::string token;
+  if (single) token = single->token;
   auto ws = std::make_shared<WebSocketSession>(session->take_stream(), session->context(), session->hub(),
-                                               !single.has_value(), session->take_ticket());
+                                               !single.has_value(), session->take_ticket(), session->client(request),
+                                               std::move(token));
   ws->accept(request, std::move(single));
 }
 

@@ -175,6 +175,34 @@ TYPED_TEST(BrokerConformance, ACursorFromNowResumesWithoutAGap) {
   expect_same(result.messages[0], m);
 }
 
+// Point 4: reading a channel that has no history creates nothing; the empty cursor it answers resumes
+// without a gap while it is younger than the history age and nothing was trimmed.
+TYPED_TEST(BrokerConformance, ReadingAnUnknownChannelCreatesNothing) {
+  Cursor first = this->read("ghost", {}).cursor;
+  EXPECT_TRUE(is_empty_cursor(first));
+  auto again = this->read("ghost", {.since = first});
+  EXPECT_FALSE(again.gap);
+  EXPECT_TRUE(is_empty_cursor(again.cursor));  // still nothing made by the first read
+  EXPECT_TRUE(this->read("ghost", {.last = 10}).messages.empty());
+  EXPECT_FALSE(this->info("ghost").last_id);
+}
+
+TYPED_TEST(BrokerConformance, AnEmptyCursorVouchesOnlyWhileYoungAndUntrimmed) {
+  Cursor young = this->read("small:empty", {}).cursor;
+  for (int i = 0; i < 5; ++i) this->publish("small:empty", std::to_string(i));
+  auto trimmed = this->read("small:empty", {.since = young});
+  EXPECT_TRUE(trimmed.gap);  // two of the five are gone from a history of three
+  ASSERT_EQ(trimmed.messages.size(), 3U);
+
+  Cursor old = this->read("brief:empty", {}).cursor;
+  std::this_thread::sleep_for(400ms);  // past the namespace's 300 ms age: it no longer vouches
+  this->publish("brief:empty", "x");
+  auto late = this->read("brief:empty", {.since = old});
+  EXPECT_TRUE(late.gap);
+  EXPECT_EQ(late.messages.size(), 1U);
+  EXPECT_TRUE(this->read("brief:never", {.since = old}).gap);  // a stale empty cursor on a channel still empty
+}
+
 TYPED_TEST(BrokerConformance, LastGivesTheNewestAndPagesSayMore) {
   Cursor start = this->read("paged", {}).cursor;
   std::vector<MessagePtr> published;

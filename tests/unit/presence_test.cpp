@@ -12,9 +12,12 @@ namespace {
 using namespace std::chrono_literals;
 
 struct PresenceTest : ::testing::Test {
-  PresenceTest() {
-    broker.read("room", {}, 10, [](auto) {});
-  }  // the channel exists before any event
+  // A streaming connection's hold on `member`, from one address.
+  std::shared_ptr<void> hold(const PresenceMember& member, const std::string& address = "192.0.2.1") {
+    auto held = presence.hold("room", member, address);
+    EXPECT_TRUE(std::holds_alternative<std::shared_ptr<void>>(held));
+    return std::get<std::shared_ptr<void>>(std::move(held));
+  }
 
   // The join/leave events published so far, as "join:ann".
   std::vector<std::string> events() {
@@ -35,9 +38,9 @@ struct PresenceTest : ::testing::Test {
 };
 
 TEST_F(PresenceTest, AConnectionJoinsAndLeavesAfterTheLinger) {
-  auto hold = presence.hold("room", {"ann", "Ann"});
+  auto held = hold({"ann", "Ann"});
   EXPECT_EQ(events(), std::vector<std::string>{"join:ann"});
-  hold.reset();
+  held.reset();
   presence.tick(Presence::Clock::now());  // still lingering
   EXPECT_EQ(events().size(), 1U);
   presence.tick(Presence::Clock::now() + 3s);
@@ -45,8 +48,8 @@ TEST_F(PresenceTest, AConnectionJoinsAndLeavesAfterTheLinger) {
 }
 
 TEST_F(PresenceTest, TwoConnectionsOfOneMemberAreOneJoinAndOneLeave) {
-  auto tab = presence.hold("room", {"ann", "Ann"});
-  auto other = presence.hold("room", {"ann", "Ann"});
+  auto tab = hold({"ann", "Ann"});
+  auto other = hold({"ann", "Ann"});
   tab.reset();
   presence.tick(Presence::Clock::now() + 3s);  // the other tab still holds her
   EXPECT_EQ(events(), std::vector<std::string>{"join:ann"});
@@ -56,20 +59,47 @@ TEST_F(PresenceTest, TwoConnectionsOfOneMemberAreOneJoinAndOneLeave) {
 }
 
 TEST_F(PresenceTest, AReconnectWithinTheLingerIsNoLeave) {
-  auto first = presence.hold("room", {"ann", "Ann"});
+  auto first = hold({"ann", "Ann"});
   first.reset();
-  auto second = presence.hold("room", {"ann", "Ann"});
+  auto second = hold({"ann", "Ann"});
   presence.tick(Presence::Clock::now() + 3s);
   EXPECT_EQ(events(), std::vector<std::string>{"join:ann"});
 }
 
 TEST_F(PresenceTest, AnIntervalPollerStaysForItsLease) {
-  presence.touch("room", {"bob", "Bob"});
-  presence.touch("room", {"bob", "Bob"});
+  EXPECT_FALSE(presence.touch("room", {"bob", "Bob"}, "192.0.2.1"));
+  EXPECT_FALSE(presence.touch("room", {"bob", "Bob"}, "192.0.2.1"));
   presence.tick(Presence::Clock::now() + 10s);
   EXPECT_EQ(events(), std::vector<std::string>{"join:bob"});
   presence.tick(Presence::Clock::now() + 16s);
   EXPECT_EQ(events(), (std::vector<std::string>{"join:bob", "leave:bob"}));
+}
+
+// A flood of made-up client ids from one address would publish a join (and later a leave) each: members
+// per address are capped, and each new member draws on the address's publish budget.
+TEST_F(PresenceTest, OneAddressHoldsAtMostItsMembers) {
+  Presence capped{broker, {.members_per_address = 2}, [](const std::string&) { return false; }};
+  auto a = capped.hold("room", {"a", "A"}, "192.0.2.1");
+  auto b = capped.hold("room", {"b", "B"}, "192.0.2.1");
+  auto c = capped.hold("room", {"c", "C"}, "192.0.2.1");
+  ASSERT_TRUE(std::holds_alternative<Error>(c));
+  EXPECT_EQ(std::get<Error>(c).code, "too_many_members");
+  EXPECT_TRUE(std::holds_alternative<std::shared_ptr<void>>(capped.hold("room", {"a", "A"}, "192.0.2.1")));  // known
+  EXPECT_TRUE(std::holds_alternative<std::shared_ptr<void>>(capped.hold("room", {"c", "C"}, "192.0.2.2")));
+  EXPECT_EQ(capped.touch("room", {"d", "D"}, "192.0.2.1")->code, "too_many_members");
+  a = {};  // the member leaves after the linger: its place is free again
+  capped.tick(Presence::Clock::now() + 10s);
+  EXPECT_TRUE(std::holds_alternative<std::shared_ptr<void>>(capped.hold("room", {"e", "E"}, "192.0.2.1")));
+}
+
+TEST_F(PresenceTest, NewMembersDrawOnThePublishBudget) {
+  RateLimiter rate(2, std::chrono::seconds(1));
+  Presence limited{broker, {.members_per_address = 0, .join_rate = &rate}, [](const std::string&) { return false; }};
+  EXPECT_FALSE(limited.touch("room", {"a", "A"}, "192.0.2.1"));
+  EXPECT_FALSE(limited.touch("room", {"a", "A"}, "192.0.2.1"));  // not new: free
+  EXPECT_FALSE(limited.touch("room", {"b", "B"}, "192.0.2.1"));
+  EXPECT_EQ(limited.touch("room", {"c", "C"}, "192.0.2.1")->code, "rate_limited");
+  EXPECT_FALSE(limited.touch("room", {"c", "C"}, "192.0.2.9"));  // another address has its own budget
 }
 
 TEST(PresenceMember, IdsAndNamesAreChecked) {

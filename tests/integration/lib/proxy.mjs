@@ -1,0 +1,111 @@
+// A reverse proxy on the same host, in front of a herald: Debian's nginx (installed by scripts/install-deps),
+// started in the foreground with a config of its own on a free loopback port, as an operator would run it
+// (proxy_pass, the forwarding headers nginx's documentation recommends, WebSocket upgrades, no buffering
+// for event streams). `forwardFor: false` leaves X-Forwarded-For and X-Real-IP out; `host` chooses the Host
+// herald sees ('$host': the client's; '$proxy_host': herald's own address, nginx's default).
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { eventually } from './herald.mjs';
+import { freePort } from './redis.mjs';
+
+/**
+ * One HTTP request with full control of its headers (Host included, which fetch will not set) and of the
+ * local address it comes from (127.0.0.2, 127.0.0.3, …: other clients on the loopback network).
+ * Resolves {status, headers, body, json}.
+ */
+export function send(url, { method = 'GET', headers = {}, body, localAddress } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, localAddress, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () => {
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode, headers: res.headers, body: text, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export const nginxPath = process.env.HERALD_NGINX ?? '/usr/sbin/nginx';
+
+export async function startProxy(upstreamUrl, { forwardFor = true, host = '$proxy_host' } = {}) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'herald-proxy-'));
+  const port = await freePort();
+  const upstream = new URL(upstreamUrl).host;
+  const forwarding = forwardFor
+    ? `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n      proxy_set_header X-Real-IP $remote_addr;`
+    : '';
+  const conf = `
+daemon off;
+master_process off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://${upstream};
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header Host ${host};
+      ${forwarding}
+      proxy_buffering off;
+      proxy_read_timeout 120s;
+    }
+  }
+}
+`;
+  await writeFile(path.join(dir, 'nginx.conf'), conf);
+  const proc = spawn(nginxPath, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  proc.stdout.on('data', (d) => (output += d));
+  proc.stderr.on('data', (d) => (output += d));
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  const url = `http://127.0.0.1:${port}`;
+  // Ready when herald's /healthz answers through it.
+  try {
+    await eventually(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`nginx exited before serving: ${output}`);
+        return (await send(`${url}/healthz`).catch(() => ({}))).status === 200;
+      },
+      { what: `nginx serving on ${url}`, everyMs: 20 },
+    );
+  } catch (err) {
+    proc.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    url,
+    port,
+    async stop() {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      await exited;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
