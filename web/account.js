@@ -60,11 +60,12 @@ export function signInUrl() {
 /** A readable sentence for an error answer. */
 export function explain(r) {
   const j = r.json || {};
+  // herald's own sentence says what was limited and when to retry; the generic one is for anything else.
+  if (j.message) return j.message;
   if (r.status === 429) {
     const after = Number(r.headers && r.headers.get('Retry-After'));
-    return `Too many attempts. Try again${after > 0 ? ` in ${after} s` : ' in a minute'}.`;
+    return `Too many requests. Try again${after > 0 ? ` in ${after} s` : ' in a minute'}.`;
   }
-  if (j.message) return j.message;
   if (j.error) return `${j.error} (${r.status})`;
   return `Unexpected answer (${r.status}).`;
 }

@@ -38,10 +38,18 @@ Response no_store_json(const Request& request, http::status status, std::string 
 
 std::string state_json(State state) { return R"({"state":")" + std::string(login::state_name(state)) + "\"}"; }
 
-std::string poll_secret_of(const Request& request) {
-  if (auto cookie = cookie_value(request, login_cookie)) return *cookie;
-  // A device (RFC 8628 extension) waits on /login/events with its device_code as a bearer token.
-  return std::string(bearer_token(request).value_or(""));
+// The QR screen's cookie, the only proof /login/exchange, /login/cancel and /login/qr.svg take.
+std::string screen_cookie_of(const Request& request) { return cookie_value(request, login_cookie).value_or(""); }
+
+// What /login/events and /login/status take: the QR screen's cookie, or a device's device_code as a bearer
+// token (RFC 8628 extension). Each opens only a request of the flow that issued it.
+login::PollSecret poll_secret_of(const Request& request) {
+  if (auto cookie = cookie_value(request, login_cookie)) return {login::Flow::qr, *cookie};
+  return {login::Flow::device, std::string(bearer_token(request).value_or(""))};
+}
+
+std::string per_minute(unsigned count, std::string_view each) {
+  return "at most " + std::to_string(count) + " a minute " + std::string(each) + ".";
 }
 
 const Error no_login{"unauthorized", "No login request: POST /login/start first (its cookie authorises this)."};
@@ -55,7 +63,7 @@ void start_route(const SessionPtr& session, const Request& request) {
   auto& login = login_of(*session);
   if (!origin_allowed(*session, request)) return send_error(session, request, bad_origin);
   std::string ip = client_ip(*session);
-  if (auto wait = login.starts.take("ip:" + ip)) return session->send(rate_limited(request, *wait));
+  if (auto wait = login.starts.take("ip:" + ip)) return session->send(too_many_starts(request, *wait, login));
   login::Requester requester{
       login::describe_user_agent(request[http::field::user_agent]), ip,
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -79,7 +87,7 @@ void start_route(const SessionPtr& session, const Request& request) {
 
 void qr_image(const SessionPtr& session, const Request& request) {
   auto& login = login_of(*session);
-  auto secret = login.requests.qr_secret(poll_secret_of(request));
+  auto secret = login.requests.qr_secret(screen_cookie_of(request));
   if (!secret) return send_error(session, request, {"gone", "There is no QR code to show for this login now."});
   http::response<http::string_body> response{http::status::ok, request.version()};
   response.set(http::field::server, "herald");
@@ -105,16 +113,17 @@ void events(const SessionPtr& session, Request request, boost::urls::params_view
 void status_route(const SessionPtr& session, const Request& request) {
   auto found = login_of(*session).requests.status(poll_secret_of(request));
   if (!found) return send_error(session, request, no_login);
+  std::string reason = found->reason.empty() ? "" : R"(,"reason":)" + json_quote(found->reason);
   session->send(no_store_json(request, http::status::ok,
                               R"({"id":)" + json_quote(found->id) + R"(,"state":")" +
-                                  std::string(login::state_name(found->state)) + R"(","expires_in":)" +
+                                  std::string(login::state_name(found->state)) + "\"" + reason + R"(,"expires_in":)" +
                                   std::to_string(found->expires_in) + "}"));
 }
 
 void exchange_route(const SessionPtr& session, const Request& request) {
   auto& login = login_of(*session);
   if (!origin_allowed(*session, request)) return send_error(session, request, bad_origin);
-  auto outcome = login.requests.exchange(poll_secret_of(request));
+  auto outcome = login.requests.exchange(screen_cookie_of(request));
   if (auto* refusal = std::get_if<Refusal>(&outcome)) return session->send(refusal_response(request, *refusal));
   const std::string& subject = std::get<std::string>(outcome);
   // Always a brand-new session: whatever session cookie the browser had (planted or not) is not promoted.
@@ -134,7 +143,7 @@ void exchange_route(const SessionPtr& session, const Request& request) {
 
 void cancel_route(const SessionPtr& session, const Request& request) {
   if (!origin_allowed(*session, request)) return send_error(session, request, bad_origin);
-  auto outcome = login_of(*session).requests.cancel(poll_secret_of(request));
+  auto outcome = login_of(*session).requests.cancel(screen_cookie_of(request));
   if (auto* refusal = std::get_if<Refusal>(&outcome)) return session->send(refusal_response(request, *refusal));
   session->send(no_store_json(request, http::status::ok, state_json(std::get<State>(outcome))));
 }
@@ -182,12 +191,25 @@ void bind_prompt(const SessionPtr& session, const Request& request, bool typed) 
   auto body = json_object_body(request);
   if (auto* error = std::get_if<Error>(&body)) return send_error(session, request, *error);
   std::string code = string_member(std::get<boost::json::object>(body), typed ? "user_code" : "c");
+  // Every code tried counts here, right or wrong: this is what bounds guessing (docs/login.md).
   if (auto wait = login.code_attempts.take_all({"account:" + subject, "ip:" + client_ip(*session)})) {
-    return session->send(rate_limited(request, *wait));
+    return session->send(rate_limited(request, *wait, "code_attempts_per_minute",
+                                      "Too many codes were tried: " + per_minute(login.config.code_attempts_per_minute,
+                                                                                 "for each account and each address")));
   }
-  // Checked before anything is bound: a flood of approval prompts is what push-bombing is.
-  if (auto wait = login.prompts.take("account:" + subject)) return session->send(rate_limited(request, *wait));
-  auto outcome = typed ? login.requests.enter_code(code, subject) : login.requests.scan(code, subject);
+  // Only a good code makes a prompt, and only prompts count here (a flood of them is push-bombing); it is
+  // checked before anything is bound, so a refused prompt leaves the request as it was.
+  std::optional<unsigned> prompt_wait;
+  login::Admit admit = [&] {
+    prompt_wait = login.prompts.take("account:" + subject);
+    return !prompt_wait;
+  };
+  auto outcome = typed ? login.requests.enter_code(code, subject, admit) : login.requests.scan(code, subject, admit);
+  if (prompt_wait) {
+    return session->send(rate_limited(request, *prompt_wait, "prompts_per_minute",
+                                      "This account was asked to approve too many sign-ins: " +
+                                          per_minute(login.config.prompts_per_minute, "for each account")));
+  }
   if (auto* refusal = std::get_if<Refusal>(&outcome)) return session->send(refusal_response(request, *refusal));
   session->send(no_store_json(request, http::status::ok, prompt_json(std::get<login::Prompt>(outcome))));
 }
@@ -216,6 +238,16 @@ void decide(const SessionPtr& session, const Request& request) {
 // ---------------------------------------------------------------------------------------------
 // Accounts and sessions
 
+// Runs `work` on the login's blocking pool after `delay` (zero: at once); no event loop waits meanwhile.
+void run_blocking_after(const SessionPtr& session, std::chrono::seconds delay, std::function<void()> work) {
+  auto& login = login_of(*session);
+  if (delay.count() == 0) return login.run_blocking(std::move(work));
+  auto timer = std::make_shared<asio::steady_timer>(session->get_executor(), delay);
+  timer->async_wait([timer, &login, work = std::move(work)](error_code ec) mutable {
+    if (!ec) login.run_blocking(std::move(work));
+  });
+}
+
 void signin(const SessionPtr& session, const Request& request) {
   auto& login = login_of(*session);
   if (!origin_allowed(*session, request)) return send_error(session, request, bad_origin);
@@ -223,13 +255,21 @@ void signin(const SessionPtr& session, const Request& request) {
   if (auto* error = std::get_if<Error>(&body)) return send_error(session, request, *error);
   std::string name = string_member(std::get<boost::json::object>(body), "name");
   std::string password = string_member(std::get<boost::json::object>(body), "password");
-  if (auto wait = login.signins.take_all({"ip:" + client_ip(*session), "name:" + name})) {
-    return session->send(rate_limited(request, *wait));
+  // Guessing is refused per address. Per name it is only slowed: strangers guessing alice's password
+  // from elsewhere must not lock alice out (docs/login.md, "Abuse limits").
+  if (auto wait = login.signins.take("ip:" + client_ip(*session))) {
+    return session->send(rate_limited(request, *wait, "signins_per_minute",
+                                      "Too many sign-in attempts from this address: " +
+                                          per_minute(login.config.signins_per_minute, "for each address")));
+  }
+  std::chrono::seconds delay{0};
+  if (auto wait = login.signins.take("name:" + name)) {
+    delay = std::min(std::chrono::seconds(*wait), login::max_signin_delay);
   }
   std::optional<std::string> previous = cookie_value(request, session_cookie);
   bool secure = secure_cookies(*session);
   // Argon2id takes tens of milliseconds on purpose: not on an event loop.
-  login.run_blocking([session, request, name, password, previous, secure, &login] {
+  run_blocking_after(session, delay, [session, request, name, password, previous, secure, &login] {
     Response response;
     if (!name.empty() && login.accounts.check_password(name, password)) {
       if (previous) login.accounts.revoke(*previous);  // a new sign-in never keeps an older session

@@ -71,11 +71,20 @@ std::variant<Caller, Error> require_signed_in_browser(HttpSession& session, cons
   return Caller{found->subject, *token, found->csrf, true};
 }
 
-Response rate_limited(const Request& request, unsigned retry_after_seconds) {
-  Response response = error_response(
-      request, {"rate_limited", "Too many attempts: try again in " + std::to_string(retry_after_seconds) + " s."});
+Response rate_limited(const Request& request, unsigned retry_after_seconds, std::string_view limit,
+                      std::string_view what) {
+  std::string wait = std::to_string(retry_after_seconds) + (retry_after_seconds == 1 ? " second" : " seconds");
+  Response response = json_response(request, http::status::too_many_requests,
+                                    R"({"error":"rate_limited","limit":)" + json_quote(limit) + R"(,"message":)" +
+                                        json_quote(std::string(what) + " Try again in " + wait + ".") + "}");
   response.set(http::field::retry_after, std::to_string(retry_after_seconds));
   return response;
+}
+
+Response too_many_starts(const Request& request, unsigned retry_after_seconds, const login::LoginModule& login) {
+  return rate_limited(request, retry_after_seconds, "starts_per_minute",
+                      "Too many sign-ins were started from this address: at most " +
+                          std::to_string(login.config.starts_per_minute) + " a minute for each address.");
 }
 
 Response refusal_response(const Request& request, const login::Refusal& refusal) {

@@ -44,8 +44,12 @@ std::optional<Caller> authenticate(HttpSession& session, const Request& request)
 // and an allowed Origin. The Error says which is missing.
 std::variant<Caller, Error> require_signed_in_browser(HttpSession& session, const Request& request);
 
-// 429 with Retry-After.
-Response rate_limited(const Request& request, unsigned retry_after_seconds);
+// 429 with Retry-After, `{"error":"rate_limited","limit":<setting>,"message":<what> Try again in N seconds.}`:
+// `what` says in a person's words what was limited ("Too many codes tried: at most 10 a minute …").
+Response rate_limited(const Request& request, unsigned retry_after_seconds, std::string_view limit,
+                      std::string_view what);
+// The rate_limited answer of /login/start and /oauth/device_authorization (starts_per_minute per address).
+Response too_many_starts(const Request& request, unsigned retry_after_seconds, const login::LoginModule& login);
 // {"error":..,"message":..,<extra>} with the status of the code.
 Response refusal_response(const Request& request, const login::Refusal& refusal);
 

@@ -64,7 +64,7 @@ void device_authorization(const SessionPtr& session, const Request& request) {
     return session->send(oauth_error(request, "invalid_client", "This client_id is not registered."));
   }
   std::string ip = client_ip(*session);
-  if (auto wait = login.starts.take("ip:" + ip)) return session->send(rate_limited(request, *wait));
+  if (auto wait = login.starts.take("ip:" + ip)) return session->send(too_many_starts(request, *wait, login));
   login::Requester requester{
       login::describe_user_agent(request[http::field::user_agent]) + " (" + client_id + ")", ip,
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())

@@ -71,7 +71,6 @@ struct LoginConfig {
   unsigned session_ttl_seconds = 604800;
   unsigned access_token_ttl_seconds = 3600;
   std::vector<std::string> oauth_clients{"herald-cli"};
-  unsigned max_number_attempts = 3;
   std::size_t max_requests = 100000;       // login requests kept at once
   unsigned starts_per_minute = 20;         // per client IP
   unsigned code_attempts_per_minute = 10;  // per account and per IP

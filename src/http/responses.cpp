@@ -38,7 +38,7 @@ http::status status_of(const std::string& error_code) {
       {"not_approved", http::status::conflict},
       {"access_denied", http::status::forbidden},
       {"gone", http::status::gone},
-      {"wrong_number", http::status::bad_request},
+      {"wrong_number", http::status::forbidden},  // the request is denied by it
       {"number_required", http::status::bad_request},
       {"rate_limited", http::status::too_many_requests},
       {"busy", http::status::service_unavailable},

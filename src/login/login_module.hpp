@@ -10,13 +10,17 @@
 
 namespace herald::login {
 
+// Past `signins_per_minute` attempts on one name (from anywhere), each further attempt on that name waits
+// this long at most before its password is checked: slowed, never refused, so nobody can lock an account's
+// owner out by guessing from other addresses.
+inline constexpr std::chrono::seconds max_signin_delay{5};
+
 struct LoginModule {
   LoginModule(const LoginConfig& settings, EventSink sink)
       : config(settings),
         requests(Settings{std::chrono::seconds(settings.request_ttl_seconds),
                           std::chrono::seconds(settings.poll_interval_seconds),
-                          std::chrono::seconds(settings.qr_rotate_seconds), settings.max_number_attempts,
-                          settings.max_requests},
+                          std::chrono::seconds(settings.qr_rotate_seconds), settings.max_requests},
                  std::move(sink)),
         accounts(settings.database),
         starts(settings.starts_per_minute),
@@ -29,8 +33,8 @@ struct LoginModule {
   Accounts accounts;
   RateLimiter starts;         // login starts and device authorizations, per IP
   RateLimiter code_attempts;  // QR secrets and user codes tried, per account and per IP
-  RateLimiter prompts;        // successful scans, per account (against push-bombing)
-  RateLimiter signins;        // per IP and per name
+  RateLimiter prompts;        // approval prompts (good codes only), per account (against push-bombing)
+  RateLimiter signins;        // "ip:" refuses past the limit, "name:" only delays (max_signin_delay)
   std::function<void(std::function<void()>)> run_blocking;
 };
 

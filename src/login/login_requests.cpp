@@ -101,12 +101,13 @@ std::optional<Started> LoginRequests::start(Flow flow, Requester requester, std:
   return started;
 }
 
-LoginRequests::Entry* LoginRequests::by_poll_locked(const std::string& poll_secret) {
-  if (poll_secret.empty()) return nullptr;
-  Digest digest = sha256(poll_secret);
+LoginRequests::Entry* LoginRequests::by_poll_locked(const PollSecret& poll_secret) {
+  if (poll_secret.value.empty()) return nullptr;
+  Digest digest = sha256(poll_secret.value);
   auto it = by_poll_digest_.find(digest_key(digest));
   if (it == by_poll_digest_.end()) return nullptr;
   Entry& entry = entries_.at(it->second);
+  if (entry.flow != poll_secret.flow) return nullptr;  // another flow's secret: as if unknown
   return equal_in_constant_time(entry.poll_digest, digest) ? &entry : nullptr;
 }
 
@@ -143,17 +144,18 @@ LoginRequests::Entry* LoginRequests::by_user_code_locked(const std::string& user
   return equal_in_constant_time(entry.user_code_digest, digest) ? &entry : nullptr;
 }
 
-std::optional<Status> LoginRequests::status(const std::string& poll_secret) {
+std::optional<Status> LoginRequests::status(const PollSecret& poll_secret) {
   std::lock_guard lock(mutex_);
   Entry* entry = by_poll_locked(poll_secret);
   if (!entry) return std::nullopt;
-  return Status{entry->id, entry->state, entry->flow, expires_in(*entry, Clock::now())};
+  return Status{entry->id, entry->state, entry->flow, expires_in(*entry, Clock::now()),
+                std::string(entry->deny_reason)};
 }
 
-std::optional<std::string> LoginRequests::qr_secret(const std::string& poll_secret) {
+std::optional<std::string> LoginRequests::qr_secret(const std::string& screen_cookie) {
   std::lock_guard lock(mutex_);
-  Entry* entry = by_poll_locked(poll_secret);
-  if (!entry || entry->flow != Flow::qr || entry->state != State::pending) return std::nullopt;
+  Entry* entry = by_poll_locked({Flow::qr, screen_cookie});
+  if (!entry || entry->state != State::pending) return std::nullopt;
   return qr_secret_locked(*entry, entry->rotation);
 }
 
@@ -164,7 +166,14 @@ void LoginRequests::move_locked(Entry& entry, State to, std::string_view hint, s
   sink_(Event{events_channel(entry.id), std::string(event.empty() ? state_name(to) : event), std::move(data)});
 }
 
-Prompt LoginRequests::bind_locked(Entry& entry, const std::string& subject, bool needs_number) {
+void LoginRequests::deny_locked(Entry& entry, std::string_view reason) {
+  entry.deny_reason = reason;
+  move_locked(entry, State::denied, R"(,"reason":)" + quote(reason));
+}
+
+std::variant<Prompt, Refusal> LoginRequests::bind_locked(Entry& entry, const std::string& subject, bool needs_number,
+                                                         const Admit& admit) {
+  if (admit && !admit()) return Refusal{"rate_limited", "Too many approval prompts for this account.", {}};
   if (entry.state == State::pending) {
     entry.subject = subject;
     entry.numbers = numbers_around(entry.match_number);
@@ -178,23 +187,25 @@ Prompt LoginRequests::bind_locked(Entry& entry, const std::string& subject, bool
   return prompt;
 }
 
-std::variant<Prompt, Refusal> LoginRequests::scan(const std::string& qr_secret, const std::string& subject) {
+std::variant<Prompt, Refusal> LoginRequests::scan(const std::string& qr_secret, const std::string& subject,
+                                                  const Admit& admit) {
   std::lock_guard lock(mutex_);
   Entry* entry = by_qr_locked(qr_secret, Clock::now());
   // Unknown, expired, used, or already bound to someone else: one answer for all.
   if (!entry || !(entry->state == State::pending || (entry->state == State::scanned && entry->subject == subject))) {
     return invalid_code();
   }
-  return bind_locked(*entry, subject, true);
+  return bind_locked(*entry, subject, true, admit);
 }
 
-std::variant<Prompt, Refusal> LoginRequests::enter_code(const std::string& user_code, const std::string& subject) {
+std::variant<Prompt, Refusal> LoginRequests::enter_code(const std::string& user_code, const std::string& subject,
+                                                        const Admit& admit) {
   std::lock_guard lock(mutex_);
   Entry* entry = by_user_code_locked(user_code);
   if (!entry || !(entry->state == State::pending || (entry->state == State::scanned && entry->subject == subject))) {
     return invalid_code();
   }
-  return bind_locked(*entry, subject, false);
+  return bind_locked(*entry, subject, false, admit);
 }
 
 std::variant<State, Refusal> LoginRequests::decide(const std::string& id, const std::string& subject, bool approve,
@@ -206,19 +217,17 @@ std::variant<State, Refusal> LoginRequests::decide(const std::string& id, const 
   }
   Entry& entry = it->second;
   if (!approve) {
-    move_locked(entry, State::denied);
+    deny_locked(entry, denied_by_user);
     return State::denied;
   }
   if (entry.needs_number) {
     if (!number) return Refusal{"number_required", "Pick the number shown on the screen that is signing in.", {}};
     if (*number != entry.match_number) {
-      ++entry.wrong_numbers;
-      if (entry.wrong_numbers >= settings_.max_number_attempts) {
-        move_locked(entry, State::denied);
-        return Refusal{"access_denied", "Too many wrong numbers: this login request is denied.", R"("state":"denied")"};
-      }
-      return Refusal{"wrong_number", "That is not the number shown on the screen.",
-                     R"("attempts_left":)" + std::to_string(settings_.max_number_attempts - entry.wrong_numbers)};
+      deny_locked(entry, denied_wrong_number);
+      return Refusal{"wrong_number",
+                     "That is not the number the other screen shows, so this sign-in was denied. Start again on "
+                     "that screen. If you did not start it yourself, someone may be trying to trick you.",
+                     R"("state":"denied")"};
     }
   }
   move_locked(entry, State::approved);
@@ -241,13 +250,17 @@ std::variant<State, Refusal> LoginRequests::decide_for(const Selector& which, co
     return invalid_code();
   }
   entry->subject = subject;
-  move_locked(*entry, approve ? State::approved : State::denied);
+  if (approve) {
+    move_locked(*entry, State::approved);
+  } else {
+    deny_locked(*entry, denied_by_user);
+  }
   return entry->state;
 }
 
-std::variant<std::string, Refusal> LoginRequests::exchange(const std::string& poll_secret) {
+std::variant<std::string, Refusal> LoginRequests::exchange(const std::string& screen_cookie) {
   std::lock_guard lock(mutex_);
-  Entry* entry = by_poll_locked(poll_secret);
+  Entry* entry = by_poll_locked({Flow::qr, screen_cookie});
   if (!entry) return unauthorized();
   switch (entry->state) {
     case State::approved:
@@ -259,15 +272,15 @@ std::variant<std::string, Refusal> LoginRequests::exchange(const std::string& po
       return Refusal{"not_approved", "The login has not been approved yet.",
                      R"("state":")" + std::string(state_name(entry->state)) + "\""};
     case State::denied:
-      return Refusal{"access_denied", "The login was denied.", {}};
+      return Refusal{"access_denied", "The login was denied.", R"("reason":)" + quote(entry->deny_reason)};
     default:
       return Refusal{"gone", "This login request is over: start a new one.", {}};
   }
 }
 
-std::variant<State, Refusal> LoginRequests::cancel(const std::string& poll_secret) {
+std::variant<State, Refusal> LoginRequests::cancel(const std::string& screen_cookie) {
   std::lock_guard lock(mutex_);
-  Entry* entry = by_poll_locked(poll_secret);
+  Entry* entry = by_poll_locked({Flow::qr, screen_cookie});
   if (!entry) return unauthorized();
   if (is_final(entry->state)) return Refusal{"gone", "This login request is over: start a new one.", {}};
   move_locked(*entry, State::cancelled);
@@ -277,8 +290,8 @@ std::variant<State, Refusal> LoginRequests::cancel(const std::string& poll_secre
 TokenOutcome LoginRequests::poll_token(const std::string& device_code, const std::string& client_id,
                                        Clock::time_point now) {
   std::lock_guard lock(mutex_);
-  Entry* entry = by_poll_locked(device_code);
-  if (!entry || entry->flow != Flow::device || entry->client_id != client_id) return "invalid_grant";
+  Entry* entry = by_poll_locked({Flow::device, device_code});
+  if (!entry || entry->client_id != client_id) return "invalid_grant";
   auto previous = entry->last_token_poll;
   entry->last_token_poll = now;
   switch (entry->state) {

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <variant>
 
@@ -46,7 +47,6 @@ struct Settings {
   std::chrono::seconds ttl{300};
   std::chrono::seconds poll_interval{5};
   std::chrono::seconds qr_rotate{60};
-  unsigned max_number_attempts = 3;
   std::size_t max_requests = 100000;  // kept at once (finished ones included): bounds memory under a flood
 };
 
@@ -59,7 +59,7 @@ struct Event {
 using EventSink = std::function<void(Event)>;
 
 // Why a call was refused; `code` is one of: unauthorized, invalid_code, not_approved, access_denied, gone,
-// wrong_number, number_required. `extra` is further JSON members (`"state":"pending"`) or empty.
+// wrong_number, number_required, rate_limited. `extra` is further JSON members (`"state":"pending"`) or empty.
 struct Refusal {
   std::string code;
   std::string message;
@@ -76,12 +76,31 @@ struct Started {
   std::int64_t interval = 0;
 };
 
+// Why a request was denied: the approver said no (on the phone, or an app for them), or the phone
+// picked a number the screen did not show — which a relayed (phished) QR code makes likely, so the
+// screen tells the two apart.
+inline constexpr std::string_view denied_by_user = "user";
+inline constexpr std::string_view denied_wrong_number = "wrong_number";
+
 struct Status {
   std::string id;
   State state;
   Flow flow;
   std::int64_t expires_in;
+  std::string reason;  // when denied: denied_by_user or denied_wrong_number
 };
+
+// The waiting side's proof and the flow that issued it. A QR screen's cookie opens only QR requests
+// and a device_code only device requests, so neither secret works at the other flow's endpoints (a
+// device code exchanged for a browser session, a screen's cookie for an access token).
+struct PollSecret {
+  Flow flow;
+  std::string value;
+};
+
+// Asked once a scanned or typed code is known good, just before the prompt is shown: false refuses
+// the call (`rate_limited`) and binds nothing. Runs under the requests' lock; it must not call back.
+using Admit = std::function<bool()>;
 
 // What the approving device is shown.
 struct Prompt {
@@ -112,21 +131,24 @@ class LoginRequests {
 
   // nullopt when `max_requests` are already kept.
   std::optional<Started> start(Flow flow, Requester requester, std::string client_id = {});
-  std::optional<Status> status(const std::string& poll_secret);
-  // The QR secret to draw now, while the request is still waiting for a scan.
-  std::optional<std::string> qr_secret(const std::string& poll_secret);
+  std::optional<Status> status(const PollSecret& poll_secret);
+  // The QR secret to draw now, while the QR request of this screen cookie still waits for a scan.
+  std::optional<std::string> qr_secret(const std::string& screen_cookie);
 
-  // Approving side (`subject` is the signed-in account).
-  std::variant<Prompt, Refusal> scan(const std::string& qr_secret, const std::string& subject);
-  std::variant<Prompt, Refusal> enter_code(const std::string& user_code, const std::string& subject);
+  // Approving side (`subject` is the signed-in account). `admit` (when given) may refuse the prompt.
+  std::variant<Prompt, Refusal> scan(const std::string& qr_secret, const std::string& subject, const Admit& admit = {});
+  std::variant<Prompt, Refusal> enter_code(const std::string& user_code, const std::string& subject,
+                                           const Admit& admit = {});
+  // One wrong number denies the request (reason wrong_number): with three numbers offered, tapping
+  // through must not end in an approval.
   std::variant<State, Refusal> decide(const std::string& id, const std::string& subject, bool approve,
                                       std::optional<int> number);
   // A trusted application approves (or denies) for a user it has authenticated itself.
   std::variant<State, Refusal> decide_for(const Selector& which, const std::string& subject, bool approve);
 
-  // Waiting side.
-  std::variant<std::string, Refusal> exchange(const std::string& poll_secret);  // the subject, once
-  std::variant<State, Refusal> cancel(const std::string& poll_secret);
+  // Waiting side. exchange and cancel are the QR screen's (its cookie); a device has poll_token.
+  std::variant<std::string, Refusal> exchange(const std::string& screen_cookie);  // the subject, once
+  std::variant<State, Refusal> cancel(const std::string& screen_cookie);
   TokenOutcome poll_token(const std::string& device_code, const std::string& client_id, Clock::time_point now);
 
   // Expires requests, rotates QR secrets, forgets finished requests. Call about once a second.
@@ -159,17 +181,19 @@ class LoginRequests {
     int match_number = 0;
     std::array<int, 3> numbers{};
     bool needs_number = false;
-    unsigned wrong_numbers = 0;
+    std::string_view deny_reason;
     // RFC 8628 polling
     std::chrono::seconds interval{0};
     std::optional<Clock::time_point> last_token_poll;
   };
 
-  Entry* by_poll_locked(const std::string& poll_secret);
+  Entry* by_poll_locked(const PollSecret& poll_secret);
   Entry* by_qr_locked(const std::string& qr_secret, Clock::time_point now);
   Entry* by_user_code_locked(const std::string& user_code);
   std::string qr_secret_locked(const Entry& entry, std::uint64_t rotation) const;
-  Prompt bind_locked(Entry& entry, const std::string& subject, bool needs_number);
+  std::variant<Prompt, Refusal> bind_locked(Entry& entry, const std::string& subject, bool needs_number,
+                                            const Admit& admit);
+  void deny_locked(Entry& entry, std::string_view reason);
   // Changes the state and tells the screen: event `event`, or the state's name.
   void move_locked(Entry& entry, State to, std::string_view hint = {}, std::string_view event = {});
   std::int64_t expires_in(const Entry& entry, Clock::time_point now) const;

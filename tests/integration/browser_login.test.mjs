@@ -271,24 +271,48 @@ describe('QR login in the browser', () => {
     }
   });
 
-  it('a wrong number is refused with the attempts left; a denial ends the PC screen, which can start again', async () => {
+  // A wrong number is what a relayed (phished) QR code produces: one ends the request, and both pages say
+  // something other than a plain "denied".
+  it('one wrong number denies: the phone says start again, the PC says the number did not match', async () => {
+    const pc = await openDevice(browser, h.url, { name: 'pc-wrong-number' });
+    try {
+      await pc.page.goto('/login.html?transport=websocket');
+      const screen = await waitingScreen(pc.page);
+      await openSignedIn(phone, screen.qrUrl, /^\/login\/approve$/);
+      await phone.page.waitForSelector('.number[data-number]', WAIT);
+      await pc.page.waitForSelector('#state[data-state=scanned]', WAIT);
+      const numbers = await phone.page.$$eval('.number', (bs) => bs.map((b) => Number(b.dataset.number)));
+      const wrong = numbers.find((n) => n !== screen.match);
+      await phone.page.click(`.number[data-number="${wrong}"]`);
+      await phone.page.click('#approve');
+      await phone.page.waitForSelector('#result[data-state=wrong_number]', WAIT);
+      assert.match(await phone.page.textContent('#result'), /denied.*start again/s);
+      assert.equal(await phone.page.isVisible('#approve'), false, 'nothing left to tap on the phone');
+
+      const state = await pc.page.waitForSelector('#state[data-state=denied][data-reason=wrong_number]', WAIT);
+      assert.equal((await state.textContent()).trim(), 'The number picked on the phone did not match. If you did ' +
+        'not just try to sign in, someone may be trying to trick you — start again.');
+      assert.equal(await pc.page.isVisible('#signed-in-as'), false);
+      assert.equal(await pc.page.isVisible('#restart'), true);
+    } finally {
+      await pc.close();
+    }
+  });
+
+  it('a denial on the phone ends the PC screen, which says so and can start again', async () => {
     const pc = await openDevice(browser, h.url, { name: 'pc-deny' });
     try {
       await pc.page.goto('/login.html?transport=websocket');
       const screen = await waitingScreen(pc.page);
       await openSignedIn(phone, screen.qrUrl, /^\/login\/approve$/);
       await phone.page.waitForSelector('.number[data-number]', WAIT);
-      const numbers = await phone.page.$$eval('.number', (bs) => bs.map((b) => Number(b.dataset.number)));
-      const wrong = numbers.find((n) => n !== screen.match);
-      await phone.page.click(`.number[data-number="${wrong}"]`);
-      await phone.page.click('#approve');
-      await phone.page.waitForSelector('#result[data-state=wrong_number]', WAIT);
-      assert.match(await phone.page.textContent('#result'), /2 attempts left/);
       await pc.page.waitForSelector('#state[data-state=scanned]', WAIT); // the PC heard the scan
       await phone.page.click('#deny');
       await phone.page.waitForSelector('#result[data-state=denied]', WAIT);
 
-      await pc.page.waitForSelector('#state[data-state=denied]', WAIT);
+      const state = await pc.page.waitForSelector('#state[data-state=denied]', WAIT);
+      assert.equal((await state.textContent()).trim(), 'The sign-in was denied on the phone.');
+      assert.equal(await state.getAttribute('data-reason'), null, 'a deliberate denial, not a wrong number');
       assert.equal(await pc.page.isVisible('#signed-in-as'), false);
       await pc.page.click('#restart');
       await pc.page.waitForSelector('#state[data-state=pending]', WAIT);
@@ -422,6 +446,47 @@ describe('QR login in the browser', () => {
       assert.equal(stats.cursor, published.at(-1));
     } finally {
       await page.context().close();
+    }
+  });
+});
+
+describe('rate limits, said in words on the phone', () => {
+  let h, phone;
+  before(async () => {
+    h = await startHerald({ users: [ALICE], login: 'prompts_per_minute = 1\ncode_attempts_per_minute = 3' });
+    phone = await openDevice(browser, h.url, { name: 'phone-limits' });
+  });
+  after(async () => {
+    await phone?.close();
+    await h?.stop();
+  });
+
+  it('the approve and device pages say which limit was hit and when to try again', async () => {
+    const pcs = [];
+    try {
+      for (const name of ['pc-1', 'pc-2']) {
+        const pc = await openDevice(browser, h.url, { name });
+        pcs.push(pc);
+        await pc.page.goto('/login.html');
+      }
+      const [first, second] = [await waitingScreen(pcs[0].page), await waitingScreen(pcs[1].page)];
+      await openSignedIn(phone, first.qrUrl, /^\/login\/approve$/); // code attempt 1, prompt 1
+      await phone.page.waitForSelector('.number[data-number]', WAIT);
+      await phone.page.goto(second.qrUrl); // code attempt 2, a second prompt within the minute
+      const prompts = await phone.page.waitForSelector('#result[data-state=error]', WAIT);
+      assert.match((await prompts.textContent()).trim(),
+        /^This account was asked to approve too many sign-ins: at most 1 a minute for each account\. Try again in \d+ seconds?\.$/);
+
+      await phone.page.goto('/device');
+      await phone.page.fill('#user-code', 'BCDF-GHJK'); // code attempt 3: not a code anyone holds
+      await phone.page.click('#continue');
+      await phone.page.waitForSelector('#result[data-state=error]:has-text("not valid")', WAIT);
+      await phone.page.click('#continue'); // code attempt 4
+      await phone.page.waitForSelector('#result[data-state=error]:has-text("Too many codes")', WAIT);
+      assert.match((await phone.page.textContent('#result')).trim(),
+        /^Too many codes were tried: at most 3 a minute for each account and each address\. Try again in \d+ seconds?\.$/);
+    } finally {
+      for (const pc of pcs) await pc.close();
     }
   });
 });

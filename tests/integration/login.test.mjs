@@ -19,6 +19,7 @@ import {
   madeUpUserCode,
   phoneFor,
   postForm,
+  postFrom,
   scanAndApprove,
   show,
   signIn,
@@ -45,12 +46,19 @@ function assertJsonHas(r, expected) {
   }
 }
 
-function assertRetryAfter(r, what) {
+/**
+ * A 429 with Retry-After, naming the `limit` (its setting) and saying in a sentence what was limited
+ * (`says`) and when to retry.
+ */
+function assertRetryAfter(r, what, limit, says) {
   assert.equal(r.status, 429, `${what}: expected 429, got ${show(r)}`);
   const ra = r.headers.get('retry-after');
   assert.match(ra ?? '', /^\d+$/, `${what}: Retry-After is whole seconds (got ${ra})`);
   assert.ok(Number(ra) >= 1 && Number(ra) <= 60, `${what}: Retry-After ${ra} within a minute`);
-  assert.equal(typeof r.json?.error, 'string', `${what}: a JSON error body (got ${r.text})`);
+  assert.equal(r.json?.error, 'rate_limited', `${what}: a JSON error body (got ${r.text})`);
+  assert.equal(r.json?.limit, limit, `${what}: names its limit (got ${r.text})`);
+  assert.match(r.json?.message ?? '', says, `${what}: says what was limited (got ${r.text})`);
+  assert.match(r.json.message, new RegExp(`Try again in ${ra} seconds?\\.$`), `${what}: says when to retry`);
 }
 
 /** A client that holds only `herald_session=<token>`. */
@@ -477,35 +485,36 @@ describe('QR login', () => {
     assertError(mePlanted, 401, 'unauthorized', 'the planted session');
   });
 
-  it('wrong numbers: two answer 400 with attempts left, the third denies', async () => {
+  // Three numbers are offered: if a wrong pick only cost an attempt, tapping all three would always approve.
+  it('one wrong number denies: 403 wrong_number, the screen hears denied with reason wrong_number', async () => {
     const { screen, qr, start } = await startScreen(h.url);
-    const events = await listenAsScreen(screen, 'interval');
+    const listeners = await Promise.all(['interval', 'sse'].map((t) => listenAsScreen(screen, t)));
     try {
       const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
       const scan = await phone.post('/login/scan', { c: qr });
       assert.equal(scan.status, 200, show(scan));
-      const wrong = scan.json.numbers.filter((n) => n !== start.match_number);
-      assert.equal(wrong.length, 2);
-      const w1 = await phone.post('/login/decide', { id: scan.json.id, decision: 'approve', number: wrong[0] });
-      assert.equal(w1.status, 400, show(w1));
-      assertJsonHas(w1, { error: 'wrong_number', attempts_left: 2 });
-      const w2 = await phone.post('/login/decide', { id: scan.json.id, decision: 'approve', number: wrong[1] });
-      assert.equal(w2.status, 400, show(w2));
-      assertJsonHas(w2, { error: 'wrong_number', attempts_left: 1 });
-      const w3 = await phone.post('/login/decide', { id: scan.json.id, decision: 'approve', number: wrong[0] });
-      assert.equal(w3.status, 403, show(w3));
-      assertJsonHas(w3, { error: 'access_denied', state: 'denied' });
-      const denied = await events.next('denied');
-      assert.deepEqual(denied.data, { state: 'denied' });
-      assert.ok(!events.events.items.some((e) => e.event === 'approved'));
+      const wrong = scan.json.numbers.find((n) => n !== start.match_number);
+      const w = await phone.post('/login/decide', { id: scan.json.id, decision: 'approve', number: wrong });
+      assert.equal(w.status, 403, show(w));
+      assertJsonHas(w, { error: 'wrong_number', state: 'denied' });
+      assert.match(w.json.message, /start again/i, 'the phone is told to start again');
+      for (const l of listeners) {
+        const denied = await l.next('denied');
+        assert.deepEqual(denied.data, { state: 'denied', reason: 'wrong_number' });
+      }
+      const st = await screen.get('/login/status');
+      assert.equal(st.json?.state, 'denied', show(st));
+      assert.equal(st.json?.reason, 'wrong_number', show(st));
 
       const late = await phone.post('/login/decide', { id: scan.json.id, decision: 'approve', number: start.match_number });
-      assert.notEqual(late.status, 200, `the right number after denial: ${show(late)}`);
+      assert.equal(late.status, 404, `the right number after the denial: ${show(late)}`);
+      assert.ok(!listeners.some((l) => l.events.items.some((e) => e.event === 'approved')), 'never approved');
       const ex = await screen.post('/login/exchange');
       assert.equal(ex.status, 403, show(ex));
-      assertJsonHas(ex, { error: 'access_denied' });
+      assertJsonHas(ex, { error: 'access_denied', reason: 'wrong_number' });
+      assert.equal(ex.setCookie('herald_session'), undefined);
     } finally {
-      events.close();
+      for (const l of listeners) l.close();
     }
   });
 
@@ -522,13 +531,15 @@ describe('QR login', () => {
       assert.equal(decide.status, 200, show(decide));
       assert.deepEqual(decide.json, { state: 'denied' });
       const denied = await events.next('denied');
-      assert.deepEqual(denied.data, { state: 'denied' });
+      assert.deepEqual(denied.data, { state: 'denied', reason: 'user' }, 'a deliberate denial, not a wrong number');
     } finally {
       events.close();
     }
+    const st = await screen.get('/login/status');
+    assert.equal(st.json?.reason, 'user', show(st));
     const ex = await screen.post('/login/exchange');
     assert.equal(ex.status, 403, show(ex));
-    assertJsonHas(ex, { error: 'access_denied' });
+    assertJsonHas(ex, { error: 'access_denied', reason: 'user' });
     assert.equal(ex.setCookie('herald_session'), undefined);
   });
 
@@ -586,7 +597,7 @@ describe('QR login', () => {
       });
       assert.equal(r.status, 200, show(r));
       assert.deepEqual(r.json, { state: 'denied' });
-      await events.next('denied');
+      assert.deepEqual((await events.next('denied')).data, { state: 'denied', reason: 'user' });
     } finally {
       events.close();
     }
@@ -779,7 +790,8 @@ describe('QR login: rate limits', () => {
       assert.equal(r.status, 201, `start ${i + 1}: ${show(r)}`);
     }
     const fourth = await new Client(h.url).post('/login/start');
-    assertRetryAfter(fourth, 'the fourth start in a minute');
+    assertRetryAfter(fourth, 'the fourth start in a minute', 'starts_per_minute',
+      /^Too many sign-ins were started from this address: at most 3 a minute/);
     assert.equal(fourth.setCookie('herald_login'), undefined);
 
     for (let i = 0; i < 3; i++) {
@@ -787,7 +799,8 @@ describe('QR login: rate limits', () => {
       assert.equal(r.status, 401, `sign-in ${i + 1}: ${show(r)}`);
     }
     const right = await new Client(h.url).post('/signin', ALICE);
-    assertRetryAfter(right, 'the fourth sign-in in a minute, even with the right password');
+    assertRetryAfter(right, 'the fourth sign-in in a minute, even with the right password', 'signins_per_minute',
+      /^Too many sign-in attempts from this address: at most 3 a minute/);
     assert.equal(right.setCookie('herald_session'), undefined);
   });
 
@@ -799,7 +812,8 @@ describe('QR login: rate limits', () => {
       assert.equal(r.status, 404, `attempt ${i + 1}: ${show(r)}`);
     }
     const fourth = await phone.post('/login/scan', { c: madeUpSecret() });
-    assertRetryAfter(fourth, 'the fourth code attempt in a minute');
+    assertRetryAfter(fourth, 'the fourth code attempt in a minute', 'code_attempts_per_minute',
+      /^Too many codes were tried: at most 3 a minute for each account and each address/);
   });
 
   it('approval prompts per account answer 429 with Retry-After', async () => {
@@ -812,8 +826,49 @@ describe('QR login: rate limits', () => {
     }
     const { screen, qr } = await startScreen(h.url);
     const third = await phone.post('/login/scan', { c: qr });
-    assertRetryAfter(third, 'the third prompt in a minute');
+    assertRetryAfter(third, 'the third prompt in a minute', 'prompts_per_minute',
+      /^This account was asked to approve too many sign-ins: at most 2 a minute/);
+    assert.doesNotMatch(third.json.message, /attempt/i, 'no attempt was wrong: it says so by not blaming one');
     assert.equal((await screen.get('/login/status')).json?.state, 'pending', 'the refused scan bound nothing');
+  });
+
+  // Guesses are bounded by code_attempts_per_minute; prompts_per_minute counts only prompts (good codes).
+  it('wrong codes count as code attempts, not prompts: a good code still prompts after them', async () => {
+    const h = await start('code_attempts_per_minute = 6\nprompts_per_minute = 2');
+    const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+    for (let i = 0; i < 5; i++) {
+      const r = await phone.post(i % 2 ? '/login/device' : '/login/scan', i % 2 ? { user_code: madeUpUserCode() } : { c: madeUpSecret() });
+      assert.equal(r.status, 404, `wrong code ${i + 1} of 5 (code_attempts_per_minute = 6): ${show(r)}`);
+    }
+    const { qr } = await startScreen(h.url);
+    const good = await phone.post('/login/scan', { c: qr });
+    assert.equal(good.status, 200, `a good code, the 6th attempt and the 1st prompt: ${show(good)}`);
+    const seventh = await phone.post('/login/scan', { c: madeUpSecret() });
+    assertRetryAfter(seventh, 'the 7th code attempt', 'code_attempts_per_minute', /^Too many codes were tried/);
+  });
+
+  // Strangers guessing alice's password from other addresses must not lock alice out; one address guessing
+  // is still refused. 127.0.0.2 … are loopback addresses of their own.
+  it('wrong passwords for alice from other addresses only slow her own sign-in; one address is refused', async () => {
+    const h = await start('signins_per_minute = 3');
+    const strangers = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
+    const guesses = await Promise.all(
+      strangers.flatMap((address) =>
+        [1, 2, 3].map((i) => postFrom(h.url, address, '/signin', { name: 'alice', password: `guess ${i}` }))),
+    );
+    for (const g of guesses) assert.equal(g.status, 401, `every guess is checked (slowed, not refused): ${show(g)}`);
+
+    const began = Date.now();
+    const own = await postFrom(h.url, '127.0.0.9', '/signin', ALICE);
+    const took = Date.now() - began;
+    assert.equal(own.status, 200, `alice from a fresh address after 12 wrong guesses elsewhere: ${show(own)}`);
+    assert.deepEqual(own.json, { user: 'alice' });
+    assert.ok(took >= 4000, `the name's budget is spent, so the check waited (${took} ms)`);
+    assert.ok(took < 9000, `… but at most 5 s (${took} ms)`);
+
+    const again = await postFrom(h.url, '127.0.0.2', '/signin', ALICE);
+    assertRetryAfter(again, 'a 4th sign-in from one address, even with the right password', 'signins_per_minute',
+      /^Too many sign-in attempts from this address: at most 3 a minute/);
   });
 });
 

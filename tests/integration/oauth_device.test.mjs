@@ -280,6 +280,63 @@ describe('device authorization grant', () => {
     });
   }
 
+  // Each flow's secret works only at its own endpoints: a device_code is no screen cookie (it must not buy
+  // a 7-day browser session at /login/exchange, skipping the client check), and a screen's cookie is no
+  // device_code (it must not buy an access token).
+  it('a device_code opens none of the QR screen\'s routes, and a screen\'s cookie is no device_code', async () => {
+    const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
+    const approveTyped = async (userCode) => {
+      const found = await phone.post('/login/device', { user_code: userCode });
+      assert.equal(found.status, 200, show(found));
+      const decide = await phone.post('/login/decide', { id: found.json.id, decision: 'approve' });
+      assert.equal(decide.status, 200, show(decide));
+    };
+
+    const d = await newDevice();
+    await approveTyped(d.user_code);
+    const asCookie = new Client(h.url);
+    asCookie.setCookie('herald_login', d.device_code, '/login');
+    const asBearer = { headers: { Authorization: `Bearer ${d.device_code}` } };
+    for (const [what, c, opts] of [
+      ['cookie', asCookie, {}],
+      ['bearer', new Client(h.url), asBearer],
+    ]) {
+      const ex = await c.post('/login/exchange', undefined, opts);
+      assert.equal(ex.status, 401, `exchange with the device_code as a ${what}: ${show(ex)}`);
+      assert.equal(ex.setCookie('herald_session'), undefined, `no session for a device_code as a ${what}`);
+      const cancel = await c.post('/login/cancel', undefined, opts);
+      assert.equal(cancel.status, 401, `cancel with the device_code as a ${what}: ${show(cancel)}`);
+      const svg = await c.get('/login/qr.svg', opts);
+      assert.notEqual(svg.status, 200, `qr.svg with the device_code as a ${what}: ${show(svg)}`);
+    }
+    const cookieHeader = { Cookie: asCookie.cookieHeader('/login/events') };
+    for (const path of ['/login/status', '/login/events']) {
+      const r = await request(`${h.url}${path}`, { headers: cookieHeader });
+      assert.equal(r.status, 401, `${path} with the device_code as the screen cookie: ${show(r)}`);
+    }
+    // Where it belongs the device_code works, and the refused calls used nothing up.
+    const status = await request(`${h.url}/login/status`, asBearer);
+    assert.equal(status.json?.state, 'approved', show(status));
+    const granted = await token(d.device_code);
+    assert.equal(granted.status, 200, show(granted));
+
+    const screen = new Client(h.url);
+    const start = await screen.post('/login/start');
+    assert.equal(start.status, 201, show(start));
+    const cookie = screen.cookie('herald_login');
+    const found = await phone.post('/login/device', { user_code: start.json.user_code });
+    assert.equal(found.status, 200, show(found));
+    const approved = await phone.post('/login/decide', { id: found.json.id, decision: 'approve' });
+    assert.equal(approved.status, 200, show(approved));
+    assertOAuthError(await token(cookie), 400, 'invalid_grant', 'a screen cookie as the device_code');
+    for (const path of ['/login/status', '/login/events']) {
+      const r = await request(`${h.url}${path}`, { headers: { Authorization: `Bearer ${cookie}` } });
+      assert.equal(r.status, 401, `${path} with the screen cookie as a bearer device_code: ${show(r)}`);
+    }
+    const ex = await screen.post('/login/exchange');
+    assert.equal(ex.status, 200, `the screen itself still signs in: ${show(ex)}`);
+  });
+
   it('/login/events refuses a made-up device_code; its WebSocket refuses a foreign Origin', async () => {
     const bad = await request(`${h.url}/login/events`, { headers: { Authorization: `Bearer ${madeUpSecret()}` } });
     assert.equal(bad.status, 401, show(bad));

@@ -64,6 +64,11 @@ TEST(Config, RefusesTyposAndWrongTypesByName) {
   EXPECT_NE(error_of("this is not toml").find(".toml"), std::string::npos);
 }
 
+TEST(Config, NamesTheRemovedMaxNumberAttempts) {
+  EXPECT_NE(error_of("[login]\nmax_number_attempts = 3").find("'login.max_number_attempts' is gone: one wrong number"),
+            std::string::npos);
+}
+
 TEST(Config, SlowConsumersAreClosedUnlessTheyCatchUp) {
   EXPECT_EQ(load("").limits.slow_consumer, SlowConsumer::close);
   EXPECT_EQ(load("[limits]\nslow_consumer = \"catch_up\"").limits.slow_consumer, SlowConsumer::catch_up);

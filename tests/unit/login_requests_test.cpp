@@ -12,7 +12,7 @@ namespace {
 
 class LoginRequestsTest : public ::testing::Test {
  protected:
-  LoginRequests requests{Settings{std::chrono::seconds(300), std::chrono::seconds(5), std::chrono::seconds(60), 3},
+  LoginRequests requests{Settings{std::chrono::seconds(300), std::chrono::seconds(5), std::chrono::seconds(60)},
                          [this](Event event) {
                            std::lock_guard lock(mutex);
                            events.push_back(std::move(event));
@@ -21,6 +21,18 @@ class LoginRequestsTest : public ::testing::Test {
   std::vector<Event> events;
 
   Requester someone() { return {"Chrome on Linux", "203.0.113.7", 1}; }
+  std::vector<std::string> event_data() {
+    std::lock_guard lock(mutex);
+    std::vector<std::string> data;
+    for (const auto& e : events) data.push_back(e.data);
+    return data;
+  }
+  static int a_wrong_number(const Prompt& prompt, int match) {
+    for (int n : *prompt.numbers) {
+      if (n != match) return n;
+    }
+    return 0;
+  }
   std::vector<std::string> event_names() {
     std::lock_guard lock(mutex);
     std::vector<std::string> names;
@@ -32,7 +44,7 @@ class LoginRequestsTest : public ::testing::Test {
 TEST_F(LoginRequestsTest, QrLoginRunsPendingScannedApprovedConsumed) {
   Started started = *requests.start(Flow::qr, someone());
   EXPECT_EQ(started.user_code.size(), 9u);
-  EXPECT_EQ(requests.status(started.poll_secret)->state, State::pending);
+  EXPECT_EQ(requests.status({Flow::qr, started.poll_secret})->state, State::pending);
 
   auto prompt = std::get<Prompt>(requests.scan(started.qr_secret, "alice"));
   ASSERT_TRUE(prompt.numbers);
@@ -64,18 +76,81 @@ TEST_F(LoginRequestsTest, ExchangeBeforeApprovalIsRefusedWithTheState) {
   EXPECT_EQ(std::get<Refusal>(requests.exchange("made-up")).code, "unauthorized");
 }
 
-TEST_F(LoginRequestsTest, ThreeWrongNumbersDeny) {
+// Three numbers are offered: if a wrong one only cost an attempt, tapping through all three would always
+// approve. One wrong pick ends the request, and the screen hears why.
+TEST_F(LoginRequestsTest, OneWrongNumberDeniesAndTheScreenHearsWhy) {
   Started started = *requests.start(Flow::qr, someone());
   auto prompt = std::get<Prompt>(requests.scan(started.qr_secret, "alice"));
-  int wrong = 0;
-  for (int n : *prompt.numbers) {
-    if (n != started.match_number) wrong = n;
-  }
-  EXPECT_EQ(std::get<Refusal>(requests.decide(started.id, "alice", true, wrong)).code, "wrong_number");
-  EXPECT_EQ(std::get<Refusal>(requests.decide(started.id, "alice", true, wrong)).code, "wrong_number");
-  EXPECT_EQ(std::get<Refusal>(requests.decide(started.id, "alice", true, wrong)).code, "access_denied");
-  EXPECT_EQ(requests.status(started.poll_secret)->state, State::denied);
-  EXPECT_EQ(std::get<Refusal>(requests.exchange(started.poll_secret)).code, "access_denied");
+  auto refusal =
+      std::get<Refusal>(requests.decide(started.id, "alice", true, a_wrong_number(prompt, started.match_number)));
+  EXPECT_EQ(refusal.code, "wrong_number");
+  EXPECT_EQ(refusal.extra, R"("state":"denied")");
+  auto status = requests.status({Flow::qr, started.poll_secret});
+  EXPECT_EQ(status->state, State::denied);
+  EXPECT_EQ(status->reason, "wrong_number");
+  EXPECT_EQ(event_names(), (std::vector<std::string>{"scanned", "denied"}));
+  EXPECT_EQ(event_data().back(), R"({"state":"denied","reason":"wrong_number"})");
+  // The right number afterwards changes nothing.
+  EXPECT_EQ(std::get<Refusal>(requests.decide(started.id, "alice", true, started.match_number)).code, "invalid_code");
+  auto exchange = std::get<Refusal>(requests.exchange(started.poll_secret));
+  EXPECT_EQ(exchange.code, "access_denied");
+  EXPECT_EQ(exchange.extra, R"("reason":"wrong_number")");
+}
+
+TEST_F(LoginRequestsTest, ADenialByTheUserIsToldApartFromAWrongNumber) {
+  Started by_phone = *requests.start(Flow::qr, someone());
+  requests.scan(by_phone.qr_secret, "alice");
+  EXPECT_EQ(std::get<State>(requests.decide(by_phone.id, "alice", false, std::nullopt)), State::denied);
+  EXPECT_EQ(event_data().back(), R"({"state":"denied","reason":"user"})");
+  EXPECT_EQ(requests.status({Flow::qr, by_phone.poll_secret})->reason, "user");
+  Started by_app = *requests.start(Flow::qr, someone());
+  EXPECT_EQ(std::get<State>(requests.decide_for({.id = by_app.id}, "ext-1", false)), State::denied);
+  EXPECT_EQ(event_data().back(), R"({"state":"denied","reason":"user"})");
+  EXPECT_EQ(requests.status({Flow::qr, by_app.poll_secret})->reason, "user");
+  EXPECT_EQ(requests.status({Flow::qr, requests.start(Flow::qr, someone())->poll_secret})->reason, "");
+}
+
+// A device_code must not buy a browser session at /login/exchange, nor a screen's cookie an access token.
+TEST_F(LoginRequestsTest, EachFlowsSecretOpensOnlyItsOwnRequests) {
+  Started screen = *requests.start(Flow::qr, someone());
+  Started device = *requests.start(Flow::device, someone(), "tv");
+  requests.decide_for({.id = screen.id}, "alice", true);
+  requests.decide_for({.id = device.id}, "alice", true);
+
+  EXPECT_FALSE(requests.status({Flow::qr, device.poll_secret}));
+  EXPECT_FALSE(requests.status({Flow::device, screen.poll_secret}));
+  EXPECT_FALSE(requests.qr_secret(device.poll_secret));
+  EXPECT_EQ(std::get<Refusal>(requests.exchange(device.poll_secret)).code, "unauthorized");
+  EXPECT_EQ(std::get<Refusal>(requests.cancel(device.poll_secret)).code, "unauthorized");
+  EXPECT_EQ(std::get<std::string>(requests.poll_token(screen.poll_secret, "tv", std::chrono::steady_clock::now())),
+            "invalid_grant");
+
+  // Each still works where it belongs, untouched by the refused tries.
+  EXPECT_EQ(requests.status({Flow::device, device.poll_secret})->state, State::approved);
+  EXPECT_EQ(
+      std::get<TokenGrant>(requests.poll_token(device.poll_secret, "tv", std::chrono::steady_clock::now())).subject,
+      "alice");
+  EXPECT_EQ(std::get<std::string>(requests.exchange(screen.poll_secret)), "alice");
+}
+
+// The prompt limit counts prompts, not guesses: it is asked only once a code is known good, and a refusal
+// binds nothing.
+TEST_F(LoginRequestsTest, ARefusedPromptBindsNothingAndBadCodesAreNotPrompts) {
+  Started started = *requests.start(Flow::qr, someone());
+  int asked = 0;
+  auto refuse = [&] {
+    ++asked;
+    return false;
+  };
+  EXPECT_EQ(std::get<Refusal>(requests.scan("nothing.0.x", "alice", refuse)).code, "invalid_code");
+  EXPECT_EQ(std::get<Refusal>(requests.enter_code("BCDF-GHJK", "alice", refuse)).code, "invalid_code");
+  EXPECT_EQ(asked, 0);
+  EXPECT_EQ(std::get<Refusal>(requests.scan(started.qr_secret, "alice", refuse)).code, "rate_limited");
+  EXPECT_EQ(std::get<Refusal>(requests.enter_code(started.user_code, "alice", refuse)).code, "rate_limited");
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(requests.status({Flow::qr, started.poll_secret})->state, State::pending);
+  EXPECT_TRUE(event_names().empty());
+  EXPECT_TRUE(std::holds_alternative<Prompt>(requests.scan(started.qr_secret, "alice", [] { return true; })));
 }
 
 TEST_F(LoginRequestsTest, ABoundRequestAnswersOtherAccountsLikeAnUnknownCode) {

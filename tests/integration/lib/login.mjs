@@ -3,6 +3,7 @@
 // only under their Path), and a listener for /login/events on any of the four transports that turns
 // what it hears into {event, data} items in a Collector.
 
+import http from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Collector, openSSE, openWS, request } from './herald.mjs';
 
@@ -199,6 +200,48 @@ export async function scanAndApprove(phone, qr, matchNumber) {
   const decide = await phone.post('/login/decide', { id: scan.json.id, decision: 'approve', number: matchNumber });
   if (decide.status !== 200) throw new Error(`POST /login/decide answered ${show(decide)}`);
   return { scan, decide };
+}
+
+/**
+ * POST JSON to `path` from `localAddress`, as a client at another address would: 127.0.0.2, 127.0.0.3 …
+ * are all loopback on Linux, and herald sees each as its own client address. Sends the server's own
+ * Origin, as its pages would. Returns {status, headers (a Headers), text, json}.
+ */
+export function postFrom(base, localAddress, path, json) {
+  const url = new URL(path, base);
+  const body = JSON.stringify(json);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        method: 'POST',
+        localAddress,
+        agent: false,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Origin: base },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => {
+          let parsed;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            parsed = undefined;
+          }
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+          resolve({ status: res.statusCode, headers, text, json: parsed });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** POST a form (as an OAuth client does: no cookies, no Origin). */
