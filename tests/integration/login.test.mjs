@@ -25,6 +25,8 @@ import {
   signIn,
   startScreen,
   ALICE,
+  LOGIN_KEY,
+  LOGIN_KEY_CONFIG,
   NO_LIMITS,
 } from './lib/login.mjs';
 
@@ -80,6 +82,7 @@ describe('QR login', () => {
   before(async () => {
     h = await startHerald({
       users: [ALICE, BOB],
+      config: LOGIN_KEY_CONFIG,
       login: `${NO_LIMITS}\nallowed_origins = ["https://app.example"]`,
     });
   });
@@ -569,7 +572,7 @@ describe('QR login', () => {
         const ref = { user_code: start.user_code, qr, id: start.id }[by];
         const r = await request(`${h.url}/api/login/approve`, {
           method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
+          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${LOGIN_KEY}` },
           body: JSON.stringify({ user: 'ext-42', [by]: ref }),
         });
         assert.equal(r.status, 200, `by ${by}: ${show(r)}`);
@@ -592,7 +595,7 @@ describe('QR login', () => {
     try {
       const r = await request(`${h.url}/api/login/approve`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${LOGIN_KEY}` },
         body: JSON.stringify({ user: 'ext-42', user_code: start.user_code, decision: 'deny' }),
       });
       assert.equal(r.status, 200, show(r));
@@ -731,8 +734,13 @@ describe('behind a public URL', () => {
     assert.equal(signin.setCookie('herald_session')?.attrs.secure, true, signin.setCookie('herald_session')?.line);
     phone.csrf = (await phone.get('/me')).json?.csrf;
     const { qr, match } = { qr: new URL(res.json.qr_url).searchParams.get('c'), match: res.json.match_number };
-    const foreign = await phone.post('/login/scan', { c: qr }, { origin: h.url });
-    assertError(foreign, 403, 'forbidden', 'the loopback origin is not public_url');
+    const foreign = await phone.post('/login/scan', { c: qr }, { origin: FOREIGN_ORIGIN });
+    assertError(foreign, 403, 'forbidden', 'another site is neither public_url nor herald itself');
+    // A page herald served at the address it listens on is herald's own too (the setup in the README: the
+    // screen opened at 127.0.0.1, the phone on public_url).
+    const local = new Client(h.url);
+    const started = await local.post('/login/start');
+    assert.equal(started.status, 201, `a login page opened at herald's own address: ${show(started)}`);
     await scanAndApprove(phone, qr, match);
     const ex = await screen.post('/login/exchange');
     assert.equal(ex.status, 200, show(ex));
@@ -743,7 +751,7 @@ describe('behind a public URL', () => {
 describe('QR login: rotation', () => {
   let h;
   before(async () => {
-    h = await startHerald({ users: [ALICE], login: `${NO_LIMITS}\nqr_rotate_seconds = 1` });
+    h = await startHerald({ users: [ALICE], config: LOGIN_KEY_CONFIG, login: `${NO_LIMITS}\nqr_rotate_seconds = 1` });
   });
   after(() => h?.stop());
 
@@ -763,7 +771,7 @@ describe('QR login: rotation', () => {
       assert.equal(st.json?.state, 'pending', show(st));
       const r = await request(`${h.url}/api/login/approve`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${LOGIN_KEY}` },
         body: JSON.stringify({ user: 'alice', user_code: start.user_code }),
       });
       assert.equal(r.status, 200, show(r));
@@ -872,29 +880,47 @@ describe('QR login: rate limits', () => {
   });
 });
 
-describe('server-to-server approval with a publish key', () => {
-  let h;
-  before(async () => {
-    h = await startHerald({ config: 'publish_key = "k"', login: NO_LIMITS });
-  });
-  after(() => h?.stop());
+describe('server-to-server approval needs a key for _login, never an address', () => {
+  const servers = [];
+  after(() => Promise.all(servers.map((s) => s.stop())));
+  const approveWith = (h, start, headers) =>
+    request(`${h.url}/api/login/approve`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...headers },
+      body: JSON.stringify({ user: 'ext-42', user_code: start.user_code }),
+    });
 
-  it('refuses a missing or wrong key, accepts the right one', async () => {
+  it('with no key configured, nobody approves, even from loopback', async () => {
+    const h = await startHerald({ login: NO_LIMITS });
+    servers.push(h);
+    const { screen, start } = await startScreen(h.url);
+    assertError(await approveWith(h, start, {}), 401, 'unauthorized', 'no key configured, loopback caller');
+    assertError(await approveWith(h, start, { Authorization: 'Bearer anything' }), 401, 'unauthorized', 'any bearer');
+    assert.equal((await screen.get('/login/status')).json?.state, 'pending', 'nothing was approved');
+  });
+
+  it('a key for every namespace ("*") is not a key for the login', async () => {
+    const h = await startHerald({
+      config: '[[publish_keys]]\nkey = "any-ns"\nnamespaces = ["*"]\n' + LOGIN_KEY_CONFIG,
+      login: NO_LIMITS,
+    });
+    servers.push(h);
+    const { start } = await startScreen(h.url);
+    assertError(await approveWith(h, start, { Authorization: 'Bearer any-ns' }), 403, 'forbidden', '"*" key');
+    const ok = await approveWith(h, start, { Authorization: `Bearer ${LOGIN_KEY}` });
+    assert.equal(ok.status, 200, show(ok));
+  });
+
+  it('refuses a missing or wrong publish_key, accepts the right one', async () => {
+    const h = await startHerald({ config: 'publish_key = "k"', login: NO_LIMITS });
+    servers.push(h);
     const { screen, start } = await startScreen(h.url);
     const events = await listenAsScreen(screen, 'sse');
     try {
-      const approve = (headers) =>
-        request(`${h.url}/api/login/approve`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', ...headers },
-          body: JSON.stringify({ user: 'ext-42', user_code: start.user_code }),
-        });
-      const missing = await approve({});
-      assertError(missing, 401, 'unauthorized', 'no key (even from loopback)');
-      const wrong = await approve({ Authorization: 'Bearer not-k' });
-      assertError(wrong, 403, 'forbidden', 'a wrong key');
+      assertError(await approveWith(h, start, {}), 401, 'unauthorized', 'no key (even from loopback)');
+      assertError(await approveWith(h, start, { Authorization: 'Bearer not-k' }), 403, 'forbidden', 'a wrong key');
       assert.equal((await screen.get('/login/status')).json?.state, 'pending', 'the refused calls approved nothing');
-      const ok = await approve({ Authorization: 'Bearer k' });
+      const ok = await approveWith(h, start, { Authorization: 'Bearer k' });
       assert.equal(ok.status, 200, show(ok));
       await events.next('approved');
     } finally {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as client from 'openid-client';
 import { openWS, request, startHerald } from './lib/herald.mjs';
-import { ALICE, Client, DEVICE_GRANT, NO_LIMITS, listen, madeUpSecret, phoneFor, postForm, show } from './lib/login.mjs';
+import { ALICE, Client, DEVICE_GRANT, LOGIN_KEY, LOGIN_KEY_CONFIG, NO_LIMITS, listen, madeUpSecret, phoneFor, postForm, show } from './lib/login.mjs';
 
 const INTERVAL_MS = 1000;
 
@@ -34,7 +34,7 @@ describe('device authorization grant', () => {
   const approveAs = async (userCode, decision = 'approve') => {
     const r = await request(`${h.url}/api/login/approve`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${LOGIN_KEY}` },
       body: JSON.stringify({ user: 'alice', user_code: userCode, ...(decision === 'deny' ? { decision } : {}) }),
     });
     assert.equal(r.status, 200, show(r));
@@ -44,6 +44,7 @@ describe('device authorization grant', () => {
   before(async () => {
     h = await startHerald({
       users: [ALICE],
+      config: LOGIN_KEY_CONFIG,
       login: `${NO_LIMITS}\npoll_interval_seconds = 1\noauth_clients = ["herald-cli", "other-cli"]`,
     });
   });
@@ -127,7 +128,7 @@ describe('device authorization grant', () => {
       tokens.catch(() => {});
       const r = await request(`${h.url}/api/login/approve`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${LOGIN_KEY}` },
         body: JSON.stringify({ user: 'ext-7', user_code: response.user_code }),
       });
       assert.equal(r.status, 200, show(r));

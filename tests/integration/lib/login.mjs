@@ -12,6 +12,9 @@ export const TRANSPORTS = ['interval', 'longpoll', 'sse', 'websocket'];
 export const INVALID_CODE = { error: 'invalid_code', message: 'This code is not valid or has expired.' };
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 export const FOREIGN_ORIGIN = 'http://evil.example';
+/** A key that may approve logins server-to-server: a [[publish_keys]] entry for "_login" (no address is trusted). */
+export const LOGIN_KEY = 'login-approval-key';
+export const LOGIN_KEY_CONFIG = `[[publish_keys]]\nkey = "${LOGIN_KEY}"\nnamespaces = ["_login"]\n`;
 export const ALICE = { name: 'alice', password: 'correct horse battery' };
 // Tests talk from 127.0.0.1: a server's per-IP login limits are raised out of the way (the limits
 // themselves are tested on servers of their own).
