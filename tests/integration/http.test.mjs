@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { heraldBin, publishMany, request, startHerald, uniq, webRoot } from './lib/herald.mjs';
@@ -106,5 +107,48 @@ describe('http', () => {
   it('herald --version prints a version and exits 0', async () => {
     const { stdout } = await promisify(execFile)(heraldBin, ['--version']);
     assert.match(stdout, /\d+\.\d+/);
+  });
+});
+
+// The web root may itself be a link (a deployment's `current -> release-42`), and a link inside it to
+// a file inside it is served; a link that leads out of it (to a file or a directory) is not.
+describe('symbolic links in web_root', () => {
+  let dir, site;
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'herald-root-'));
+    const real = path.join(dir, 'release');
+    await mkdir(path.join(real, 'sub'), { recursive: true });
+    await mkdir(path.join(dir, 'outside'));
+    await writeFile(path.join(real, 'index.html'), '<p>home</p>');
+    await writeFile(path.join(real, 'sub', 'page.txt'), 'inside');
+    await writeFile(path.join(dir, 'outside', 'secret.txt'), 'secret');
+    await writeFile(path.join(dir, 'secret.txt'), 'secret');
+    await symlink(path.join('sub', 'page.txt'), path.join(real, 'alias.txt')); // inside → inside
+    await symlink(path.join(dir, 'secret.txt'), path.join(real, 'file-out.txt')); // absolute, out
+    await symlink(path.join('..', 'secret.txt'), path.join(real, 'relative-out.txt')); // relative, out
+    await symlink('/etc/passwd', path.join(real, 'passwd.txt'));
+    await symlink(path.join(dir, 'outside'), path.join(real, 'dir-out')); // a directory out
+    await symlink(real, path.join(dir, 'current'));
+    site = await startHerald({ root: path.join(dir, 'current') });
+  });
+  after(async () => {
+    await site?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves the root through its link, and a link inside it to a file inside it', async () => {
+    assert.equal((await request(`${site.url}/`)).text, '<p>home</p>');
+    const alias = await request(`${site.url}/alias.txt`);
+    assert.equal(alias.status, 200);
+    assert.equal(alias.text, 'inside');
+    assert.match(alias.headers.get('content-type'), /^text\/plain/);
+  });
+
+  it('a link to a file or a directory outside the root is 404', async () => {
+    for (const p of ['/file-out.txt', '/relative-out.txt', '/passwd.txt', '/dir-out/secret.txt', '/dir-out/']) {
+      const r = await request(`${site.url}${p}`);
+      assert.equal(r.status, 404, `${p} answered ${r.status}: ${r.text.slice(0, 80)}`);
+      assert.equal(r.json?.error, 'not_found');
+    }
   });
 });
