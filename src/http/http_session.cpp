@@ -66,6 +66,8 @@ HttpSession::HttpSession(NetStream stream, ServerContext& context, Hub& hub)
     : stream_(std::move(stream)), context_(context), hub_(hub) {
   error_code ec;
   remote_ = stream_.socket().remote_endpoint(ec);
+  const Limits& limits = context_.config.limits;
+  stream_.linger_with({limits.lingering_close_bytes, std::chrono::seconds(limits.lingering_close_seconds)});
 }
 
 void HttpSession::start() { read_request(); }
@@ -136,8 +138,11 @@ void HttpSession::end_write(error_code ec, std::size_t bytes, bool keep_alive, c
   context_.responses_in_flight.fetch_sub(1, std::memory_order_relaxed);
   hub_.metrics().count_sent(Wire::http, bytes);
   if (written) written();
-  if (ec || !keep_alive) {
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) return;  // the socket closes with this session
+  if (!keep_alive) {
+    // The client may still be sending (the rest of a refused upload): read on a bounded while before
+    // closing, or the kernel's reset could destroy the answer before the client has read it.
+    async_linger(stream_, [self = shared_from_this()](error_code) {});
     return;
   }
   read_request();
