@@ -35,18 +35,22 @@ export async function whoAmI() {
 }
 
 /**
- * The place to go back to after signing in: a path on this site only. Anything else — an absolute
- * URL, a scheme-relative `//host`, a backslash trick, a `javascript:` URL — gives `fallback`, so a
- * crafted link cannot send someone elsewhere after they type their password (open redirect).
+ * The place to go back to after signing in, or `fallback`: `next` is resolved against this page's
+ * origin, as the browser itself would, and followed only if the origin is unchanged. The answer is the
+ * resolved absolute URL, never the path: a path such as `/.//evil.example` resolves to the path
+ * `//evil.example`, which a browser reads again as another host. So no spelling (dot segments,
+ * `%2e`, a tab or a backslash inside `//`, an absolute URL, `javascript:`) can send someone elsewhere
+ * after they type their password (open redirect). A path that still begins with `//` once resolved is
+ * refused too. Every page that follows such a parameter uses this.
  */
 export function safeNext(next, fallback = '/') {
-  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.includes('\\')) {
-    return fallback;
-  }
+  if (typeof next !== 'string' || next === '') return fallback;
   try {
     const u = new URL(next, location.origin);
     if (u.origin !== location.origin) return fallback;
-    return u.pathname + u.search + u.hash;
+    // Same origin, but a path that reads as another host if anything ever takes the path alone.
+    if (u.pathname.startsWith('//')) return fallback;
+    return u.href;
   } catch {
     return fallback;
   }

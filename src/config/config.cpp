@@ -120,6 +120,8 @@ void read_limits(const toml::table& table, Limits& limits) {
   reader.read("ws_idle_timeout_seconds", limits.ws_idle_timeout_seconds);
   reader.read("request_timeout_seconds", limits.request_timeout_seconds);
   reader.read("shutdown_grace_seconds", limits.shutdown_grace_seconds);
+  reader.read("lingering_close_seconds", limits.lingering_close_seconds);
+  reader.read("lingering_close_bytes", limits.lingering_close_bytes);
   reader.read("publishes_per_second", limits.publishes_per_second);
   reader.read("max_connections", limits.max_connections);
   reader.read("max_connections_per_ip", limits.max_connections_per_ip);

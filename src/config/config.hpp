@@ -32,6 +32,12 @@ struct Limits {
   unsigned ws_idle_timeout_seconds = 60;  // a ping goes out at half of it; no answer by the end: dropped
   unsigned request_timeout_seconds = 30;  // to send a whole request, and to idle between keep-alive requests
   unsigned shutdown_grace_seconds = 3;
+  // A connection herald closes first reads on (and discards) what the client still sends, at most this
+  // long and this much, so that the kernel does not reset it under the answer or close frame still on
+  // its way (nginx's lingering close). 0 in either: close at once. The bytes are more than both ends'
+  // socket buffers hold: a client that wrote that much before it could read must still read the answer.
+  unsigned lingering_close_seconds = 5;
+  std::size_t lingering_close_bytes = 16777216;
   unsigned publishes_per_second = 0;          // per publish key, or per IP without one; 0: no limit
   std::size_t max_connections = 50000;        // open at once (0: no limit)
   std::size_t max_connections_per_ip = 5000;  // from one client address (0: no limit)

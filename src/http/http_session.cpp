@@ -2,10 +2,57 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
 #include "core/hub.hpp"
 #include "http/responses.hpp"
 
 namespace herald {
+namespace {
+
+// RFC 9112 §6.1 and §6.3: herald decodes one transfer coding, chunked, and only as the last. A request
+// whose body length cannot be told for certain is refused before its body is read, and the connection
+// closed: read any other way, part of it could be taken for a body or for another request (smuggling).
+// Beast refuses Transfer-Encoding together with Content-Length, but takes a last coding other than
+// chunked for "no transfer coding" and then frames the body by Content-Length, or as empty.
+std::optional<Error> refuse_framing(const http::request_header<>& header) {
+  auto fields = header.equal_range(http::field::transfer_encoding);
+  if (fields.first == fields.second) return std::nullopt;
+  std::vector<std::string> codings;  // every field's list, in order, lower case, parameters dropped
+  for (auto field = fields.first; field != fields.second; ++field) {
+    std::string_view list = field->value();
+    while (!list.empty()) {
+      auto comma = list.find(',');
+      std::string_view element = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+      element = element.substr(0, element.find(';'));
+      auto first = element.find_first_not_of(" \t");
+      if (first == std::string_view::npos) continue;  // an empty list element is allowed and means nothing
+      element = element.substr(first, element.find_last_not_of(" \t") - first + 1);
+      std::string coding(element);
+      std::transform(coding.begin(), coding.end(), coding.begin(), [](unsigned char c) { return std::tolower(c); });
+      codings.push_back(std::move(coding));
+    }
+  }
+  if (header.version() < 11) return Error{"bad_request", "Transfer-Encoding is not allowed in an HTTP/1.0 request."};
+  if (header.find(http::field::content_length) != header.end()) {
+    return Error{"bad_request", "A request may not carry both Transfer-Encoding and Content-Length."};
+  }
+  if (codings.empty() || codings.back() != "chunked") {
+    return Error{"bad_request", "The last Transfer-Encoding of a request must be chunked."};
+  }
+  codings.pop_back();
+  if (codings.empty()) return std::nullopt;
+  if (std::find(codings.begin(), codings.end(), "chunked") != codings.end()) {
+    return Error{"bad_request", "Transfer-Encoding applies chunked more than once."};
+  }
+  return Error{"unsupported_transfer_coding",
+               "herald decodes no transfer coding but chunked, not " + codings.front() + "; send the body without it."};
+}
+
+}  // namespace
 
 asio::ip::address plain_address(const tcp::endpoint& endpoint) { return plain_address(endpoint.address()); }
 
@@ -14,6 +61,8 @@ HttpSession::HttpSession(NetStream stream, ServerContext& context, Hub& hub)
   error_code ec;
   remote_ = stream_.socket().remote_endpoint(ec);
   peer_.address = plain_address(remote_);
+  const Limits& limits = context_.config.limits;
+  stream_.linger_with({limits.lingering_close_bytes, std::chrono::seconds(limits.lingering_close_seconds)});
 }
 
 void HttpSession::start() { read_request(); }
@@ -25,6 +74,18 @@ void HttpSession::read_request() {
   parser_->body_limit(limits.max_payload_bytes);
   // A client that trickles its request (slowloris) or idles between requests is cut at this deadline.
   stream_.tcp().expires_after(std::chrono::seconds(limits.request_timeout_seconds));
+  // The header first, so that its framing is checked before any of the body is read.
+  http::async_read_header(stream_, buffer_, *parser_,
+                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+}
+
+void HttpSession::on_header(error_code ec) {
+  if (ec) return on_read(ec);
+  if (auto refused = refuse_framing(parser_->get().base())) {
+    spdlog::debug("http: refusing request from {}: {}", remote_.address().to_string(), refused->message);
+    return reject(*refused);
+  }
+  if (parser_->is_done()) return on_read({});
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
 }
@@ -60,10 +121,6 @@ bool HttpSession::admit_forwarded_client() {
 }
 
 void HttpSession::reject_unreadable(error_code ec) {
-  // Answer what can be answered, then close: the rest of the stream cannot be trusted.
-  Request request;
-  request.version(11);
-  request.keep_alive(false);
   Error error{"bad_request", "The request could not be parsed: " + ec.message() + "."};
   if (ec == http::error::body_limit) {
     error = {"too_large",
@@ -73,6 +130,14 @@ void HttpSession::reject_unreadable(error_code ec) {
                                       std::to_string(context_.config.limits.max_header_bytes) + " bytes."};
   }
   spdlog::debug("http: refusing request from {}: {}", remote_.address().to_string(), ec.message());
+  reject(error);
+}
+
+void HttpSession::reject(const Error& error) {
+  // Answer what can be answered, then close: the rest of the stream cannot be trusted.
+  Request request;
+  request.version(11);
+  request.keep_alive(false);
   send(error_response(request, error));
 }
 
@@ -85,8 +150,11 @@ void HttpSession::end_write(error_code ec, std::size_t bytes, bool keep_alive, c
   context_.responses_in_flight.fetch_sub(1, std::memory_order_relaxed);
   hub_.metrics().count_sent(Wire::http, bytes);
   if (written) written();
-  if (ec || !keep_alive) {
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) return;  // the socket closes with this session
+  if (!keep_alive) {
+    // The client may still be sending (the rest of a refused upload): read on a bounded while before
+    // closing, or the kernel's reset could destroy the answer before the client has read it.
+    async_linger(stream_, [self = shared_from_this()](error_code) {});
     return;
   }
   read_request();

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "access/admission.hpp"
+#include "core/error.hpp"
 #include "http/beast.hpp"
 #include "http/net_stream.hpp"
 #include "http/origins.hpp"
@@ -73,10 +74,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
  private:
   void read_request();
+  void on_header(error_code ec);
   void on_read(error_code ec);
   void reject_unreadable(error_code ec);
   // Behind a trusted proxy: a place under max_connections_per_ip for the client the request names.
   bool admit_forwarded_client();
+  void reject(const Error& error);  // answers, then closes
   void begin_write();
   void end_write(error_code ec, std::size_t bytes, bool keep_alive, const std::function<void()>& written);
 

@@ -3,10 +3,15 @@
 // the same code whether herald terminates TLS itself or not ([tls] in docs/config.md). Deadlines and
 // socket options go to the TCP stream underneath; TLS records are read and written through it, so a
 // deadline covers the TLS handshake and every TLS read and write too.
+#include <algorithm>
+#include <array>
+#include <boost/asio/compose.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream_base.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <chrono>
+#include <memory>
 #include <optional>
 
 #include "http/beast.hpp"
@@ -14,6 +19,15 @@
 namespace herald {
 
 namespace ssl = asio::ssl;
+
+// How much, and how long, a connection that herald closes first reads on what its client still sends
+// (limits.lingering_close_bytes and _seconds). Closing a socket with unread data makes the kernel
+// answer with a reset, and a reset destroys the answer or close frame still on its way to the client:
+// a 413 during an upload, a 1009 for an oversized WebSocket message.
+struct Lingering {
+  std::size_t bytes = 0;
+  std::chrono::seconds time{0};
+};
 
 class NetStream {
  public:
@@ -40,6 +54,9 @@ class NetStream {
     plain_->async_write_some(buffers, std::forward<Handler>(handler));
   }
 
+  const Lingering& lingering() const { return lingering_; }
+  void linger_with(Lingering lingering) { lingering_ = lingering; }
+
   // The server side of the TLS handshake (TLS connections only).
   template <class Handler>
   void async_handshake(Handler&& handler) {
@@ -55,7 +72,58 @@ class NetStream {
  private:
   std::optional<beast::tcp_stream> plain_;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
+  Lingering lingering_;
 };
+
+// Herald's lingering close: stop sending (what was written still goes out), then read and discard what
+// the peer sends until it closes, or the stream's lingering bytes or time are spent, then close the
+// socket. Under TLS the bytes are discarded as they come, undecrypted. Completes with no error.
+namespace detail {
+struct LingerOp {
+  NetStream& stream;
+  std::size_t left;
+  std::unique_ptr<std::array<char, 8192>> scratch;  // only while lingering, never per connection
+  enum class Step { start, reading, done } step = Step::start;
+
+  template <class Self>
+  void operator()(Self& self, error_code ec = {}, std::size_t n = 0) {
+    switch (step) {
+      case Step::start:
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        if (ec || left == 0 || stream.lingering().time.count() == 0) {
+          step = Step::done;  // completes from the executor, never inside the call that started it
+          return asio::post(stream.get_executor(), std::move(self));
+        }
+        stream.tcp().expires_after(stream.lingering().time);
+        step = Step::reading;
+        break;
+      case Step::reading:
+        // Closed by the peer, out of time (the stream closes itself), failed, or enough read.
+        if (ec || n >= left) {
+          step = Step::done;
+          break;
+        }
+        left -= n;
+        break;
+      case Step::done:
+        break;
+    }
+    if (step == Step::done) {
+      stream.tcp().expires_never();
+      stream.socket().close(ec);
+      return self.complete(error_code{});
+    }
+    if (!scratch) scratch = std::make_unique<std::array<char, 8192>>();
+    stream.tcp().async_read_some(asio::buffer(scratch->data(), std::min(left, scratch->size())), std::move(self));
+  }
+};
+}  // namespace detail
+
+template <class Handler>
+auto async_linger(NetStream& stream, Handler&& handler) {
+  return asio::async_compose<Handler, void(error_code)>(detail::LingerOp{stream, stream.lingering().bytes, nullptr},
+                                                        handler, stream.tcp());
+}
 
 // How a WebSocket over a NetStream says goodbye: a TLS close_notify first when it is TLS.
 // (Unqualified calls: Beast declares the ssl_stream overloads beside ssl_stream, found by ADL.)
@@ -65,9 +133,14 @@ inline void teardown(beast::role_type role, NetStream& stream, error_code& ec) {
   teardown(role, stream.socket(), ec);
 }
 
+// The server side lingers (above), on TLS too, where it drops the close_notify exchange as the HTTP
+// session does: the WebSocket close frame already ends the conversation, and Beast's own teardowns lose
+// it to a reset when the client is still sending: the TCP one stops reading after its first 2 KiB, and
+// over TLS the close_notify exchange ended the same way (a 4 MB message got 1006, not 1009, either way).
 template <class Handler>
 void async_teardown(beast::role_type role, NetStream& stream, Handler&& handler) {
   using websocket::async_teardown;
+  if (role == beast::role_type::server) return async_linger(stream, std::forward<Handler>(handler));
   if (stream.secure()) return async_teardown(role, stream.tls(), std::forward<Handler>(handler));
   async_teardown(role, stream.socket(), std::forward<Handler>(handler));
 }

@@ -32,6 +32,7 @@ http::status status_of(const std::string& error_code) {
       {"method_not_allowed", http::status::method_not_allowed},
       {"too_large", http::status::payload_too_large},
       {"headers_too_large", http::status::request_header_fields_too_large},
+      {"unsupported_transfer_coding", http::status::not_implemented},
       {"shutting_down", http::status::service_unavailable},
       {"transport_disabled", http::status::forbidden},
       {"invalid_code", http::status::not_found},

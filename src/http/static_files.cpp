@@ -1,7 +1,9 @@
 #include "http/static_files.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "http/responses.hpp"
@@ -29,6 +31,22 @@ bool is_safe_path(std::string_view path) {
   return path.find("/.") == std::string_view::npos && path.find('\\') == std::string_view::npos;
 }
 
+// The file a request names, once every symbolic link in it is resolved, if it is a regular file and
+// stays inside the root (itself resolved: the root may be a link, e.g. current -> release-42). A link
+// inside the root to a file inside it is served; one that leads anywhere else is not.
+std::optional<std::filesystem::path> resolve_inside(const std::string& root, const std::string& file) {
+  std::error_code ec;
+  auto real_root = std::filesystem::canonical(root, ec);
+  if (ec) return std::nullopt;
+  auto real = std::filesystem::canonical(file, ec);
+  if (ec || !std::filesystem::is_regular_file(real, ec)) return std::nullopt;
+  // Compared segment by segment: /srv/web-old is not inside /srv/web.
+  if (std::mismatch(real_root.begin(), real_root.end(), real.begin(), real.end()).first != real_root.end()) {
+    return std::nullopt;
+  }
+  return real;
+}
+
 }  // namespace
 
 Response serve_static_file(const std::string& root, const Request& request, std::string_view path) {
@@ -36,9 +54,9 @@ Response serve_static_file(const std::string& root, const Request& request, std:
   if (!is_safe_path(path)) return error_response(request, not_found);
   std::string file = root + std::string(path);
   if (file.back() == '/') file += "index.html";
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec)) return error_response(request, not_found);
-  std::ifstream in(file, std::ios::binary);
+  auto real = resolve_inside(root, file);
+  if (!real) return error_response(request, not_found);
+  std::ifstream in(*real, std::ios::binary);
   std::ostringstream content;
   content << in.rdbuf();
   if (!in) return error_response(request, not_found);

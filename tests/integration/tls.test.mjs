@@ -150,6 +150,18 @@ describe('herald over TLS', () => {
     }
   });
 
+  it('closes a WebSocket sent a message past ws_max_message_bytes with 1009, not a reset', async () => {
+    const ws = new WebSocket(`${h.wsUrl}/ws`, { ca });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    ws.on('error', () => {}); // a reset shows as close 1006, which the assertion names
+    const closed = new Promise((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.send(JSON.stringify({ op: 'publish', channel: 'x', data: 'd'.repeat(4 * 1024 * 1024) }));
+    assert.equal(await closed, 1009);
+  });
+
   it('gives a plain-HTTP client no answer, and cuts one that stalls in the handshake', async () => {
     const talk = (payload) =>
       new Promise((resolve) => {

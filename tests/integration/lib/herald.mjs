@@ -53,7 +53,7 @@ process.on('exit', () => {
  * `config` is TOML appended after `web_root` (so it may open tables but must not set web_root).
  * The login database lives in the run's own temporary directory; `login` is TOML added to the
  * `[login]` table (so `config` must not open `[login]` itself), and `users` ([{name, password}]) are
- * created with `herald users add` before the server starts.
+ * created with `herald users add` before the server starts. `root` replaces the web root (web/).
  */
 export async function startHerald({
   config = '',
@@ -63,6 +63,7 @@ export async function startHerald({
   readyTimeoutMs = 10000,
   dir: keepDir,
   waitForBroker: waitForBrokerToo = true, // on Redis: resolve once it is connected
+  root = webRoot,
 } = {}) {
   if (!existsSync(heraldBin)) {
     throw new Error(`herald binary not found at ${heraldBin} (build it, or set HERALD_BIN)`);
@@ -85,7 +86,7 @@ export async function startHerald({
   const trust = /^(loopback_publish|publish_key)\s*=/m.test(config) ? '' : 'loopback_publish = true\n';
   await writeFile(
     configFile,
-    `web_root = ${JSON.stringify(webRoot)}\n${broker}${trust}${config}\n` +
+    `web_root = ${JSON.stringify(root)}\n${broker}${trust}${config}\n` +
       `[login]\ndatabase = ${JSON.stringify(database)}\n${login}\n${redisTable}`,
   );
   for (const { name, password } of users) {
