@@ -24,14 +24,15 @@ std::variant<ConnectionGate::Ticket, Error> ConnectionGate::admit(const std::str
   if (auto refused = take_address_locked(address)) return *refused;
   open_.fetch_add(1, std::memory_order_relaxed);
   // The ticket keeps the gate alive, so a connection that outlives the server's wiring can still leave.
-  return Ticket(static_cast<void*>(nullptr),
+  // (It points at the gate only so that it tests true while held.)
+  return Ticket(static_cast<void*>(this),
                 [gate = shared_from_this(), address](void*) { gate->release(address, true); });
 }
 
 std::variant<ConnectionGate::Ticket, Error> ConnectionGate::admit_client(const std::string& address) {
   std::lock_guard lock(mutex_);
   if (auto refused = take_address_locked(address)) return *refused;
-  return Ticket(static_cast<void*>(nullptr),
+  return Ticket(static_cast<void*>(this),
                 [gate = shared_from_this(), address](void*) { gate->release(address, false); });
 }
 

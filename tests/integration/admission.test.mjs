@@ -52,7 +52,7 @@ describe('private namespaces where clients publish: a token must grant publishin
     assert.equal(sub.op, 'subscribed', JSON.stringify(sub));
     const refused = await ws.request({ op: 'publish', channel: ch, data: 'x' });
     assert.equal(refused.op, 'error', JSON.stringify(refused));
-    assert.equal(refused.error, 'token_required');
+    assert.equal(refused.code, 'token_required');
     const ok = await ws.request({
       op: 'publish',
       channel: ch,
@@ -70,7 +70,7 @@ describe('private namespaces where clients publish: a token must grant publishin
     });
     await listener.opened;
     const refused = await listener.request({ op: 'publish', channel: ch, data: 'x' });
-    assert.equal(refused.error, 'forbidden', JSON.stringify(refused));
+    assert.equal(refused.code, 'forbidden', JSON.stringify(refused));
     const writer = openWS(
       `${h.wsUrl}/sub/${chanPath(ch)}?token=${jwt({ channels: [ch], publish: [ch], exp: inAnHour() })}`,
       { headers: { Origin: h.url } },
@@ -111,7 +111,7 @@ describe('presence joins are publishes: budgeted and capped per address', () => 
     const answers = [];
     for (let i = 0; i < 10; i++) {
       const r = await ws.request({ op: 'subscribe', channel: `${ch}-${i}`, client: `m${i}`, name: `M${i}` });
-      answers.push(r.op === 'error' ? r.error : r.op);
+      answers.push(r.op === 'error' ? r.code : r.op);
     }
     assert.deepEqual(answers, [...Array(8).fill('subscribed'), 'too_many_members', 'too_many_members']);
     const polled = await poll(h.url, ch, { query: 'client=p1&name=P' });

@@ -13,9 +13,14 @@ import { send, startProxy } from './lib/proxy.mjs';
 
 const json = { 'Content-Type': 'application/json' };
 
-// POST /login/start as a browser on `base` would (same-origin), from `localAddress`.
-function startLogin(base, localAddress, headers = {}) {
-  return send(`${base}/login/start`, { method: 'POST', headers: { Origin: base, ...headers }, localAddress });
+// POST /login/start as a browser on `base` would (same-origin), from `localAddress`; `origin: null` sends no
+// Origin (a script, not a browser).
+function startLogin(base, localAddress, headers = {}, { origin = base } = {}) {
+  return send(`${base}/login/start`, {
+    method: 'POST',
+    headers: { ...(origin ? { Origin: origin } : {}), ...headers },
+    localAddress,
+  });
 }
 
 // A WebSocket upgrade's outcome: 101, or the refusal's status.
@@ -41,7 +46,7 @@ describe('a reverse proxy on the same host', () => {
   before(async () => {
     h = await startHerald({ users: [ALICE], login: NO_LIMITS });
     proxied = await startProxy(h.url);
-    bare = await startProxy(h.url, { forwardFor: false });
+    bare = await startProxy(h.url, { forwardFor: false, host: '$proxy_host' });
   });
   after(async () => {
     await proxied?.stop();
@@ -51,7 +56,7 @@ describe('a reverse proxy on the same host', () => {
 
   it('nobody approves a login server-to-server without a key, through the proxy or not', async () => {
     for (const base of [proxied.url, bare.url, h.url]) {
-      const start = await startLogin(base, '127.0.0.2');
+      const start = await startLogin(base, '127.0.0.2', {}, { origin: base === bare.url ? null : base });
       assert.equal(start.status, 201, start.body);
       const r = await send(`${base}/api/login/approve`, {
         method: 'POST',
@@ -61,7 +66,7 @@ describe('a reverse proxy on the same host', () => {
       assert.equal(r.status, 401, `via ${base}: ${r.body}`);
       assert.equal(r.json?.error, 'unauthorized');
       const cookie = start.headers['set-cookie'][0].split(';')[0];
-      const exchange = await send(`${base}/login/exchange`, { method: 'POST', headers: { Origin: base, Cookie: cookie } });
+      const exchange = await send(`${base}/login/exchange`, { method: 'POST', headers: { Cookie: cookie } });
       assert.equal(exchange.status, 409, `no session for anyone: ${exchange.body}`);
     }
   });
@@ -94,7 +99,7 @@ describe('trusted_proxies: the forwarded client is the one limits count', () => 
   async function setUp(trusted) {
     const h = await startHerald({
       config: `${trusted ? 'trusted_proxies = ["127.0.0.1/32"]\n' : ''}[limits]\nmax_connections_per_ip = 2`,
-      login: `${NO_LIMITS}\nstarts_per_minute = 2`,
+      login: 'starts_per_minute = 2',
     });
     const proxy = await startProxy(h.url);
     servers.push(proxy, h);
@@ -115,7 +120,7 @@ describe('trusted_proxies: the forwarded client is the one limits count', () => 
 
   it("a trusted proxy's requests are never this machine's, even when it forwards nothing", async () => {
     const { h } = await setUp(true);
-    const bare = await startProxy(h.url, { forwardFor: false });
+    const bare = await startProxy(h.url, { forwardFor: false, host: '$proxy_host' });
     servers.unshift(bare);
     const pub = await send(`${bare.url}/pub/${uniq('bare')}`, { method: 'POST', headers: json, body: '{}' });
     assert.equal(pub.status, 403, pub.body);

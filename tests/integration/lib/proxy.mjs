@@ -2,7 +2,7 @@
 // started in the foreground with a config of its own on a free loopback port, as an operator would run it
 // (proxy_pass, the forwarding headers nginx's documentation recommends, WebSocket upgrades, no buffering
 // for event streams). `forwardFor: false` leaves X-Forwarded-For and X-Real-IP out; `host` chooses the Host
-// herald sees ('$host': the client's; '$proxy_host': herald's own address, nginx's default).
+// herald sees ('$http_host': the client's, port included; '$proxy_host': herald's own address, nginx's default).
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -40,7 +40,7 @@ export function send(url, { method = 'GET', headers = {}, body, localAddress } =
 
 export const nginxPath = process.env.HERALD_NGINX ?? '/usr/sbin/nginx';
 
-export async function startProxy(upstreamUrl, { forwardFor = true, host = '$proxy_host' } = {}) {
+export async function startProxy(upstreamUrl, { forwardFor = true, host = '$http_host' } = {}) {
   const dir = await mkdtemp(path.join(tmpdir(), 'herald-proxy-'));
   const port = await freePort();
   const upstream = new URL(upstreamUrl).host;
