@@ -84,7 +84,8 @@ test-tsan: deps
 # channels — printing its RSS every 10 s; it fails if memory still grows after a 2-minute warm-up, or if any
 # subscriber misses, repeats or reorders a message. SOAK_MINUTES, SOAK_BROKER=redis and the other figures:
 # `node tests/soak/soak.mjs --help`; docs/limits.md says how to read it.
-soak: build
+soak: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target herald
 	cd tests/soak && HERALD_BIN=$(abspath $(BUILD))/herald node soak.mjs
 
 # The benchmark suite (under 20 minutes): herald against Nchan, Node ws and Socket.IO on loopback, written to
