@@ -303,15 +303,18 @@ async function main() {
     }
   });
 
-  // Sampling, for the whole length of the soak.
+  // Sampling, for the whole length of the soak (on Redis, the redis-server's memory too: what herald
+  // keeps in the broker lives there).
   const samples = [{ x: 0, y: rssAtStart }];
+  const redisSamples = redis ? [{ x: 0, y: rssMB(redis.pid) }] : [];
   const resumes = () => subs.reduce((a, s) => a + Object.values(s.connections).reduce((x, y) => x + y, 0) - 1, 0);
   const delivered = () => subs.reduce((a, s) => a + s.delivered, 0);
-  console.log(`   time      RSS   change  | published  delivered  resumes | ws opens  logins  unknown reads`);
+  console.log(`   time      RSS   change  | published  delivered  resumes | ws opens  logins  unknown reads${redis ? ' | redis RSS' : ''}`);
+  const redisColumn = () => (redis ? ` | ${redisSamples.at(-1).y.toFixed(1).padStart(6)} MB` : '');
   const line = (t, rss, prev) =>
     `${(t / 60).toFixed(2).padStart(6)} min ${rss.toFixed(1).padStart(6)} MB ${(rss - prev >= 0 ? '+' : '') + (rss - prev).toFixed(1).padStart(5)} | ` +
     `${String(published).padStart(9)} ${String(delivered()).padStart(10)} ${String(resumes()).padStart(8)} | ` +
-    `${String(churn.total).padStart(8)} ${String(logins.total).padStart(7)} ${String(unknown.total).padStart(14)}`;
+    `${String(churn.total).padStart(8)} ${String(logins.total).padStart(7)} ${String(unknown.total).padStart(14)}${redisColumn()}`;
   console.log(line(0, rssAtStart, rssAtStart));
   const t0 = performance.now();
   const endAt = t0 + o.minutes * 60000;
@@ -323,6 +326,7 @@ async function main() {
     settle();
     const rss = rssMB(pid);
     const x = (performance.now() - t0) / 60000;
+    if (redis) redisSamples.push({ x, y: rssMB(redis.pid) });
     console.log(line(x * 60, rss, samples.at(-1).y));
     samples.push({ x, y: rss });
   }
@@ -377,6 +381,15 @@ async function main() {
   );
   if (!(warm.length >= 3)) problems.push(`only ${warm.length} samples after the warm-up: make the soak longer or sample more often`);
   else if (mbPerMin > o.maxSlope) problems.push(`memory still grows after the warm-up: ${mbPerMin.toFixed(2)} MB/min (limit ${o.maxSlope} MB/min)`);
+  if (redisSamples.length) {
+    const redisWarm = redisSamples.filter((p) => p.x >= o.warmupMinutes);
+    const redisSlope = redisWarm.length >= 3 ? slope(redisWarm) : NaN;
+    console.log(
+      `soak: redis-server RSS ${redisSamples[0].y.toFixed(1)} MB at the start, ${redisSamples.at(-1).y.toFixed(1)} MB at the end; ` +
+        `slope after the warm-up ${redisSlope.toFixed(2)} MB/min (limit ${o.maxSlope})`,
+    );
+    if (redisSlope > o.maxSlope) problems.push(`redis-server memory still grows after the warm-up: ${redisSlope.toFixed(2)} MB/min (limit ${o.maxSlope} MB/min)`);
+  }
   if (problems.length) {
     console.log(`soak: FAIL (seed ${o.seed})\n  ${problems.slice(0, 40).join('\n  ')}${problems.length > 40 ? `\n  ... and ${problems.length - 40} more` : ''}`);
     process.exitCode = 1;
