@@ -46,6 +46,10 @@ export async function startRedis({ durable = false } = {}) {
   const redis = {
     port,
     url: `redis://127.0.0.1:${port}/0`,
+    /** The running redis-server's process id (the soak samples its memory). */
+    get pid() {
+      return proc?.pid;
+    },
     async start() {
       const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--logfile', ''];
       args.push('--appendonly', durable ? 'yes' : 'no');
