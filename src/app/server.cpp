@@ -101,7 +101,7 @@ void add_internal_namespaces(Config& config) {
   NamespaceSettings login_events;
   login_events.internal = true;
   login_events.history.max_messages = 20;
-  login_events.history.max_age = std::chrono::seconds(config.login.request_ttl_seconds + 300);
+  login_events.history.max_age = std::chrono::seconds(config.login.request_ttl_seconds) + login::finished_kept_for;
   config.namespaces.by_namespace["_login"] = login_events;
   // The dashboard feed: a page that opens gets the last minute at once (?last=60) to draw its charts from.
   NamespaceSettings metrics_feed;

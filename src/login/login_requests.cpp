@@ -9,8 +9,6 @@ namespace {
 
 // A phone that scanned just before a rotation may still use the previous QR secret this long.
 constexpr auto previous_qr_grace = std::chrono::seconds(15);
-// Finished requests are remembered this long past their expiry, so a late exchange hears "gone".
-constexpr auto remember_finished = std::chrono::seconds(300);
 
 bool is_final(State state) {
   return state == State::denied || state == State::consumed || state == State::expired || state == State::cancelled;
@@ -330,7 +328,7 @@ void LoginRequests::tick(Clock::time_point now) {
       entry.rotated_at = now;
       move_locked(entry, State::pending, R"(,"rotated":true)", "qr");
     }
-    if (is_final(entry.state) && now >= entry.expires_at + remember_finished) {
+    if (is_final(entry.state) && now >= entry.expires_at + finished_kept_for) {
       by_poll_digest_.erase(digest_key(entry.poll_digest));
       by_user_code_digest_.erase(digest_key(entry.user_code_digest));
       it = entries_.erase(it);

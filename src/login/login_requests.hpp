@@ -123,6 +123,11 @@ struct Selector {
 
 std::string events_channel(std::string_view id);
 
+// A finished or expired request is remembered this long past its expiry, so a late exchange or status hears
+// "gone" rather than "no such request"; its events channel keeps history as long. Short, because every
+// request started costs memory until then (a flood of starts levels off after ttl + this).
+inline constexpr std::chrono::seconds finished_kept_for{60};
+
 class LoginRequests {
  public:
   using Clock = std::chrono::steady_clock;
