@@ -135,7 +135,7 @@ std::optional<Error> Admission::touch_member(const Client& client, const std::st
 }
 
 std::optional<Error> Admission::approve_logins(const Client& client) const {
-  if (!client.bearer) {
+  if (!client.bearer || (config_.publish_key.empty() && config_.publish_keys.empty())) {
     return Error{"unauthorized",
                  "Approving logins server-to-server needs 'Authorization: Bearer <key>' with publish_key or a "
                  "[[publish_keys]] entry for \"_login\"; no address is trusted for it."};
