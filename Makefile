@@ -79,9 +79,9 @@ test-tsan: deps
 	cd tests/integration && TSAN_OPTIONS=halt_on_error=1 HERALD_BIN=../../build-tsan/herald \
 	  node --test --test-reporter=dot $(notdir $(wildcard $(addprefix tests/integration/,$(TSAN_INTEGRATION))))
 
-# The soak (8 minutes, not part of `make test`): the release binary under steady mixed load — 600 subscribers
+# The soak (10 minutes, not part of `make test`): the release binary under steady mixed load — 600 subscribers
 # resuming on every streaming transport, 200 publishes/s, WebSocket churn, login starts, reads of unknown
-# channels — printing its RSS every 10 s; it fails if memory still grows after a 2-minute warm-up, or if any
+# channels — printing its RSS every 10 s; it fails if memory still grows after a 4-minute warm-up, or if any
 # subscriber misses, repeats or reorders a message. SOAK_MINUTES, SOAK_BROKER=redis and the other figures:
 # `node tests/soak/soak.mjs --help`; docs/limits.md says how to read it.
 soak: deps $(BUILD)/build.ninja
