@@ -1,5 +1,5 @@
 # herald: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: all deps build run test test-unit test-sanitize test-tsan fuzz fuzz-smoke soak bench bench-deps format tidy clean
+.PHONY: all deps test-deps herald build run test test-unit test-sanitize test-tsan fuzz fuzz-smoke soak bench bench-deps format tidy clean
 
 BUILD ?= build
 BUILD_ASAN ?= build-asan
@@ -9,24 +9,34 @@ GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
 all: build
 
+# What building and running herald needs; test-deps adds what the tests and tools need (Chromium,
+# Prometheus's promtool, nginx, redis-server, GoogleTest, Node packages...).
 deps:
-	@scripts/install-deps
+	@scripts/install-deps run
+test-deps:
+	@scripts/install-deps test
 
 $(BUILD)/build.ninja $(BUILD)/Makefile:
 	cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release
 
-build: deps $(BUILD)/build.ninja
+# The server alone: all `make run` needs. A fresh tree is configured without the tests and benchmarks,
+# whose libraries run-only machines lack; `make build` (and so `make test`) turns them back on.
+herald: deps
+	@test -f $(BUILD)/CMakeCache.txt || \
+	  cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DHERALD_TESTS=OFF -DHERALD_BENCH=OFF
+	cmake --build $(BUILD) -j $(JOBS) --target herald
+
+build: test-deps $(BUILD)/build.ninja
+	@! grep -qs '^HERALD_TESTS:BOOL=OFF' $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DHERALD_TESTS=ON -DHERALD_BENCH=ON
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Builds and starts herald with its demo pages on http://$(LISTEN)/ (embedded broker, no Redis needed),
 # with two demo accounts for the cross-device login.
-run: build
+run: herald
 	@mkdir -p var
 	@$(BUILD)/herald users add alice --password alice-demo --if-missing --config config/herald.toml
 	@$(BUILD)/herald users add bob --password bob-demo --if-missing --config config/herald.toml
-	@echo "herald demo: open http://$(LISTEN)/ ; cross-device login at http://$(LISTEN)/login.html"
-	@echo "             approve from another browser signed in as alice / alice-demo (or bob / bob-demo)"
-	@echo "             for a phone: LISTEN=0.0.0.0:8080 make run, and set login.public_url in config/herald.toml"
+	@scripts/demo-addresses $(LISTEN) config/herald.toml
 	$(BUILD)/herald serve --listen $(LISTEN) --config config/herald.toml
 
 # Every test: unit and integration on the release build (the integration suite twice: on the memory
@@ -40,7 +50,7 @@ test: build
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -E integration
 
-test-sanitize: deps
+test-sanitize: test-deps
 	cmake -S . -B $(BUILD_ASAN) $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DHERALD_SANITIZE=ON
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -51,7 +61,7 @@ test-sanitize: deps
 # to build-fuzz/found/ (a crash is written there as crash-*: add it to the corpus once fixed).
 FUZZ_TARGETS := cursor channel_name ws_frame config login_codes subscribe_token
 FUZZ_SECONDS ?= 12
-fuzz-smoke: deps
+fuzz-smoke: test-deps
 	cmake -S . -B build-fuzz $(GENERATOR) -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DHERALD_FUZZ=ON >/dev/null
 	cmake --build build-fuzz -j $(JOBS)
 	@for t in $(FUZZ_TARGETS); do \
@@ -71,7 +81,7 @@ fuzz:
 # out: they test pages, not threads, and are slow under TSan.
 TSAN_INTEGRATION := fanout.test.mjs resume.test.mjs websocket.test.mjs sse.test.mjs poll.test.mjs login.test.mjs chaos.test.mjs \
   metrics.test.mjs presence.test.mjs tls.test.mjs
-test-tsan: deps
+test-tsan: test-deps
 	cmake -S . -B build-tsan $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug \
 	  -DCMAKE_CXX_FLAGS="-O1 -g1 -fsanitize=thread -Wno-maybe-uninitialized -Wno-tsan" -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread
 	cmake --build build-tsan -j $(JOBS)
@@ -84,7 +94,7 @@ test-tsan: deps
 # channels — printing its RSS every 10 s; it fails if memory still grows after a 4-minute warm-up, or if any
 # subscriber misses, repeats or reorders a message. SOAK_MINUTES, SOAK_BROKER=redis and the other figures:
 # `node tests/soak/soak.mjs --help`; docs/limits.md says how to read it.
-soak: deps $(BUILD)/build.ninja
+soak: test-deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target herald
 	cd tests/soak && HERALD_BIN=$(abspath $(BUILD))/herald node soak.mjs
 
@@ -100,7 +110,7 @@ format:
 	clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'fuzz/*.cpp' 'bench/*.cpp' 'bench/*.hpp')
 
 # clang-tidy reads its own configuration of the tree: GCC's precompiled header means nothing to clang.
-tidy: deps
+tidy: test-deps
 	cmake -S . -B build-tidy $(GENERATOR) -DHERALD_PCH=OFF -DHERALD_TESTS=OFF >/dev/null
 	clang-tidy -p build-tidy --quiet $$(git ls-files 'src/*.cpp' | grep -v asio_impl)
 
