@@ -96,9 +96,9 @@ void Presence::release(const std::string& channel, const std::string& client) {
   if (found == channels_.end()) return;
   auto member = found->second.find(client);
   if (member == found->second.end() || member->second.holds == 0) return;
-  if (--member->second.holds == 0) {
-    member->second.until = std::max(member->second.until, Clock::now() + settings_.linger);
-  }
+  // The last connection's close is the member's latest word: it lingers from now, whatever lease an
+  // earlier interval poll gave it (a long poller's first request, which does not wait, is one).
+  if (--member->second.holds == 0) member->second.until = Clock::now() + settings_.linger;
 }
 
 void Presence::tick(Clock::time_point now) {

@@ -5,7 +5,8 @@
 //
 // Streaming connections (SSE, WebSocket, a held long poll) hold their member while open; when the last
 // one closes the member lingers a moment, so a reconnect or a switch of transport is not a leave and a
-// join. An interval poll has no connection to hold: each poll extends a lease instead.
+// join. An interval poll has no connection to hold: each poll extends a lease instead. Whichever came
+// last counts: a member whose last connection closed lingers, even if a poll before it took a lease.
 //
 // Thread-safe: event loops hold, release and touch; the server's timer calls tick(). Not on the fan-out
 // path: a lock per subscribe and per tick.

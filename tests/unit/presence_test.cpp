@@ -75,6 +75,16 @@ TEST_F(PresenceTest, AnIntervalPollerStaysForItsLease) {
   EXPECT_EQ(events(), (std::vector<std::string>{"join:bob", "leave:bob"}));
 }
 
+// A long poller's first request does not wait (an interval poll: a lease), the next ones are held. When
+// the held one ends, the member lingers and leaves: the earlier lease does not keep it for 15 s.
+TEST_F(PresenceTest, AConnectionAfterAPollLeavesAfterTheLingerNotTheLease) {
+  EXPECT_FALSE(presence.touch("room", {"lp", "Lee"}, "192.0.2.1"));
+  auto held = hold({"lp", "Lee"});
+  held.reset();
+  presence.tick(Presence::Clock::now() + 3s);
+  EXPECT_EQ(events(), (std::vector<std::string>{"join:lp", "leave:lp"}));
+}
+
 // A flood of made-up client ids from one address would publish a join (and later a leave) each: members
 // per address are capped, and each new member draws on the address's publish budget.
 TEST_F(PresenceTest, OneAddressHoldsAtMostItsMembers) {
