@@ -52,16 +52,17 @@ std::string per_minute(unsigned count, std::string_view each) {
   return "at most " + std::to_string(count) + " a minute " + std::string(each) + ".";
 }
 
-const Error no_login{"unauthorized", "No login request: POST /login/start first (its cookie authorises this)."};
+const Error no_login{"unauthorized",
+                     "No sign-in request goes with this cookie: it expired, it was finished, or the server restarted. "
+                     "Start a new one (POST /login/start)."};
 const Error too_many_logins{"busy", "Too many login requests are waiting: try again shortly."};
-const Error bad_origin{"forbidden", "This origin may not act on herald's logins."};
 
 // ---------------------------------------------------------------------------------------------
 // The waiting screen
 
 void start_route(const SessionPtr& session, const Request& request) {
   auto& login = login_of(*session);
-  if (!origin_allowed(*session, request)) return send_error(session, request, bad_origin);
+  if (!origin_allowed(*session, request)) return send_error(session, request, origin_refused(*session, request));
   std::string ip = client_ip(*session);
   if (auto wait = login.starts.take("ip:" + ip)) return session->send(too_many_starts(request, *wait, login));
   login::Requester requester{
@@ -105,7 +106,7 @@ void events(const SessionPtr& session, Request request, boost::urls::params_view
   if (!status) return send_error(session, request, no_login);
   // Cross-site WebSocket hijacking: a browser sends the cookie with any page's upgrade, so check Origin.
   if (websocket::is_upgrade(request) && !origin_allowed(*session, request)) {
-    return send_error(session, request, bad_origin);
+    return send_error(session, request, origin_refused(*session, request));
   }
   listen_route(session, std::move(request), login::events_channel(status->id), params);
 }
@@ -122,7 +123,7 @@ void status_route(const SessionPtr& session, const Request& request) {
 
 void exchange_route(const SessionPtr& session, const Request& request) {
   auto& login = login_of(*session);
-  if (!origin_allowed(*session, request)) return send_error(session, request, bad_origin);
+  if (!origin_allowed(*session, request)) return send_error(session, request, origin_refused(*session, request));
   auto outcome = login.requests.exchange(screen_cookie_of(request));
   if (auto* refusal = std::get_if<Refusal>(&outcome)) return session->send(refusal_response(request, *refusal));
   const std::string& subject = std::get<std::string>(outcome);
@@ -142,7 +143,7 @@ void exchange_route(const SessionPtr& session, const Request& request) {
 }
 
 void cancel_route(const SessionPtr& session, const Request& request) {
-  if (!origin_allowed(*session, request)) return send_error(session, request, bad_origin);
+  if (!origin_allowed(*session, request)) return send_error(session, request, origin_refused(*session, request));
   auto outcome = login_of(*session).requests.cancel(screen_cookie_of(request));
   if (auto* refusal = std::get_if<Refusal>(&outcome)) return session->send(refusal_response(request, *refusal));
   session->send(no_store_json(request, http::status::ok, state_json(std::get<State>(outcome))));
@@ -250,7 +251,7 @@ void run_blocking_after(const SessionPtr& session, std::chrono::seconds delay, s
 
 void signin(const SessionPtr& session, const Request& request) {
   auto& login = login_of(*session);
-  if (!origin_allowed(*session, request)) return send_error(session, request, bad_origin);
+  if (!origin_allowed(*session, request)) return send_error(session, request, origin_refused(*session, request));
   auto body = json_object_body(request);
   if (auto* error = std::get_if<Error>(&body)) return send_error(session, request, *error);
   std::string name = string_member(std::get<boost::json::object>(body), "name");
@@ -290,17 +291,29 @@ void signin(const SessionPtr& session, const Request& request) {
   });
 }
 
+// {"user":..} and, for a browser's session cookie, the CSRF token its state-changing calls need.
+std::string caller_json(const Caller& caller) {
+  std::string body = R"({"user":)" + json_quote(caller.subject);
+  if (caller.by_cookie) body += R"(,"csrf":)" + json_quote(caller.csrf);
+  return body + "}";
+}
+
 void me(const SessionPtr& session, const Request& request) {
   auto caller = authenticate(*session, request);
   if (!caller) return send_error(session, request, {"unauthorized", "Not signed in."});
-  std::string body = R"({"user":)" + json_quote(caller->subject);
-  if (caller->by_cookie) body += R"(,"csrf":)" + json_quote(caller->csrf);
-  session->send(no_store_json(request, http::status::ok, body + "}"));
+  session->send(no_store_json(request, http::status::ok, caller_json(*caller)));
+}
+
+// A page's question "is this browser signed in?": 200 either way, `{"user":null}` when not. (GET /me
+// answers 401 then, which every browser reports as an error in its console.)
+void session_route(const SessionPtr& session, const Request& request) {
+  auto caller = authenticate(*session, request);
+  session->send(no_store_json(request, http::status::ok, caller ? caller_json(*caller) : R"({"user":null})"));
 }
 
 void logout(const SessionPtr& session, const Request& request) {
   auto& login = login_of(*session);
-  if (!origin_allowed(*session, request)) return send_error(session, request, bad_origin);
+  if (!origin_allowed(*session, request)) return send_error(session, request, origin_refused(*session, request));
   if (cookie_value(request, session_cookie)) {
     // CSRF-checked too: another site must not be able to sign the user out.
     auto caller = require_signed_in_browser(*session, request);
@@ -385,6 +398,8 @@ bool route_login(const std::shared_ptr<HttpSession>& session, Request& request, 
     if (only(verb::post)) signin(session, request);
   } else if (path == "/me") {
     if (only(verb::get)) me(session, request);
+  } else if (path == "/session") {
+    if (only(verb::get)) session_route(session, request);
   } else if (path == "/logout") {
     if (only(verb::post)) logout(session, request);
   } else if (path == "/api/login/approve") {

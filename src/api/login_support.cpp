@@ -33,6 +33,25 @@ bool origin_allowed(const HttpSession& session, const Request& request) {
   return session.origin_ok(request, session.context().config.login.allowed_origins);
 }
 
+Error origin_refused(const HttpSession& session, const Request& request) {
+  std::string origin(request[http::field::origin]);
+  const std::string& public_url = session.context().config.login.public_url;
+  std::string_view host = request[http::field::host];
+  bool page_is_here = !host.empty() && origin.ends_with("://" + std::string(host));
+  if (page_is_here && !session.peer().own_host) {
+    // Typically a name of this machine the config does not know yet (a LAN or mDNS name): the page is
+    // ours, but its name could equally be a stranger's pointed at this server (DNS rebinding).
+    return Error{"forbidden", "This page was opened at " + origin +
+                                  ", which is not one of this server's addresses, so it may not start or approve "
+                                  "sign-ins. Open it at " +
+                                  (public_url.empty() ? "this server's IP address or localhost" : public_url) +
+                                  " instead, or add its host name to allowed_hosts in the server's config."};
+  }
+  return Error{"forbidden", "Pages at " + origin +
+                                " may not start or approve sign-ins on this server: only its own pages and the "
+                                "origins in login.allowed_origins may."};
+}
+
 std::variant<boost::json::object, Error> json_object_body(const Request& request) {
   boost::system::error_code ec;
   boost::json::value value = boost::json::parse(request.body(), ec);
@@ -61,7 +80,7 @@ std::optional<Caller> authenticate(HttpSession& session, const Request& request)
 }
 
 std::variant<Caller, Error> require_signed_in_browser(HttpSession& session, const Request& request) {
-  if (!origin_allowed(session, request)) return Error{"forbidden", "This origin may not act on herald's logins."};
+  if (!origin_allowed(session, request)) return origin_refused(session, request);
   auto token = cookie_value(request, session_cookie);
   auto found = token ? login_of(session).accounts.find(login::TokenKind::session, *token) : std::nullopt;
   if (!found) return Error{"unauthorized", "Sign in first."};

@@ -25,6 +25,9 @@ std::string base_url(const HttpSession& session, const Request& request);
 // Requests without an Origin header pass (not a browser, or a same-origin GET); a browser's Origin must
 // be herald's own or one of `allowed_origins`.
 bool origin_allowed(const HttpSession& session, const Request& request);
+// The refusal of a request whose Origin is not allowed, in words a person on that page can act on: a page
+// opened at a name that is not one of the server's (see allowed_hosts) is told where to open it instead.
+Error origin_refused(const HttpSession& session, const Request& request);
 bool secure_cookies(const HttpSession& session);
 
 // The request body as a JSON object, or a bad_json error.

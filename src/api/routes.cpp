@@ -147,10 +147,13 @@ void channel_info_route(const std::shared_ptr<HttpSession>& session, const Reque
     auto count = [&](Transport t) {
       return std::to_string(counts ? counts->by_transport[static_cast<std::size_t>(t)].load() : 0);
     };
+    // max_payload_bytes: what a page may send here, so it can count as its user types.
     std::string body = R"({"channel":")" + channel + R"(","last_id":)" +
                        (info.last_id ? json_quote(format_cursor(*info.last_id)) : "null") + R"(,"history":)" +
                        std::to_string(info.kept) + R"(,"subscribers":{"websocket":)" + count(Transport::websocket) +
-                       R"(,"sse":)" + count(Transport::sse) + R"(,"longpoll":)" + count(Transport::longpoll) + "}}";
+                       R"(,"sse":)" + count(Transport::sse) + R"(,"longpoll":)" + count(Transport::longpoll) +
+                       R"(},"max_payload_bytes":)" +
+                       std::to_string(session->context().admission->payload_limit(channel)) + "}";
     session->send(json_response(request, http::status::ok, std::move(body)));
   });
 }

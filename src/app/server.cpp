@@ -218,6 +218,14 @@ int run_server(const Config& given) {
   std::shared_ptr<Listener> listener;
   try {
     listener = std::make_shared<Listener>(loops, context, tcp::endpoint(asio::ip::make_address(host), port));
+  } catch (const boost::system::system_error& error) {
+    // One line a person can act on; what() would add Boost's source location.
+    spdlog::critical("cannot listen on {}: {}{}", config.listen, error.code().message(),
+                     error.code() == asio::error::address_in_use
+                         ? " (another program, perhaps another herald, has that port: stop it, or pick another "
+                           "with --listen)"
+                         : "");
+    return 1;
   } catch (const std::exception& error) {
     spdlog::critical("cannot listen on {}: {}", config.listen, error.what());
     return 1;

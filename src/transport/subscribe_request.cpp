@@ -5,7 +5,6 @@
 
 #include "http/responses.hpp"
 
-
 namespace herald {
 namespace {
 
@@ -35,7 +34,11 @@ std::variant<SubscribeRequest, Error> parse_subscribe_request(const Request& req
   if (auto header = request["Last-Event-ID"]; !header.empty()) since = std::string(header);
   if (since) {
     subscribe.from.since = parse_cursor(*since);
-    if (!subscribe.from.since) return Error{"bad_cursor", "The cursor is not one herald issued."};
+    if (!subscribe.from.since) {
+      return Error{"bad_cursor",
+                   "The cursor ('since' or Last-Event-ID) must be one herald gave: a message's id (a publish "
+                   "answers with it), or the Herald-Cursor header of a poll."};
+    }
   }
   if (auto it = params.find("last"); it != params.end()) {
     auto last = parse_count((*it).value);

@@ -142,7 +142,13 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     auto parsed = parse_client_frame(text, ref);
     if (auto* error = std::get_if<Error>(&parsed)) return send(error_frame(*error, ref));
     ClientFrame& frame = std::get<ClientFrame>(parsed);
-    if (frame.op != ClientFrame::Op::publish || frame.channel != single_channel_) {
+    if (frame.op != ClientFrame::Op::publish) {
+      return send(error_frame({"bad_frame",
+                               "A /sub/{channel} socket already listens to its channel and takes only publish "
+                               "frames; subscribe and unsubscribe belong on /ws."},
+                              ref));
+    }
+    if (frame.channel != single_channel_) {
       return send(error_frame(
           {"bad_frame", "A /sub/{channel} socket only publishes to its own channel; use /ws for more."}, ref));
     }

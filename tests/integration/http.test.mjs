@@ -126,6 +126,7 @@ describe('http', () => {
       last_id: null,
       history: 0,
       subscribers: { websocket: 0, sse: 0, longpoll: 0 },
+      max_payload_bytes: 65536,
     });
     const ids = await publishMany(h.url, ch, [1, 2]);
     const full = await request(`${h.url}/channels/${ch}`);
@@ -142,6 +143,20 @@ describe('http', () => {
   it('herald --version prints a version and exits 0', async () => {
     const { stdout } = await promisify(execFile)(heraldBin, ['--version']);
     assert.match(stdout, /\d+\.\d+/);
+  });
+
+  it('a port already in use is said in one line, and herald exits 1', async () => {
+    // The running test server holds h.port; a second herald on its config is asked for the same.
+    const args = ['serve', '--listen', `127.0.0.1:${h.port}`, '--config', h.configFile];
+    // (The timeout only ends a herald that started after all.)
+    const failure = await promisify(execFile)(heraldBin, args, { timeout: 10000 }).then(() => null, (err) => err);
+    assert.ok(failure, 'the second herald must not start');
+    assert.equal(failure.code, 1);
+    const lines = failure.stderr.trim().split('\n');
+    const line = lines.find((l) => l.includes('cannot listen'));
+    assert.ok(line, failure.stderr);
+    assert.match(line, new RegExp(`critical cannot listen on 127\\.0\\.0\\.1:${h.port}: Address already in use \\(`));
+    assert.doesNotMatch(failure.stderr, /boost|\.hpp|\[system:/, 'no source location, no Boost internals');
   });
 });
 

@@ -100,6 +100,10 @@ describe('interval poll', () => {
     assertError(await poll(h.url, ch, { since: 'garbage' }), 400, 'bad_cursor');
     assertError(await poll(h.url, ch, { since: '%%%' }), 400, 'bad_cursor');
     assertError(await poll(h.url, ch, { since: 'garbage', wait: 5 }), 400, 'bad_cursor');
+    // The README's `since=<cursor>` taken literally: the answer says where a cursor comes from.
+    const literal = await poll(h.url, ch, { since: '<cursor>' });
+    assertError(literal, 400, 'bad_cursor');
+    assert.match(literal.json.message, /a message's id \(a publish answers with it\), or the Herald-Cursor header/);
   });
 
   it('rejects wait or last that is not a non-negative integer: 400 bad_parameter', async () => {

@@ -58,8 +58,13 @@ describe('WebSocket on /sub/{channel}', () => {
     await waitForSubscribers(h.url, ch, { websocket: 1 });
     const other = await c.request({ op: 'subscribe', channel: 'other' });
     assert.deepEqual([other.op, other.code], ['error', 'bad_frame']);
+    // Said for what was sent: this socket already listens, and subscribing is what /ws is for.
+    assert.match(other.message, /already listens.*subscribe and unsubscribe belong on \/ws/);
+    const elsewhere = await c.request({ op: 'publish', channel: 'other', data: 'x' });
+    assert.deepEqual([elsewhere.op, elsewhere.code], ['error', 'bad_frame']);
+    assert.match(elsewhere.message, /only publishes to its own channel/);
     c.send('not json at all');
-    await c.frames.waitUntil((frames) => frames.filter((f) => f.op === 'error').length === 2);
+    await c.frames.waitUntil((frames) => frames.filter((f) => f.op === 'error').length === 3);
     // Publishing where clients may not (the default namespace) is refused too.
     const refused = await c.request({ op: 'publish', channel: ch, data: 'x' });
     assert.deepEqual([refused.op, refused.code], ['error', 'forbidden']);
