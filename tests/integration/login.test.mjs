@@ -629,6 +629,15 @@ describe('QR login', () => {
     assert.equal(sc.attrs.path, '/', sc.line);
     const anon = await new Client(h.url).get('/me');
     assertError(anon, 401, 'unauthorized', 'GET /me without a session');
+    // A page's "am I signed in?" is never an error: the same answer as /me, or user null.
+    const anonSession = await new Client(h.url).get('/session');
+    assert.equal(anonSession.status, 200, show(anonSession));
+    assert.deepEqual(anonSession.json, { user: null });
+    const mine = await sessionClient(h.url, sc.value).get('/session');
+    assert.equal(mine.status, 200, show(mine));
+    assert.equal(mine.json.user, 'alice');
+    assert.deepEqual(mine.json, (await sessionClient(h.url, sc.value).get('/me')).json, 'with the CSRF token, as /me');
+    assert.equal(mine.headers.get('cache-control'), 'no-store');
   });
 
   it('logout ends the session', async () => {
