@@ -28,10 +28,50 @@ export async function api(method, path, body, { csrf } = {}) {
   return { status: res.status, json, headers: res.headers };
 }
 
-/** GET /me → {user, csrf} when signed in, or null. */
+/**
+ * {user, csrf} when this browser is signed in, or null. GET /session answers 200 either way (GET /me
+ * answers 401 when signed out, which the browser would log as an error on every page load).
+ */
 export async function whoAmI() {
-  const r = await api('GET', '/me');
-  return r.status === 200 && r.json ? r.json : null;
+  const r = await api('GET', '/session');
+  return r.status === 200 && r.json && typeof r.json.user === 'string' ? r.json : null;
+}
+
+/** POST /logout: ends this browser's session. Returns the api() answer (204 when done). */
+export function signOut(me) {
+  return api('POST', '/logout', undefined, { csrf: me && me.csrf });
+}
+
+/**
+ * Fills `el` with who is signed in here and a way out ("Signed in as alice · Sign out"), or a link to
+ * sign in. `me` is whoAmI()'s answer when the page has it already. After signing out, `onSignedOut`
+ * runs (by default the page reloads, so it shows itself to a signed-out visitor).
+ */
+export async function showAccount(el, { me, onSignedOut = () => location.reload() } = {}) {
+  if (!el) return;
+  me = me === undefined ? await whoAmI() : me;
+  el.replaceChildren();
+  if (!me) {
+    const link = document.createElement('a');
+    link.href = signInUrl();
+    link.textContent = 'Sign in';
+    el.append(link);
+    el.dataset.user = '';
+    return;
+  }
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'link sign-out';
+  button.textContent = 'Sign out';
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    const r = await signOut(me);
+    button.disabled = false;
+    if (r.status === 204) return onSignedOut();
+    el.append(` — could not sign out: ${explain(r)}`);
+  });
+  el.append(`Signed in as ${me.user} · `, button);
+  el.dataset.user = me.user;
 }
 
 /**

@@ -17,7 +17,9 @@
 // down when it is refused before it opens (WebSocket error, SSE not open within sseOpenTimeoutMs —
 // e.g. a buffering proxy) or keeps breaking after it opened; upgradeAfterMs later the best one is
 // tried again. Reconnects back off exponentially with jitter. A 4xx other than 429 on the URL (401:
-// the login cookie is gone) ends the subscription: onStatus({state: 'closed', reason}).
+// the login cookie is gone) ends the subscription: onStatus({state: 'closed', reason, status, code,
+// message}) — `reason` is "401 unauthorized — <herald's message>", the others its parts, so a page can
+// say in its own words what happened and what to do.
 //
 // onStatus receives {state: 'connecting' | 'open' | 'downgraded' | 'upgraded' | 'closed', transport,
 // attempt, from?, reason?}; onGap {channel?, cursor} when the server says messages were missed;
@@ -25,7 +27,7 @@
 //
 // publish(data, {event}) sends over the subscription's own WebSocket while that is the transport in
 // use, and by POST /pub/{channel} otherwise; it resolves to {id, via: 'websocket' | 'post'} or throws
-// an Error whose `code` is herald's (rate_limited, forbidden, ...).
+// an Error whose `code` is herald's (rate_limited, forbidden, too_large, ...) and `detail` its message.
 
 const ORDER = ['websocket', 'sse', 'longpoll', 'poll'];
 
@@ -153,14 +155,14 @@ export function subscribe(url, options = {}) {
     status('open');
   }
 
-  // Give up for good and say why.
-  function finish(reason) {
+  // Give up for good and say why (`refusal`: the server's {status, code, message}, when it refused).
+  function finish(reason, refusal = {}) {
     if (closed) return;
     stopConn();
     clearTimeout(upgradeTimer);
     if (typeof removeEventListener === 'function') removeEventListener('online', onOnline);
     closed = true;
-    status('closed', { reason });
+    status('closed', { reason, ...refusal });
   }
 
   // Reconnect the same transport after a backoff delay (1 s, 2 s, 4 s … with jitter).
@@ -212,7 +214,7 @@ export function subscribe(url, options = {}) {
     const r = await pollOnce(c, requestUrl(), 10000);
     if (!c.live) return { outcome: 'gone' };
     if (r.kind === 'final') {
-      finish(r.reason);
+      finish(r.reason, r.refusal);
       return { outcome: 'gone' };
     }
     if (r.kind === 'network' || r.kind === 'later') return { outcome: 'unreachable', delayMs: r.retryAfterMs };
@@ -261,7 +263,9 @@ export function subscribe(url, options = {}) {
         if (c.live && next) cursor = next;
         return { kind: 'ok', more: Boolean(body && body.more) };
       }
-      if (isFinal(res.status)) return { kind: 'final', reason: describeError(res.status, text) };
+      if (isFinal(res.status)) {
+        return { kind: 'final', reason: describeError(res.status, text), refusal: refusalOf(res.status, text) };
+      }
       const ra = Number(res.headers.get('Retry-After'));
       return { kind: 'later', retryAfterMs: res.status === 429 && ra > 0 ? ra * 1000 : undefined };
     } catch {
@@ -289,7 +293,7 @@ export function subscribe(url, options = {}) {
         const u = requestUrl(hold ? { wait: opt.waitSeconds } : {});
         const r = await pollOnce(c, u, hold ? (opt.waitSeconds + 15) * 1000 : 15000);
         if (!c.live) return;
-        if (r.kind === 'final') return finish(r.reason);
+        if (r.kind === 'final') return finish(r.reason, r.refusal);
         if (r.kind === 'later') return retry(c, { delayMs: r.retryAfterMs });
         if (r.kind === 'network') {
           if (auto && longpoll && failures + 1 >= opt.failuresBeforeDowngrade) return downgrade(c, 'long poll failing');
@@ -411,7 +415,7 @@ export function subscribe(url, options = {}) {
     pending.delete(frame.ref);
     clearTimeout(p.timer);
     if (frame.op === 'published') p.resolve({ id: frame.id, via: 'websocket' });
-    else p.reject(Object.assign(new Error(frame.message || frame.code), { code: frame.code }));
+    else p.reject(Object.assign(new Error(frame.message || frame.code), { code: frame.code, detail: frame.message }));
   }
 
   function failPending(why) {
@@ -451,11 +455,12 @@ export function subscribe(url, options = {}) {
     });
     const body = await res.text();
     if (!res.ok) {
-      let code = `http_${res.status}`;
-      try {
-        code = JSON.parse(body).error || code;
-      } catch {}
-      throw Object.assign(new Error(describeError(res.status, body)), { code });
+      const refusal = refusalOf(res.status, body);
+      throw Object.assign(new Error(describeError(res.status, body)), {
+        code: refusal.code || `http_${res.status}`,
+        status: res.status,
+        detail: refusal.message,
+      });
     }
     return { id: JSON.parse(body).id, via: 'post' };
   }
@@ -485,6 +490,15 @@ export function subscribe(url, options = {}) {
       finish('closed');
     },
   };
+}
+
+// {status, code, message} of an error answer (code and message when herald sent its JSON).
+function refusalOf(status, text) {
+  try {
+    const j = JSON.parse(text);
+    if (j && typeof j.error === 'string') return { status, code: j.error, message: String(j.message || '') };
+  } catch {}
+  return { status };
 }
 
 // "401 unauthorized — message" from an error answer (JSON when herald sent it).
