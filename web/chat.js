@@ -6,6 +6,8 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const HISTORY = 50; // messages shown on join
 const PRESENCE_REFRESH_MS = 20000; // the member list is re-read now and then, besides join/leave
+const JOINED = 'herald-chat-joined'; // this tab is in a room: a reload goes straight back in
+const utf8 = new TextEncoder();
 
 // One id per tab: two tabs of one person are two members, and a reload keeps its place.
 function clientId() {
@@ -23,6 +25,7 @@ let room = '';
 let me = { client: clientId(), name: '' };
 let members = new Map(); // client -> name
 let presenceTimer = 0;
+let maxBytes = 0; // what the room takes per message (GET /channels/{channel}); 0: not known, the server decides
 
 function line(kind, who, text) {
   const li = document.createElement('li');
@@ -80,6 +83,17 @@ function onMessage(env) {
   line('message', name, typeof data.text === 'string' ? data.text : JSON.stringify(env.data));
 }
 
+// Why the page stopped listening, and what to do, in words.
+function refusalText(s) {
+  if (s.code === 'too_many_members' || s.code === 'rate_limited') return `${s.message} Wait a little, then reload.`;
+  if (s.code === 'bad_presence') return `That name cannot be used here: ${s.message} Leave and pick another.`;
+  if (s.code === 'bad_channel') return 'That room name cannot be used: letters, digits, _ - . only. Leave and pick another.';
+  if (s.code === 'presence_off' || s.code === 'forbidden') {
+    return `This server does not offer chat rooms here: ${s.message} (the chat namespace in its config).`;
+  }
+  return `The server stopped this page listening: ${s.message || s.reason}. Reload to try again.`;
+}
+
 function start(transport, since) {
   const url = `/sub/${encodeURIComponent(`chat:${room}`)}?client=${me.client}&name=${encodeURIComponent(me.name)}`;
   sub = subscribe(url, {
@@ -90,10 +104,44 @@ function start(transport, since) {
     onStatus: (s) => {
       $('transport').textContent = s.transport;
       $('transport').dataset.state = s.state;
-      $('state').textContent = s.state === 'open' ? '' : `(${s.state}${s.reason ? `: ${s.reason}` : ''})`;
+      const closed = s.state === 'closed' && s.reason !== 'closed';
+      $('state').textContent = s.state === 'open' || closed ? '' : `(${s.state})`;
+      if (closed) $('error').textContent = refusalText(s);
       if (s.state === 'open') readPresence();
     },
   });
+}
+
+// How large a message may be here: the room's limit counts the JSON that carries it ({name, text}).
+async function readLimit() {
+  try {
+    const res = await fetch(`/channels/${encodeURIComponent(`chat:${room}`)}`);
+    const body = res.ok ? await res.json() : {};
+    maxBytes = Number(body.max_payload_bytes) || 0;
+  } catch {
+    maxBytes = 0;
+  }
+  showSize();
+}
+
+const sizeOf = (text) => utf8.encode(JSON.stringify({ name: me.name, text })).length;
+
+// The size of what is typed, against the room's limit; over it, the page says so before sending.
+function showSize() {
+  const text = $('text').value.trim();
+  const size = sizeOf(text);
+  const over = maxBytes > 0 && size > maxBytes;
+  const el = $('size');
+  el.dataset.over = String(over);
+  el.textContent = !maxBytes || !text ? '' : over
+    ? `${size - maxBytes} bytes too long (${size} of ${maxBytes})`
+    : `${size} of ${maxBytes} bytes`;
+  return { size, over };
+}
+
+function tooLong(size) {
+  return `Not sent: this message is ${size} bytes and the room takes at most ${maxBytes} (your name included). ` +
+    'Shorten it, or send it in parts.';
 }
 
 function join(event) {
@@ -102,6 +150,7 @@ function join(event) {
   me.name = $('name').value.trim();
   if (!room || !me.name) return;
   localStorage.setItem('herald-chat-name', me.name);
+  sessionStorage.setItem(JOINED, JSON.stringify({ room, name: me.name }));
   const transport = $('transportChoice').value;
   history.replaceState(null, '', `?${new URLSearchParams({ room, name: me.name, transport })}`);
   $('join').hidden = true;
@@ -109,22 +158,35 @@ function join(event) {
   $('roomName').textContent = room;
   $('override').value = transport;
   start(transport);
+  readLimit();
   presenceTimer = setInterval(readPresence, PRESENCE_REFRESH_MS);
   $('text').focus();
+}
+
+// A refused message stays in the box, with the reason and what to do.
+function notSent(error) {
+  if (error.code === 'rate_limited') return 'Not sent: slow down a little, then send it again.';
+  if (error.code === 'too_large') return `Not sent: too long for this room. ${error.detail || ''} Shorten it, or send it in parts.`;
+  if (error.code === 'disconnected' || error.code === 'timeout') return 'Not sent: the connection dropped. Send it again.';
+  if (error.code === 'forbidden') return `Not sent: ${error.detail || 'this page may not publish here.'}`;
+  return `Not sent: ${error.detail || error.message}`;
 }
 
 async function say(event) {
   event.preventDefault();
   const text = $('text').value.trim();
   if (!text || !sub) return;
+  const { size, over } = showSize();
+  if (over) return ($('error').textContent = tooLong(size));
   $('send').disabled = true;
   try {
     const sent = await sub.publish({ name: me.name, text });
     $('via').textContent = sent.via === 'websocket' ? 'over the WebSocket' : 'by POST';
     $('text').value = '';
     $('error').textContent = '';
+    showSize();
   } catch (error) {
-    $('error').textContent = error.code === 'rate_limited' ? 'Slow down a little.' : `Not sent: ${error.message}`;
+    $('error').textContent = notSent(error);
   } finally {
     $('send').disabled = false;
     $('text').focus();
@@ -140,6 +202,7 @@ function override() {
 }
 
 function leave() {
+  sessionStorage.removeItem(JOINED);
   if (sub) sub.close();
   sub = null;
   clearInterval(presenceTimer);
@@ -156,5 +219,10 @@ $('join').addEventListener('submit', join);
 $('say').addEventListener('submit', say);
 $('override').addEventListener('change', override);
 $('leave').addEventListener('click', leave);
-// A link that names the room and the person joins at once (and lets tests open a page ready to chat).
-if (params.get('room') && params.get('name') && params.get('join') === '1') join(new Event('submit'));
+$('text').addEventListener('input', showSize);
+// A link that names the room and the person joins at once (and lets tests open a page ready to chat);
+// so does a reload of a tab that was in that room (its URL names both; a copy of it opened elsewhere
+// only fills in the form).
+const joined = JSON.parse(sessionStorage.getItem(JOINED) || 'null');
+const rejoin = joined && joined.room === params.get('room') && joined.name === params.get('name');
+if (params.get('room') && params.get('name') && (params.get('join') === '1' || rejoin)) join(new Event('submit'));
