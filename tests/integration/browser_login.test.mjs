@@ -266,6 +266,13 @@ describe('QR login in the browser', () => {
         assert.ok(Number(await pc.page.textContent(`#listener-${t} .bytes`)) > 0, t);
       }
       await pc.page.waitForSelector('#state[data-state=approved]', WAIT);
+      // The request is used: its code leaves the screen, and each listener says what it heard.
+      assert.equal(await pc.page.isVisible('#qr'), false, 'a used code is not left on the screen');
+      assert.equal(await pc.page.isVisible('#user-code'), false);
+      for (const t of TRANSPORTS) {
+        assert.equal(await pc.page.textContent(`#listener-${t} .status`), 'done — heard “approved”', t);
+      }
+      assert.equal(await pc.page.isVisible('#restart'), true);
     } finally {
       await pc.close();
     }

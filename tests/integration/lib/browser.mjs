@@ -17,9 +17,14 @@ const ARGS = [
   '--disable-sync',
 ];
 
-/** Launch headless Chromium. */
-export function launchBrowser({ headless = !process.env.HERALD_HEADED } = {}) {
-  return chromium.launch({ executablePath: chromiumPath, headless, args: ARGS });
+/**
+ * Launch headless Chromium. `hosts` maps host names to 127.0.0.1 for this browser alone, so a page can be
+ * opened at a name that is not one of herald's (no /etc/hosts, no DNS).
+ */
+export function launchBrowser({ headless = !process.env.HERALD_HEADED, hosts = [] } = {}) {
+  const args = [...ARGS];
+  if (hosts.length) args.push(`--host-resolver-rules=${hosts.map((h) => `MAP ${h} 127.0.0.1`).join(', ')}`);
+  return chromium.launch({ executablePath: chromiumPath, headless, args });
 }
 
 /**

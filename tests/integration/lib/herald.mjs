@@ -49,7 +49,7 @@ process.on('exit', () => {
 });
 
 /**
- * Start `herald serve --listen 127.0.0.1:0 --config <tmp>` and wait for its "listening on" line.
+ * Start `herald serve --listen 127.0.0.1:0 --config <tmp>` (or `port`) and wait for its "listening on" line.
  * `config` is TOML appended after `web_root` (so it may open tables but must not set web_root).
  * The login database lives in the run's own temporary directory; `login` is TOML added to the
  * `[login]` table (so `config` must not open `[login]` itself), and `users` ([{name, password}]) are
@@ -64,6 +64,7 @@ export async function startHerald({
   dir: keepDir,
   waitForBroker: waitForBrokerToo = true, // on Redis: resolve once it is connected
   root = webRoot,
+  port: listenPort = 0, // a fixed port: a restarted herald comes back where its clients knew it
 } = {}) {
   if (!existsSync(heraldBin)) {
     throw new Error(`herald binary not found at ${heraldBin} (build it, or set HERALD_BIN)`);
@@ -93,7 +94,7 @@ export async function startHerald({
     execFileSync(heraldBin, ['users', 'add', name, '--password', password, '--config', configFile], { stdio: 'pipe' });
   }
 
-  const proc = spawn(heraldBin, ['serve', '--listen', '127.0.0.1:0', '--config', configFile, ...args], {
+  const proc = spawn(heraldBin, ['serve', '--listen', `127.0.0.1:${listenPort}`, '--config', configFile, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(proc);
