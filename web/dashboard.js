@@ -15,6 +15,7 @@ const charts = {
       ['long poll', (s) => s.connections.longpoll],
     ],
     format: (v) => String(Math.round(v)),
+    integer: true, // a count: the axis never shows half a connection
   },
   rates: {
     series: [
@@ -45,12 +46,21 @@ function compact(v) {
   return a >= 10 || Number.isInteger(v) ? String(Math.round(v)) : v.toFixed(1);
 }
 
-// A round upper bound for the y axis: 1, 2, 5, 10, 20, 50…
-function niceMax(v) {
-  if (!(v > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  return [1, 2, 5, 10].map((m) => m * p).find((m) => m >= v);
+// The y axis: 0 and round steps (1, 2 or 5 times a power of ten) up to at least `v`, two or three
+// ticks in all. Every tick is a different number, and a count's ticks are whole numbers.
+function axisTicks(v, integer) {
+  const top = v > 0 ? v : 1;
+  const raw = top / 2;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  let step = [1, 2, 5, 10].map((m) => m * p).find((m) => m >= raw);
+  if (integer) step = Math.max(1, Math.round(step));
+  const ticks = [];
+  for (let t = 0; ticks.length < 2 || ticks.at(-1) < top; t += step) ticks.push(Number(t.toPrecision(12)));
+  return ticks;
 }
+
+// A tick's label: as many digits as the tick has (0.05 stays 0.05), thousands shortened.
+const tickLabel = (t) => (t >= 1000 ? compact(t) : String(Number(t.toPrecision(6))));
 
 function el(tag, attrs = {}, text) {
   const e = document.createElementNS(SVG, tag);
@@ -64,13 +74,14 @@ function draw(name) {
   const svg = $('chart-' + name);
   const [W, H, left, top, bottom] = [320, 140, 34, 6, 16];
   const values = chart.series.map(([, pick]) => history.map((s) => pick(s)));
-  const max = niceMax(Math.max(0, ...values.flat().filter((v) => v != null)));
+  const ticks = axisTicks(Math.max(0, ...values.flat().filter((v) => v != null)), chart.integer);
+  const max = ticks.at(-1);
   const x = (i) => left + ((W - left - 4) * (i + WINDOW - history.length)) / (WINDOW - 1);
   const y = (v) => top + (H - top - bottom) * (1 - v / max);
   const parts = [];
-  for (const f of [0, 0.5, 1]) {
-    parts.push(el('line', { x1: left, x2: W - 4, y1: y(max * f), y2: y(max * f) }));
-    parts.push(el('text', { x: left - 4, y: y(max * f) + 3, 'text-anchor': 'end' }, chart.format(max * f)));
+  for (const t of ticks) {
+    parts.push(el('line', { x1: left, x2: W - 4, y1: y(t), y2: y(t) }));
+    parts.push(el('text', { x: left - 4, y: y(t) + 3, 'text-anchor': 'end', class: 'tick' }, tickLabel(t)));
   }
   parts.push(el('text', { x: left, y: H - 3 }, `−${WINDOW} s`), el('text', { x: W - 4, y: H - 3, 'text-anchor': 'end' }, 'now'));
   values.forEach((series, k) => {
@@ -107,6 +118,7 @@ function tile(id, value, text = compact(value)) {
 }
 
 function renderBusiest(list) {
+  $('busiest-empty').hidden = list.length > 0;
   const top = Math.max(1, ...list.map((c) => c.per_s));
   $('busiest').replaceChildren(
     ...list.map((c) => {
@@ -148,6 +160,24 @@ function onSnapshot(s) {
   $('updated').dataset.time = String(s.time);
 }
 
+// Why the feed was refused, and what to do: a browser cannot send the publish key, so the way to open
+// the dashboard to other machines is the server's config.
+function showProblem(st) {
+  const problem = $('problem');
+  if (st.status === 401 || st.status === 403) {
+    problem.textContent = 'This dashboard is shown only on the server\'s own machine. To open it from here, ' +
+      'set [metrics] public = true in the server\'s config file and restart herald — everyone who can reach ' +
+      'the server then sees its traffic figures and busiest channel names — or open this page on the server ' +
+      'itself.';
+  } else if (st.status === 404) {
+    problem.textContent = 'Metrics are turned off on this server ([metrics] enabled = false in its config).';
+  } else {
+    problem.textContent = `The dashboard cannot follow this node: ${st.message || st.reason}.`;
+  }
+  problem.dataset.status = String(st.status || '');
+  problem.hidden = false;
+}
+
 // ?transport=websocket|sse|longpoll|poll picks one; by default herald.js picks the best that works.
 // The last minute comes at once from the feed's history, then a snapshot a second.
 const transport = new URLSearchParams(location.search).get('transport') || 'auto';
@@ -158,8 +188,9 @@ const sub = subscribe('/metrics/feed', {
   onMessage: (env) => onSnapshot(env.data),
   onStatus: (st) => {
     $('status').dataset.state = st.state;
-    $('state').textContent = st.state + (st.reason ? ` (${st.reason})` : '');
+    $('state').textContent = st.state === 'closed' ? 'stopped' : st.state;
     $('feed-transport').textContent = st.transport;
+    if (st.state === 'closed' && st.reason !== 'closed') showProblem(st);
   },
 });
 $('feed-transport').textContent = sub.transport;

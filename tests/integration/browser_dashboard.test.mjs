@@ -1,10 +1,12 @@
 // The dashboard in a real browser (Chromium): reached from the index page, fed by herald over its own
 // transports, it shows a connection appear when another page subscribes — an SSE listener, then a
-// WebSocket one — and disappear when that page goes away.
+// WebSocket one — and disappear when that page goes away. On a quiet node its axes read distinct numbers
+// and the busiest-channels table says why it is empty; opened from another machine, it says which
+// setting opens it.
 //
 // Every wait is on something the page shows (an element's data-value); the timeouts only turn a hang
 // into a readable failure.
-import { after, before, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { publish, startHerald, uniq } from './lib/herald.mjs';
 import { launchBrowser, openDevice } from './lib/browser.mjs';
@@ -84,3 +86,49 @@ for (const [transport, tile] of [
     }
   });
 }
+
+describe('what a newcomer sees first', () => {
+  let quiet;
+  before(async () => {
+    quiet = await startHerald();
+  });
+  after(() => quiet?.stop());
+
+  it('a quiet node: every axis reads distinct numbers, and the empty busiest list says why', async () => {
+    const dashboard = await openDevice(browser, quiet.url, { name: 'dashboard-quiet' });
+    try {
+      await dashboard.page.goto('/dashboard.html');
+      await dashboard.page.waitForFunction(() => Number(document.getElementById('updated').dataset.time) > 0, null, WAIT);
+      for (const chart of ['connections', 'rates', 'latency']) {
+        // The axis labels: every text of the chart but the time axis ("−120 s", "now").
+        const ticks = await dashboard.page.$$eval(`#chart-${chart} text`, (texts) =>
+          texts.map((e) => e.textContent).filter((t) => t !== 'now' && !t.endsWith(' s')),
+        );
+        assert.ok(ticks.length >= 2, `${chart}: ${ticks}`);
+        assert.equal(new Set(ticks).size, ticks.length, `${chart} axis repeats a number: ${ticks}`);
+        assert.equal(ticks[0], '0', `${chart}: ${ticks}`);
+      }
+      const empty = await dashboard.page.waitForSelector('#busiest-empty', { state: 'visible', ...WAIT });
+      assert.match(await empty.textContent(), /^No channel has listeners or deliveries right now\./);
+      assert.deepEqual(dashboard.errors, []);
+    } finally {
+      await dashboard.close();
+    }
+  });
+
+  it('opened from another machine, it names the setting that opens it', async () => {
+    const remote = await openDevice(browser, quiet.url, { name: 'dashboard-remote' });
+    try {
+      // Through a proxy herald does not trust, as from another machine: not "this machine".
+      await remote.context.setExtraHTTPHeaders({ 'X-Forwarded-For': '203.0.113.9' });
+      await remote.page.goto('/dashboard.html');
+      const problem = await remote.page.waitForSelector('#problem:not([hidden])', WAIT);
+      const text = await problem.textContent();
+      assert.match(text, /^This dashboard is shown only on the server's own machine\. To open it from here, set \[metrics\] public = true in the server's config file/);
+      assert.doesNotMatch(text, /Bearer/, 'nothing a browser cannot do');
+      assert.equal(await remote.page.getAttribute('#status', 'data-state'), 'closed');
+    } finally {
+      await remote.close();
+    }
+  });
+});
