@@ -41,7 +41,10 @@ void answer_preflight(const std::shared_ptr<HttpSession>& session, const Request
 void route_request(const std::shared_ptr<HttpSession>& session, Request request) {
   auto parsed = boost::urls::parse_origin_form(request.target());
   if (!parsed) {
-    return session->send(error_response(request, {"bad_request", "The request target is not a valid URL path."}));
+    return session->send(error_response(
+        request, {"bad_request",
+                  "The request target is not a valid URL path: characters such as < > \" and spaces must be "
+                  "percent-encoded."}));
   }
   boost::urls::url_view url = *parsed;
   const auto method = request.method();

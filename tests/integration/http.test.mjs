@@ -134,6 +134,22 @@ describe('http', () => {
     assert.equal(full.json.history, 2);
   });
 
+  it("a target that is not a URL (the README's since=<cursor> pasted as is) is 400 with what to encode", async () => {
+    const answer = await new Promise((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: h.port, path: '/sub/demo?since=<cursor>&wait=30' }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(body) }));
+        })
+        .on('error', reject);
+    });
+    assert.equal(answer.status, 400);
+    assert.equal(answer.json.error, 'bad_request');
+    assert.match(answer.json.message, /not a valid URL path: characters such as < > " and spaces must be percent-encoded/);
+  });
+
   it('GET /channels/{bad name} → 400 bad_channel', async () => {
     const r = await request(`${h.url}/channels/a$b`);
     assert.equal(r.status, 400);
