@@ -44,13 +44,18 @@ export function signOut(me) {
 
 /**
  * Fills `el` with who is signed in here and a way out ("Signed in as alice · Sign out"), or a link to
- * sign in. `me` is whoAmI()'s answer when the page has it already. After signing out, `onSignedOut`
- * runs (by default the page reloads, so it shows itself to a signed-out visitor).
+ * sign in (unless `signInLink` is false: the page offers signing in itself). `me` is whoAmI()'s answer
+ * when the page has it already. After signing out, `onSignedOut` runs (by default the page reloads, so
+ * it shows itself to a signed-out visitor).
  */
-export async function showAccount(el, { me, onSignedOut = () => location.reload() } = {}) {
+export async function showAccount(el, { me, signInLink = true, onSignedOut = () => location.reload() } = {}) {
   if (!el) return;
   me = me === undefined ? await whoAmI() : me;
   el.replaceChildren();
+  if (!me && !signInLink) {
+    el.dataset.user = '';
+    return;
+  }
   if (!me) {
     const link = document.createElement('a');
     link.href = signInUrl();

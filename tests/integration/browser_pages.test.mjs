@@ -104,7 +104,8 @@ describe('pages of a server with accounts', () => {
       const reloaded = phone.page.waitForResponse((r) => new URL(r.url()).pathname === '/session' && r.status() === 200);
       await phone.page.click('#account .sign-out');
       await reloaded;
-      await phone.page.waitForSelector('#account[data-user=""] a[href^="/signin.html"]', WAIT);
+      await phone.page.waitForSelector('#account[data-user=""]', { state: 'attached', ...WAIT });
+      assert.equal(await phone.page.textContent('#account'), '', 'signed out: the nav\'s own "sign in" link is the way back');
       await phone.page.goto('/device');
       await phone.page.waitForURL((u) => u.pathname === '/signin.html', WAIT);
       assert.deepEqual(phone.errors, []);
