@@ -6,6 +6,8 @@ BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$BENCH_ROOT/.." && pwd)
 BUILD=${BUILD:-$REPO_ROOT/build}
 HERALD_THREADS=${HERALD_THREADS:-2}
+# Publishing and approving logins take a key (no address is trusted); herald-bench sends it (--publish-key).
+HERALD_BENCH_KEY=bench-publish-key
 
 SERVER_URL=""
 SERVER_PIDS=()
@@ -40,7 +42,7 @@ start_server() {
 web_root = "$REPO_ROOT/web"
 log_level = "info"
 threads = $HERALD_THREADS
-loopback_publish = true
+publish_key = "$HERALD_BENCH_KEY"
 [history]
 size = 1000
 [login]

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   app.add_option("--pid", o.pids, "server process to sample for CPU and memory (repeatable)");
   app.add_option("--source", o.sources, "local address to connect from (repeatable; round-robin)");
   app.add_option("--channel-prefix", o.channel_prefix);
+  app.add_option("--publish-key", o.publish_key, "Authorization: Bearer for publishes and approvals");
   app.add_flag("--login-storm", o.login_storm,
                "each subscriber is a login screen (POST /login/start, /login/events); approvals at --rate");
   app.add_flag("--idle", o.idle, "connect, settle, report memory per connection; publish nothing");

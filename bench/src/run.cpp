@@ -415,8 +415,9 @@ awaitable<void> publisher(Context& context, PublishState& state, int worker, uin
     const uint64_t seq = i / static_cast<uint64_t>(options.channels);
     http::request<http::string_body> request(http::verb::post, "/pub/" + context.channel(channel), 11);
     request.set(http::field::content_type, "application/json");
+    if (!options.publish_key.empty()) request.set(http::field::authorization, "Bearer " + options.publish_key);
     if (options.login_storm) {
-      // login-storm: each "channel" is one screen, approved once, from loopback as an app server would.
+      // login-storm: each "channel" is one screen, approved once, with the key an app server holds.
       Subscriber& screen = subs[static_cast<size_t>(channel)];
       if (!screen.ready || screen.login_id.empty()) continue;
       request.target("/api/login/approve");

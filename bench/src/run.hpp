@@ -25,6 +25,7 @@ struct Options {
   std::vector<std::string> sources;  // local addresses to connect from (round-robin)
   std::string channel_prefix;        // default: bench-<pid>-<time>
   bool login_storm = false;          // screens start logins and listen; approvals at `rate`
+  std::string publish_key;           // sent as Authorization: Bearer with every publish and approval
   bool idle = false;                 // connect, settle, measure memory; publish nothing
   double settle = 3;                 // idle: seconds to wait before reading memory
   double hold = 0;                   // seconds to keep the connections open after the run

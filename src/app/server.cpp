@@ -125,6 +125,7 @@ int run_server(const Config& given) {
   add_internal_namespaces(config);
   auto [host, port] = split_host_port(config.listen);
   std::size_t threads = config.threads > 0 ? config.threads : std::max(1U, std::thread::hardware_concurrency());
+  threads = std::min<std::size_t>(threads, 64);  // a loop is one bit of a channel's mask (EventLoops::dispatch)
 
   SubscriberCounts counts;
   std::unique_ptr<Broker> owned_broker;

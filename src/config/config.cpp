@@ -288,6 +288,7 @@ Config parse_config(std::string_view text, const std::string& path) {
 }
 
 void validate(const Config& config) {
+  if (config.threads > 64) throw std::runtime_error("threads: at most 64 event loops");
   split_host_port(config.listen);  // fail early on a malformed address
   for (const auto& proxy : config.trust.trusted_proxies) {
     if (!parse_network(proxy)) {

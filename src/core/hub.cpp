@@ -12,13 +12,19 @@ void Hub::attach(Subscriber* connection) {
 
 void Hub::detach(Subscriber* connection) {
   if (connections_.erase(connection) == 0) return;
+  std::erase(deferred_, connection);  // gone before its deferred write
   open_connections_.fetch_sub(1, std::memory_order_relaxed);
   by_transport_[static_cast<std::size_t>(connection->transport())].fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Hub::subscribe(const std::string& channel, Subscriber* subscriber) {
   auto& entry = channels_[channel];
-  if (!entry.counts) entry.counts = counts_.acquire(channel);
+  if (!entry.counts) {
+    entry.counts = counts_.acquire(channel);
+    // Set before the subscriber reads history (join_channel): a message published after that read is
+    // handed to this loop, and one published before is in what it reads.
+    entry.counts->loops.fetch_or(bit_, std::memory_order_seq_cst);
+  }
   entry.subscribers.push_back(subscriber);
   counts_.joined(*entry.counts, subscriber->transport());
 }
@@ -37,7 +43,12 @@ void Hub::unsubscribe(const std::string& channel, Subscriber* subscriber) {
   }
   *it = list.back();
   list.pop_back();
-  if (list.empty()) channels_.erase(entry);
+  if (list.empty()) forget(entry);
+}
+
+void Hub::forget(std::unordered_map<std::string, ChannelSubscribers>::iterator entry) {
+  entry->second.counts->loops.fetch_and(~bit_, std::memory_order_relaxed);
+  channels_.erase(entry);
 }
 
 std::size_t Hub::dispatch(const MessagePtr& message) {
@@ -86,8 +97,22 @@ std::size_t Hub::dispatch(const MessagePtr& message) {
     std::erase(entry.subscribers, nullptr);
     entry.has_holes = false;
   }
-  if (entry.subscribers.empty()) channels_.erase(message->channel());
+  if (entry.subscribers.empty()) forget(found);
   return delivered;
+}
+
+bool Hub::defer_flush(Subscriber* subscriber) {
+  if (!batching_) return false;
+  deferred_.push_back(subscriber);
+  return true;
+}
+
+void Hub::end_batch() {
+  batching_ = false;
+  // A write may end a connection (detach edits deferred_): walk a copy.
+  std::vector<Subscriber*> due;
+  due.swap(deferred_);
+  for (Subscriber* subscriber : due) subscriber->flush_deferred();
 }
 
 void Hub::close_all(CloseReason reason) {

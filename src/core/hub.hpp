@@ -15,7 +15,8 @@ namespace herald {
 
 class Hub {
  public:
-  explicit Hub(SubscriberCounts& counts) : counts_(counts) {}
+  // `index` is this hub's loop (its bit in ChannelCounts::loops).
+  explicit Hub(SubscriberCounts& counts, std::size_t index = 0) : counts_(counts), bit_(std::uint64_t{1} << index) {}
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
 
@@ -42,6 +43,17 @@ class Hub {
   // Closes every attached connection (server shutdown).
   void close_all(CloseReason reason);
 
+  // A batch: the messages the loop took from its inbox at once. While it is handed out, a connection
+  // that queued something defers its write (defer_flush answers true) and writes once when the batch
+  // ends, however many of the batch's messages it took: a burst costs one write per connection, not one
+  // per message (uWebSockets' cork, Redis' beforeSleep).
+  void begin_batch() { batching_ = true; }
+  void end_batch();
+  // True when the subscriber's write is deferred to the end of the batch (flush_deferred() then calls it);
+  // false outside a batch: write now. A subscriber asks at most once per batch (it remembers that it did).
+  bool defer_flush(Subscriber* subscriber);
+  bool batching() const { return batching_; }
+
  private:
   struct ChannelSubscribers {
     std::vector<Subscriber*> subscribers;  // nullptr marks one removed during a dispatch
@@ -49,9 +61,15 @@ class Hub {
     bool dispatching = false;
     bool has_holes = false;
   };
+  // Forgets a channel this loop no longer has subscribers of (and clears its bit).
+  void forget(std::unordered_map<std::string, ChannelSubscribers>::iterator entry);
+
   SubscriberCounts& counts_;
+  std::uint64_t bit_;
   std::unordered_map<std::string, ChannelSubscribers> channels_;
   std::unordered_set<Subscriber*> connections_;
+  bool batching_ = false;
+  std::vector<Subscriber*> deferred_;  // asked to write once the batch ends, each once
   std::atomic<std::size_t> open_connections_{0};
   std::array<std::atomic<std::size_t>, transport_count> by_transport_{};
   LoopMetrics metrics_;

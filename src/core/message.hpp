@@ -1,7 +1,8 @@
 #pragma once
 // One published message: immutable once made, shared by every subscriber that receives it.
 // Its wire encodings are built once, on first need, by whichever thread needs them first;
-// every subscriber of every transport then writes the same bytes.
+// every subscriber of every transport then writes the same bytes, by reference.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -28,15 +29,20 @@ class Message {
   // publish-to-delivery latency the hubs measure.
   std::chrono::steady_clock::time_point created() const { return created_; }
 
-  // {"channel":..,"id":..,"time":..,"event":..,"data":..}
+  // {"channel":..,"id":..,"time":..,"event":..,"data":..}: the message model every transport carries.
   const std::string& envelope() const;
-  // {"op":"message","channel":..,...}: the envelope as a frame of the /ws protocol.
-  const std::string& ws_frame() const;
-  // "id: ..\nevent: ..\ndata: ..\n\n"
-  const std::string& sse_block() const;
-  // "id: ..\ndata: <envelope>\n\n": for SSE clients that asked for whole envelopes (format=envelope), so
-  // that a browser EventSource hears every message through `onmessage`, whatever its event name.
-  const std::string& sse_envelope_block() const;
+
+  // A transport's encoding of this message, built once by `make(*this)` on first need (by whichever
+  // thread needs it first) and then written by every subscriber of that transport: each transport has
+  // its slot and its encoder (transport/sse_encoding, transport/ws_frames), the core only keeps them.
+  enum class Slot : std::uint8_t { sse, sse_envelope, ws_multiplex, ws_single };
+  static constexpr std::size_t slot_count = 4;
+  template <class Make>
+  const std::string& encoded(Slot slot, Make&& make) const {
+    auto index = static_cast<std::size_t>(slot);
+    std::call_once(encoded_once_[index], [&] { encoded_[index] = make(*this); });
+    return encoded_[index];
+  }
 
  private:
   std::string channel_;
@@ -48,13 +54,12 @@ class Message {
   bool is_json_;
   std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
 
-  mutable std::once_flag envelope_once_, ws_frame_once_, sse_once_, sse_envelope_once_;
-  mutable std::string envelope_, ws_frame_, sse_block_, sse_envelope_block_;
+  mutable std::once_flag envelope_once_;
+  mutable std::string envelope_;
+  mutable std::array<std::once_flag, slot_count> encoded_once_;
+  mutable std::array<std::string, slot_count> encoded_;
 };
 
 using MessagePtr = std::shared_ptr<const Message>;
-
-// Appends the SSE "data:" lines for a payload: one line per line of text, as the SSE spec reads them.
-void append_sse_data_lines(std::string& out, std::string_view payload);
 
 }  // namespace herald

@@ -31,6 +31,8 @@ class Subscriber {
   // Ends the connection on the server's initiative; the subscriber unsubscribes itself.
   virtual void close(CloseReason reason) = 0;
   virtual Transport transport() const = 0;
+  // Writes what deliver() queued while the hub was handing out a batch (Hub::defer_flush).
+  virtual void flush_deferred() {}
 };
 
 // The last cursor a subscription has seen on one channel. A subscriber reads history and joins the

@@ -24,6 +24,9 @@ struct ChannelCounts {
   std::atomic<std::uint64_t> delivered{0};
   std::atomic<std::uint64_t> reported{0};
   std::atomic<std::int64_t> listeners{0};  // all transports: its 0 <-> 1 steps count listened channels
+  // Bit i: event loop i has subscribers of this channel. A message is handed only to those loops, so a
+  // loop with nobody on a channel is not woken for it (with many channels, most loops have nobody).
+  std::atomic<std::uint64_t> loops{0};
   std::int64_t total() const;
 };
 

@@ -4,15 +4,20 @@
 
 namespace herald {
 
-EventLoops::EventLoops(std::size_t count, SubscriberCounts& counts) {
+EventLoops::EventLoops(std::size_t count, SubscriberCounts& counts) : counts_(counts) {
+  if (count > 64) throw std::invalid_argument("at most 64 event loops (one bit each in ChannelCounts::loops)");
   for (std::size_t i = 0; i < std::max<std::size_t>(count, 1); ++i) {
-    loops_.push_back(std::make_unique<Loop>(counts));
+    loops_.push_back(std::make_unique<Loop>(counts, i));
     work_.push_back(asio::make_work_guard(loops_.back()->context));
   }
 }
 
 void EventLoops::dispatch(const MessagePtr& message) {
-  for (auto& loop : loops_) {
+  auto counts = counts_.find(message->channel());
+  std::uint64_t loops = counts ? counts->loops.load(std::memory_order_seq_cst) : 0;
+  for (std::size_t i = 0; loops != 0 && i < loops_.size(); ++i, loops >>= 1U) {
+    if ((loops & 1U) == 0) continue;
+    auto& loop = loops_[i];
     bool wake = false;
     {
       std::lock_guard lock(loop->inbox_mutex);
@@ -29,7 +34,9 @@ void EventLoops::drain_inbox(Loop& loop) {
     std::lock_guard lock(loop.inbox_mutex);
     batch.swap(loop.inbox);
   }
+  loop.hub.begin_batch();
   for (const auto& message : batch) loop.hub.dispatch(message);
+  loop.hub.end_batch();  // each connection writes what it took, once
 }
 
 void EventLoops::post_to_all(const std::function<void(Hub&)>& work) {

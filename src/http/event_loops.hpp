@@ -19,8 +19,9 @@ class EventLoops {
   asio::io_context& context(std::size_t index) { return loops_[index]->context; }
   Hub& hub(std::size_t index) { return loops_[index]->hub; }
 
-  // Hands a message to every loop's hub (once per loop, not per subscriber). Messages of one channel must
-  // be handed in cursor order; every loop then delivers them in that order.
+  // Hands a message to the hub of every loop that has subscribers of its channel (once per loop, not per
+  // subscriber; a loop with none is not woken). Messages of one channel must be handed in cursor order;
+  // every loop then delivers them in that order.
   void dispatch(const MessagePtr& message);
   // Runs `work` on every loop.
   void post_to_all(const std::function<void(Hub&)>& work);
@@ -33,7 +34,7 @@ class EventLoops {
 
  private:
   struct Loop {
-    explicit Loop(SubscriberCounts& counts) : hub(counts), context(1) {}
+    Loop(SubscriberCounts& counts, std::size_t index) : hub(counts, index), context(1) {}
     // Declared first, destroyed last: the context's pending handlers (which hold connections) go first.
     Hub hub;
     asio::io_context context;
@@ -44,6 +45,7 @@ class EventLoops {
     std::vector<MessagePtr> inbox;
   };
   void drain_inbox(Loop& loop);
+  SubscriberCounts& counts_;
   std::vector<std::unique_ptr<Loop>> loops_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
 };

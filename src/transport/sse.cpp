@@ -5,25 +5,23 @@
 #include <spdlog/spdlog.h>
 #include <sstream>
 
-#include "core/catch_up.hpp"
-#include "core/write_queue.hpp"
 #include "http/http_session.hpp"
 #include "http/responses.hpp"
+#include "transport/sse_encoding.hpp"
+#include "transport/stream_core.hpp"
 
 namespace herald {
 namespace {
 
-class SseStream final : public Subscriber, public std::enable_shared_from_this<SseStream> {
+class SseStream final : public StreamCore, public std::enable_shared_from_this<SseStream> {
  public:
   SseStream(NetStream stream, ServerContext& context, Hub& hub, SubscribeRequest subscribe, std::string cors_origin,
             std::shared_ptr<void> ticket)
-      : ticket_(std::move(ticket)),
+      : StreamCore(context, hub, Wire::sse),
+        ticket_(std::move(ticket)),
         cors_origin_(std::move(cors_origin)),
         stream_(std::move(stream)),
-        context_(context),
-        hub_(hub),
         subscribe_(std::move(subscribe)),
-        queue_(context.config.limits.write_queue_bytes),
         heartbeat_(stream_.get_executor()) {}
 
   void start(const Request& request) {
@@ -45,21 +43,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
   }
 
   Delivery deliver(const MessagePtr& message) override {
-    if (closing_) return Delivery::dropped;
-    if (!catch_up_.accept_live(*message)) {
-      if (catch_up_.broken()) flush();  // reads history from the cursor once the queue is written
-      return Delivery::skipped;
-    }
-    if (!queue_.push(message, block_of(*message))) {
-      if (context_.config.limits.slow_consumer == SlowConsumer::catch_up) {
-        fall_behind(*message);
-      } else {
-        close(CloseReason::slow_consumer);
-      }
-      return Delivery::overflowed;  // off the live path: closed, or read from history later
-    }
-    flush();
-    return Delivery::sent;
+    return offer(catch_up_, message, sse::message_block(*message, subscribe_.envelopes), subscribe_.channel);
   }
 
   void close(CloseReason reason) override {
@@ -78,14 +62,16 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
   Transport transport() const override { return Transport::sse; }
 
  private:
-  // limits.slow_consumer = "catch_up": what does not fit is read from history once the queue drains
-  // (flush → continue_catch_up), with a gap event if history lost some of it meanwhile.
-  void fall_behind(const Message& unsent) {
-    if (catch_up_.live()) {
-      spdlog::info("sse: slow consumer of {} falls behind ({} bytes queued); it catches up from history",
-                   subscribe_.channel, queue_.bytes());
-    }
-    catch_up_.fall_behind(unsent);
+  NetStream& out() override { return stream_; }
+  std::shared_ptr<void> keep_alive() override { return shared_from_this(); }
+  void write_failed() override { end(); }
+
+  // Everything queued is written: the next page of history, or the end.
+  void drained() override {
+    if (closing_) return end();
+    if (!catch_up_.wants_more()) return;
+    read_next_page(context_, catch_up_, subscribe_.channel,
+                   [self = shared_from_this()](auto outcome) { self->on_page(std::move(outcome)); });
   }
 
   std::string response_head(const Request& request) const {
@@ -98,7 +84,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     head.keep_alive(false);  // the body ends when the connection does
     std::ostringstream out;
     out << head.base();
-    return std::move(out).str() + "retry: " + std::to_string(context_.config.limits.sse_retry_ms) + "\n: herald\n\n";
+    return std::move(out).str() + sse::preamble(context_.config.limits.sse_retry_ms);
   }
 
   // Before the stream has begun, answers `error` as a plain HTTP error instead; false once it has begun.
@@ -109,60 +95,23 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     refusal.keep_alive(false);
     std::ostringstream out;
     out << refusal;
-    queue_.push(std::move(out).str());
+    push(std::move(out).str());
     return true;
   }
 
   void on_page(std::variant<ReadResult, Error> outcome) {
     if (closing_) return;
     if (auto* error = std::get_if<Error>(&outcome)) {
-      if (!refuse(*error)) queue_.push(": error " + error->message + "\n\n");
+      if (!refuse(*error)) push(sse::error_comment(error->message));
       return close(CloseReason::shutdown);
     }
-    if (!head_.empty()) queue_.push(std::exchange(head_, {}));
+    if (!head_.empty()) push(std::exchange(head_, {}));
     const auto& page = std::get<ReadResult>(outcome);
-    if (page.gap) {
-      std::string cursor = format_cursor(page.gap_cursor);
-      if (subscribe_.envelopes) {
-        queue_.push("id: " + cursor + "\ndata: {\"channel\":\"" + subscribe_.channel + "\",\"gap\":true,\"cursor\":\"" +
-                    cursor + "\"}\n\n");
-      } else {
-        queue_.push("id: " + cursor + "\nevent: gap\ndata: {\"channel\":\"" + subscribe_.channel + "\"}\n\n");
-      }
-    }
-    catch_up_.take_page(page,
-                        [this](const MessagePtr& message) { return queue_.push_history(message, block_of(*message)); });
-    flush();
-  }
-
-  const std::string& block_of(const Message& message) const {
-    return subscribe_.envelopes ? message.sse_envelope_block() : message.sse_block();
-  }
-
-  // The next page of history, once everything queued has been written.
-  void continue_catch_up() {
-    if (closing_ || !catch_up_.wants_more() || !queue_.empty()) return;
-    read_next_page(context_, catch_up_, subscribe_.channel,
-                   [self = shared_from_this()](auto outcome) { self->on_page(std::move(outcome)); });
-  }
-
-  void flush() {
-    if (writing_ || ended_) return;
-    if (queue_.empty()) {
-      if (closing_) return end();
-      return continue_catch_up();
-    }
-    writing_ = true;
-    in_flight_ = queue_.size();
-    buffers_.clear();
-    for (std::size_t i = 0; i < in_flight_; ++i) buffers_.emplace_back(queue_.at(i).data(), queue_.at(i).size());
-    asio::async_write(stream_, buffers_, [self = shared_from_this()](error_code ec, std::size_t bytes) {
-      self->writing_ = false;
-      self->hub_.metrics().count_sent(Wire::sse, bytes);
-      self->queue_.pop(self->in_flight_);
-      if (ec) return self->end();
-      self->flush();
+    if (page.gap) push(sse::gap_block(subscribe_.channel, page.gap_cursor, subscribe_.envelopes));
+    take_page(catch_up_, page, [this](const Message& message) -> const std::string& {
+      return sse::message_block(message, subscribe_.envelopes);
     });
+    flush();
   }
 
   // Any byte or EOF from the client ends the stream: an SSE client sends nothing after its request,
@@ -179,7 +128,7 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
     heartbeat_.async_wait([self = shared_from_this()](error_code ec) {
       if (ec || self->closing_) return;
       if (!self->head_.empty()) return self->schedule_heartbeat();  // no head yet: nothing to keep alive
-      if (!self->queue_.push(std::string(": hb\n\n"))) {
+      if (!self->push(std::string(sse::heartbeat))) {
         // A full queue is already waiting to be written: when catching up, it keeps the connection.
         if (self->context_.config.limits.slow_consumer == SlowConsumer::close) {
           return self->close(CloseReason::slow_consumer);
@@ -200,6 +149,8 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
   void end() {
     if (ended_) return;
     ended_ = true;
+    stopped_ = true;
+    closing_ = true;
     leave();
     hub_.detach(this);
     error_code ec;
@@ -210,18 +161,13 @@ class SseStream final : public Subscriber, public std::enable_shared_from_this<S
   std::shared_ptr<void> ticket_;  // this connection's place under limits.max_connections
   std::string cors_origin_;
   NetStream stream_;
-  ServerContext& context_;
-  Hub& hub_;
   SubscribeRequest subscribe_;
-  WriteQueue queue_;
-  std::vector<asio::const_buffer> buffers_;
-  std::size_t in_flight_ = 0;
   asio::steady_timer heartbeat_;
   CatchUp catch_up_;
   std::array<char, 1> read_byte_{};
   std::string head_;  // the response head, until the first page of history comes
   unsigned version_ = 11;
-  bool writing_ = false, closing_ = false, left_ = false, ended_ = false;
+  bool left_ = false, ended_ = false;
 };
 
 }  // namespace

@@ -6,28 +6,23 @@
 #include <limits>
 #include <unordered_map>
 
-#include "auth/subscribe_token.hpp"
-#include "core/catch_up.hpp"
-#include "core/channel_name.hpp"
-#include "core/namespace_settings.hpp"
-#include "core/write_queue.hpp"
 #include "http/http_session.hpp"
-#include "presence/presence.hpp"
+#include "transport/stream_core.hpp"
+#include "transport/ws_frames.hpp"
+#include "transport/ws_layer.hpp"
 #include "transport/ws_protocol.hpp"
 
 namespace herald {
 namespace {
 
-class WebSocketSession final : public Subscriber, public std::enable_shared_from_this<WebSocketSession> {
+class WebSocketSession final : public StreamCore, public std::enable_shared_from_this<WebSocketSession> {
  public:
   WebSocketSession(NetStream stream, ServerContext& context, Hub& hub, bool multiplex, std::shared_ptr<void> ticket,
                    Client client, std::string upgrade_token)
-      : ticket_(std::move(ticket)),
+      : StreamCore(context, hub, Wire::websocket),
+        ticket_(std::move(ticket)),
         ws_(std::move(stream)),
-        context_(context),
-        hub_(hub),
         multiplex_(multiplex),
-        queue_(context.config.limits.write_queue_bytes),
         client_(std::move(client)),
         upgrade_token_(std::move(upgrade_token)) {
     // A socket's frames publish only as a client (where a namespace lets clients publish): neither a key
@@ -40,7 +35,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
 
   void accept(const Request& request, std::optional<SubscribeRequest> single) {
     const Limits& limits = context_.config.limits;
-    ws_.next_layer().tcp().expires_never();  // the WebSocket's own timeouts (below) take over
+    ws_.next_layer().net().tcp().expires_never();  // the WebSocket's own timeouts (below) take over
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = std::chrono::seconds(limits.request_timeout_seconds);
     timeouts.idle_timeout = std::chrono::seconds(limits.ws_idle_timeout_seconds);
@@ -56,6 +51,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     }
     ws_.async_accept(request, [self = shared_from_this(), single = std::move(single)](error_code ec) {
       if (ec) return;
+      self->route_writes();
       self->hub_.attach(self.get());
       self->attached_ = true;
       if (self->context_.shutting_down.load(std::memory_order_relaxed)) {
@@ -68,29 +64,9 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
   }
 
   Delivery deliver(const MessagePtr& message) override {
-    if (closing_) return Delivery::dropped;
     auto it = subscriptions_.find(message->channel());
-    if (it == subscriptions_.end()) return Delivery::skipped;
-    if (!it->second.catch_up.accept_live(*message)) {
-      if (it->second.catch_up.broken()) flush();  // reads history from the cursor once the queue is written
-      return Delivery::skipped;
-    }
-    if (!queue_.push(message, frame_of(*message))) {
-      if (context_.config.limits.slow_consumer == SlowConsumer::catch_up) {
-        // What does not fit is read from history once the queue drains (flush → continue_catch_up),
-        // with a gap frame if history lost some of it meanwhile.
-        if (it->second.catch_up.live()) {
-          spdlog::info("websocket: slow consumer of {} falls behind ({} bytes queued); it catches up from history",
-                       message->channel(), queue_.bytes());
-        }
-        it->second.catch_up.fall_behind(*message);
-      } else {
-        close(CloseReason::slow_consumer);
-      }
-      return Delivery::overflowed;  // off the live path: closed, or read from history later
-    }
-    flush();
-    return Delivery::sent;
+    if (it == subscriptions_.end()) return closing_ ? Delivery::dropped : Delivery::skipped;
+    return offer(it->second.catch_up, message, ws::message_frame(*message, multiplex_), message->channel());
   }
 
   void close(CloseReason reason) override {
@@ -101,7 +77,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
                    subscriptions_.size());
       // What is queued cannot all be sent; the client resumes from its last cursor instead.
       close_reason_ = {websocket::close_code::policy_error, "slow consumer: write queue full"};
-      queue_.drop_after(writing_ ? 1 : 0);
+      drop_unsent();
     }
     leave_all();
     flush();  // sends what is queued, then the close frame
@@ -110,6 +86,40 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
   Transport transport() const override { return Transport::websocket; }
 
  private:
+  NetStream& out() override { return ws_.next_layer().net(); }
+  std::shared_ptr<void> keep_alive() override { return shared_from_this(); }
+
+  // From the end of the handshake, Beast's own frames (pong, ping, close) queue behind the data frames.
+  void route_writes() {
+    ws_.next_layer().route_writes(
+        [this](std::string bytes) {
+          if (!push(std::move(bytes))) return false;
+          flush();
+          return true;
+        },
+        [this](std::function<void()> then) {
+          if (queue_.empty() && !writing()) return then();
+          after_written_ = std::move(then);
+        });
+  }
+
+  // Everything queued is written: Beast's teardown may go on; a closing socket sends its close frame;
+  // a subscription still catching up reads its next page.
+  void drained() override {
+    if (after_written_) return std::exchange(after_written_, {})();
+    if (closing_) {
+      if (!close_sent_) send_close();
+      return;
+    }
+    continue_catch_up();
+  }
+
+  void write_failed() override {
+    error_code ignored;
+    ws_.next_layer().net().socket().close(ignored);           // the pending read fails, and tears the session down
+    if (after_written_) std::exchange(after_written_, {})();  // a teardown waiting for the queue goes on
+  }
+
   // A subscription refused for want of a valid token closes the socket (1008, policy violation): the
   // error frame says why first.
   void refuse_and_close(const Error& error, const std::string& ref) {
@@ -234,16 +244,15 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
     if (first && multiplex_) {
       send(subscribed_frame(channel, page.newest, page.gap, subscription.ref));  // carries the first gap
     } else if (page.gap) {
-      send(multiplex_ ? gap_frame(channel, page.gap_cursor) : single_gap_frame(channel, page.gap_cursor));
+      push(ws::gap_frame(channel, page.gap_cursor, multiplex_));
     }
-    subscription.catch_up.take_page(
-        page, [this](const MessagePtr& message) { return queue_.push_history(message, frame_of(*message)); });
+    take_page(subscription.catch_up, page,
+              [this](const Message& message) -> const std::string& { return ws::message_frame(message, multiplex_); });
     flush();
   }
 
   // The next page of one channel still catching up, once everything queued has been written.
   void continue_catch_up() {
-    if (closing_ || !queue_.empty()) return;
     for (auto& [channel, subscription] : subscriptions_) {
       if (!subscription.catch_up.wants_more()) continue;
       read_next_page(
@@ -251,14 +260,6 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
           [self = shared_from_this(), channel = channel](auto outcome) { self->on_page(channel, std::move(outcome)); });
       return;  // one page at a time; the next drain continues
     }
-  }
-
-  const std::string& frame_of(const Message& message) const {
-    return multiplex_ ? message.ws_frame() : message.envelope();
-  }
-
-  static std::string single_gap_frame(const std::string& channel, Cursor cursor) {
-    return R"({"channel":")" + channel + R"(","gap":true,"cursor":")" + format_cursor(cursor) + R"("})";
   }
 
   void unsubscribe(const std::string& channel, const std::string& ref) {
@@ -286,31 +287,15 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
                             });
   }
 
-  void send(std::string frame) {
+  // A reply of the connection's own (JSON), as a text frame behind what is queued.
+  void send(const std::string& json) {
     if (closing_) return;
-    if (!queue_.push(std::move(frame))) return close(CloseReason::slow_consumer);
+    if (!push(ws::text_frame(json))) return close(CloseReason::slow_consumer);
     flush();
   }
 
-  void flush() {
-    if (writing_ || closed_) return;
-    if (queue_.empty()) {
-      if (closing_) return send_close();
-      return continue_catch_up();
-    }
-    writing_ = true;
-    std::string_view next = queue_.at(0);
-    ws_.async_write(asio::buffer(next.data(), next.size()), [self = shared_from_this()](error_code ec, std::size_t n) {
-      self->writing_ = false;
-      self->hub_.metrics().count_sent(Wire::websocket, n);
-      self->queue_.pop(1);
-      if (ec) return self->teardown();
-      self->flush();
-    });
-  }
-
   void send_close() {
-    closed_ = true;
+    close_sent_ = true;
     ws_.async_close(close_reason_, [self = shared_from_this()](error_code) { self->teardown(); });
   }
 
@@ -322,7 +307,7 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
   // The connection is over (closed by either side, or failed): forget it everywhere.
   void teardown() {
     closing_ = true;
-    closed_ = true;
+    stopped_ = true;
     leave_all();
     single_presence_.reset();
     if (attached_) hub_.detach(this);
@@ -330,11 +315,8 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
   }
 
   std::shared_ptr<void> ticket_;  // this connection's place under limits.max_connections
-  websocket::stream<NetStream> ws_;
-  ServerContext& context_;
-  Hub& hub_;
+  websocket::stream<WsLayer> ws_;
   bool multiplex_;
-  WriteQueue queue_;
   beast::flat_buffer in_;
   struct Subscription {
     CatchUp catch_up;
@@ -348,7 +330,8 @@ class WebSocketSession final : public Subscriber, public std::enable_shared_from
   std::shared_ptr<void> single_presence_;  // /sub/{channel}: the member's hold
   std::unordered_map<std::string, Subscription> subscriptions_;
   websocket::close_reason close_reason_{websocket::close_code::going_away, "server shutting down"};
-  bool writing_ = false, closing_ = false, closed_ = false, attached_ = false;
+  std::function<void()> after_written_;  // Beast's teardown, waiting for the queue to be written
+  bool close_sent_ = false, attached_ = false;
 };
 
 }  // namespace
