@@ -48,8 +48,10 @@ void route_request(const std::shared_ptr<HttpSession>& session, Request request)
   }
   boost::urls::url_view url = *parsed;
   const auto method = request.method();
-  spdlog::debug("http: {} {} from {}", request.method_string(), request.target(),
-                session->remote().address().to_string());
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("http: {} {} from {}", request.method_string(), request.target(),
+                  session->remote().address().to_string());
+  }
 
   if (session->context().shutting_down.load(std::memory_order_relaxed)) {
     return session->send(error_response(request, {"shutting_down", "The server is shutting down."}));
@@ -66,7 +68,7 @@ void route_request(const std::shared_ptr<HttpSession>& session, Request request)
   };
 
   if (auto channel = path_rest(url, "/pub/")) {
-    if (only(http::verb::post)) publish_route(session, std::move(request), std::move(*channel));
+    if (only(http::verb::post)) publish_route(session, std::move(request), std::move(*channel), url.params());
   } else if (auto channel = path_rest(url, "/sub/")) {
     if (only(http::verb::get)) subscribe_route(session, std::move(request), std::move(*channel), url.params());
   } else if (url.encoded_path() == "/ws") {

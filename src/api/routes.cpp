@@ -33,10 +33,9 @@ bool is_json_content(const Request& request) {
 
 }  // namespace
 
-void publish_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel) {
+void publish_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel,
+                   boost::urls::params_view params) {
   ServerContext& context = session->context();
-  auto parsed = boost::urls::parse_origin_form(request.target());
-  auto params = parsed->params();
   std::string event;
   if (auto it = params.find("event"); it != params.end()) {
     event = (*it).value;

@@ -12,7 +12,8 @@ namespace herald {
 
 class HttpSession;
 
-void publish_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel);
+void publish_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel,
+                   boost::urls::params_view params);
 void subscribe_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel,
                      boost::urls::params_view params);
 // Serves a subscription to `channel` on whichever transport the request asks for, with no check of the

@@ -101,6 +101,12 @@ void HttpSession::on_read(error_code ec) {
   head_request_ = parser_->get().method() == http::verb::head;
   cors_origin_.clear();
   if (context_.trust != nullptr) peer_ = context_.trust->identify(parser_->get(), remote_.address());
+  // The address as text, for per-address limits: made once per connection (and per forwarded client),
+  // not per request.
+  if (peer_text_.empty() || peer_.address != peer_text_of_) {
+    peer_text_of_ = peer_.address;
+    peer_text_ = peer_.address.to_string();
+  }
   if (peer_.via_proxy && !admit_forwarded_client()) return;
   context_.handle_request(shared_from_this(), parser_->release());
 }
@@ -108,7 +114,7 @@ void HttpSession::on_read(error_code ec) {
 bool HttpSession::admit_forwarded_client() {
   if (!context_.gate || (client_ticket_ && client_ticket_address_ == peer_.address)) return true;
   client_ticket_.reset();  // a keep-alive connection from a proxy carries one client after another
-  auto admitted = context_.gate->admit_client(peer_.address.to_string());
+  auto admitted = context_.gate->admit_client(peer_text_);
   if (auto* refusal = std::get_if<Error>(&admitted)) {
     Request request = parser_->release();
     request.keep_alive(false);
@@ -139,6 +145,33 @@ void HttpSession::reject(const Error& error) {
   request.version(11);
   request.keep_alive(false);
   send(error_response(request, error));
+}
+
+std::string HttpSession::serialize_head(const http::response_header<>& head) {
+  std::string out;
+  out.reserve(256);
+  out += head.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(head.result_int());
+  out += ' ';
+  out += head.reason();
+  out += "\r\n";
+  // Every field as set, Connection and Content-Length included (responses are never chunked here).
+  for (const auto& field : head) {
+    out += field.name_string();
+    out += ": ";
+    out += field.value();
+    out += "\r\n";
+  }
+  out += "\r\n";
+  return out;
+}
+
+void HttpSession::write_out(std::shared_ptr<Outgoing> out) {
+  begin_write();
+  const auto& buffers = out->buffers;
+  asio::async_write(stream_, buffers, [self = shared_from_this(), out = std::move(out)](error_code ec, std::size_t n) {
+    self->end_write(ec, n, out->keep_alive, out->written);
+  });
 }
 
 void HttpSession::begin_write() {
@@ -186,7 +219,7 @@ bool HttpSession::origin_ok(const Request& request, const std::vector<std::strin
 }
 
 Client HttpSession::client(const Request& request) const {
-  Client client{.address = peer_.address.to_string(),
+  Client client{.address = peer_text_,
                 .this_machine = peer_.this_machine,
                 .origin_ok = origin_ok(request, context_.config.allowed_origins)};
   if (auto bearer = bearer_token(request)) client.bearer = std::string(*bearer);

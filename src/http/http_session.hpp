@@ -27,21 +27,33 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void start();
 
   // Writes the answer to the current request, then reads the next (or closes). `written` runs once
-  // the answer is on the wire (or failed). Any Beast body type will do.
+  // the answer is on the wire (or failed). Any Beast body type will do: the head is serialized once into
+  // one buffer and written with the body's buffers in one gathered write (a poll's body is the shared
+  // envelopes themselves), not walked buffer by buffer through Beast's serializer.
   template <class Body>
   void send(http::response<Body> response, std::function<void()> written = {}) {
     if (context_.shutting_down.load(std::memory_order_relaxed)) response.keep_alive(false);
     if (head_request_) response.body() = typename Body::value_type{};  // headers (and length) stay
     if (!cors_origin_.empty()) add_cors_headers(response.base(), cors_origin_);
-    auto shared = std::make_shared<http::response<Body>>(std::move(response));
-    begin_write();
-    http::async_write(
-        stream_, *shared,
-        [self = shared_from_this(), shared, written = std::move(written)](error_code ec, std::size_t bytes) {
-          self->end_write(ec, bytes, shared->keep_alive(), written);
-        });
+    auto out = std::make_shared<OutgoingOf<Body>>(std::move(response));
+    out->written = std::move(written);
+    out->keep_alive = out->response.keep_alive();
+    out->head = serialize_head(out->response.base());
+    out->buffers.emplace_back(out->head.data(), out->head.size());
+    error_code ec;
+    typename Body::writer body(out->response.base(), out->response.body());
+    body.init(ec);
+    while (!ec) {
+      auto next = body.get(ec);
+      if (!next) break;
+      const auto& buffers = next->first;
+      for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
+        out->buffers.emplace_back(*it);
+      }
+      if (!next->second) break;
+    }
+    write_out(std::move(out));
   }
-
   // While an answer is held: calls `gone` once if the client closes the connection first.
   void watch_for_disconnect(std::function<void()> gone);
   void stop_watching();
@@ -73,6 +85,22 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool origin_ok(const Request& request, const std::vector<std::string>& allowed) const;
 
  private:
+  // An answer on its way: its bytes (the head, and the buffers of a body that lives in the subclass).
+  struct Outgoing {
+    virtual ~Outgoing() = default;
+    std::string head;
+    std::vector<asio::const_buffer> buffers;
+    std::function<void()> written;
+    bool keep_alive = true;
+  };
+  template <class Body>
+  struct OutgoingOf final : Outgoing {
+    explicit OutgoingOf(http::response<Body> r) : response(std::move(r)) {}
+    http::response<Body> response;
+  };
+  static std::string serialize_head(const http::response_header<>& head);
+  void write_out(std::shared_ptr<Outgoing> out);
+
   void read_request();
   void on_header(error_code ec);
   void on_read(error_code ec);
@@ -93,6 +121,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::string cors_origin_;
   std::shared_ptr<void> ticket_;
   Peer peer_;
+  std::string peer_text_;  // peer_.address as text
+  asio::ip::address peer_text_of_;
   std::shared_ptr<void> client_ticket_;  // via a trusted proxy: the forwarded client's place
   asio::ip::address client_ticket_address_;
   bool head_request_ = false;  // answers to HEAD keep their headers (Content-Length too) but no body

@@ -29,8 +29,27 @@ std::string subscribe_token_of(const Request& request, boost::urls::params_view 
 std::variant<SubscribeRequest, Error> parse_subscribe_request(const Request& request, boost::urls::params_view params,
                                                               const Limits& limits) {
   SubscribeRequest subscribe;
-  std::optional<std::string> since;
-  if (auto it = params.find("since"); it != params.end()) since = (*it).value;
+  // One pass over the query (decoding each parameter once); the first of a repeated parameter counts.
+  std::optional<std::string> since, last, wait, format, client, name, token;
+  for (const auto& param : params) {
+    std::optional<std::string>* slot = nullptr;
+    const std::string_view key = param.key;
+    if (key == "since")
+      slot = &since;
+    else if (key == "last")
+      slot = &last;
+    else if (key == "wait")
+      slot = &wait;
+    else if (key == "format")
+      slot = &format;
+    else if (key == "client")
+      slot = &client;
+    else if (key == "name")
+      slot = &name;
+    else if (key == "token")
+      slot = &token;
+    if (slot != nullptr && !*slot) *slot = std::string(param.value);
+  }
   if (auto header = request["Last-Event-ID"]; !header.empty()) since = std::string(header);
   if (since) {
     subscribe.from.since = parse_cursor(*since);
@@ -40,29 +59,25 @@ std::variant<SubscribeRequest, Error> parse_subscribe_request(const Request& req
                    "answers with it), or the Herald-Cursor header of a poll."};
     }
   }
-  if (auto it = params.find("last"); it != params.end()) {
-    auto last = parse_count((*it).value);
-    if (!last) return Error{"bad_parameter", "'last' must be a non-negative integer."};
-    subscribe.from.last = *last;
+  if (last) {
+    auto count = parse_count(*last);
+    if (!count) return Error{"bad_parameter", "'last' must be a non-negative integer."};
+    subscribe.from.last = *count;
   }
-  if (auto it = params.find("wait"); it != params.end()) {
-    auto wait = parse_count((*it).value);
-    if (!wait) return Error{"bad_parameter", "'wait' must be a non-negative number of seconds."};
-    subscribe.wait_seconds = static_cast<unsigned>(std::min<std::size_t>(*wait, limits.longpoll_max_wait_seconds));
+  if (wait) {
+    auto seconds = parse_count(*wait);
+    if (!seconds) return Error{"bad_parameter", "'wait' must be a non-negative number of seconds."};
+    subscribe.wait_seconds = static_cast<unsigned>(std::min<std::size_t>(*seconds, limits.longpoll_max_wait_seconds));
   }
-  if (auto it = params.find("format"); it != params.end()) {
-    if ((*it).value != "envelope") return Error{"bad_parameter", "'format' can only be 'envelope'."};
+  if (format) {
+    if (*format != "envelope") return Error{"bad_parameter", "'format' can only be 'envelope'."};
     subscribe.envelopes = true;
   }
-  auto client = params.find("client");
-  auto name = params.find("name");
-  if (client != params.end() || name != params.end()) {
-    if (client == params.end() || name == params.end()) {
-      return Error{"bad_presence", "Presence needs both 'client' and 'name'."};
-    }
-    subscribe.member = PresenceMember{(*client).value, (*name).value};  // checked by channel admission
+  if (client || name) {
+    if (!client || !name) return Error{"bad_presence", "Presence needs both 'client' and 'name'."};
+    subscribe.member = PresenceMember{std::move(*client), std::move(*name)};  // checked by channel admission
   }
-  subscribe.token = subscribe_token_of(request, params);
+  subscribe.token = token ? std::move(*token) : std::string(bearer_token(request).value_or(""));
   return subscribe;
 }
 
