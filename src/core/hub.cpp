@@ -12,7 +12,8 @@ void Hub::attach(Subscriber* connection) {
 
 void Hub::detach(Subscriber* connection) {
   if (connections_.erase(connection) == 0) return;
-  std::erase(deferred_, connection);  // gone before its deferred write
+  std::replace(deferred_.begin(), deferred_.end(), connection,
+               static_cast<Subscriber*>(nullptr));  // gone before its write
   open_connections_.fetch_sub(1, std::memory_order_relaxed);
   by_transport_[static_cast<std::size_t>(connection->transport())].fetch_sub(1, std::memory_order_relaxed);
 }
@@ -109,10 +110,11 @@ bool Hub::defer_flush(Subscriber* subscriber) {
 
 void Hub::end_batch() {
   batching_ = false;
-  // A write may end a connection (detach edits deferred_): walk a copy.
-  std::vector<Subscriber*> due;
-  due.swap(deferred_);
-  for (Subscriber* subscriber : due) subscriber->flush_deferred();
+  // A write may end a connection (detach leaves a hole); nothing is deferred while not batching.
+  for (std::size_t i = 0; i < deferred_.size(); ++i) {
+    if (Subscriber* subscriber = deferred_[i]) subscriber->flush_deferred();
+  }
+  deferred_.clear();  // keeps its capacity for the next batch
 }
 
 void Hub::close_all(CloseReason reason) {

@@ -1,7 +1,7 @@
 #pragma once
 // The bytes waiting to go out on one streaming connection, bounded in total size. A queued message is a
-// reference to the shared message's encoding, never a copy of it.
-#include <deque>
+// reference to the shared message's encoding, never a copy of it. An idle connection's queue holds no
+// memory at all (a vector allocated on first use, given back when it drains after a burst).
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,10 +22,10 @@ class WriteQueue {
   // once caught up) still fit behind them.
   bool push_history(MessagePtr owner, const std::string& bytes);
 
-  bool empty() const { return items_.empty(); }
+  bool empty() const { return head_ == items_.size(); }
   std::size_t bytes() const { return bytes_; }
-  std::size_t size() const { return items_.size(); }
-  std::string_view at(std::size_t index) const { return items_[index].view(); }
+  std::size_t size() const { return items_.size() - head_; }
+  std::string_view at(std::size_t index) const { return items_[head_ + index].view(); }
   // Forgets the first `count` items (they have been written).
   void pop(std::size_t count);
   // Forgets everything after the first `count` items (those may be mid-write).
@@ -38,9 +38,13 @@ class WriteQueue {
     std::string owned;
     std::string_view view() const { return shared != nullptr ? std::string_view(*shared) : std::string_view(owned); }
   };
-  bool fits(std::size_t size) const { return bytes_ + size <= max_bytes_ || items_.empty(); }
+  bool fits(std::size_t size) const { return bytes_ + size <= max_bytes_ || empty(); }
+  void append(Item item);
 
-  std::deque<Item> items_;
+  // Written items are dropped from the front by moving head_; the vector is compacted when half of it is
+  // dead, emptied when all of it is.
+  std::vector<Item> items_;
+  std::size_t head_ = 0;
   std::size_t bytes_ = 0;
   std::size_t max_bytes_;
 };

@@ -195,6 +195,7 @@ void HttpSession::end_write(error_code ec, std::size_t bytes, bool keep_alive, c
 
 void HttpSession::watch_for_disconnect(std::function<void()> gone) {
   watching_ = true;
+  if (buffer_.size() == 0) buffer_.shrink_to_fit();  // a held answer keeps no read buffer
   stream_.socket().async_wait(
       tcp::socket::wait_read, [self = shared_from_this(), gone = std::move(gone)](error_code ec) {
         if (ec || !self->watching_) return;

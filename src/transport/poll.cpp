@@ -28,11 +28,19 @@ PollResponse poll_response(const Request& request, const std::string& channel, c
   return response;
 }
 
+// What an answer needs of its request (the version, whether to keep the connection): a held long poll keeps
+// this much, not the request's headers.
+Request answering(const Request& request) {
+  Request kept{request.method(), "", request.version()};
+  kept.keep_alive(request.keep_alive());
+  return kept;
+}
+
 class LongPoll final : public Subscriber, public std::enable_shared_from_this<LongPoll> {
  public:
-  LongPoll(std::shared_ptr<HttpSession> session, Request request, SubscribeRequest subscribe)
+  LongPoll(std::shared_ptr<HttpSession> session, const Request& request, SubscribeRequest subscribe)
       : session_(std::move(session)),
-        request_(std::move(request)),
+        request_(answering(request)),
         subscribe_(std::move(subscribe)),
         hub_(session_->hub()),
         timer_(session_->get_executor()) {}
@@ -133,7 +141,7 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
 
 void serve_poll(const std::shared_ptr<HttpSession>& session, Request request, SubscribeRequest subscribe) {
   if (subscribe.wait_seconds > 0) {
-    return std::make_shared<LongPoll>(session, std::move(request), std::move(subscribe))->start();
+    return std::make_shared<LongPoll>(session, request, std::move(subscribe))->start();
   }
   ServerContext& context = session->context();
   session->hub().metrics().interval_polls.add();

@@ -31,24 +31,15 @@ std::variant<SubscribeRequest, Error> parse_subscribe_request(const Request& req
   SubscribeRequest subscribe;
   // One pass over the query (decoding each parameter once); the first of a repeated parameter counts.
   std::optional<std::string> since, last, wait, format, client, name, token;
+  const std::pair<std::string_view, std::optional<std::string>*> wanted[] = {
+      {"since", &since},   {"last", &last}, {"wait", &wait},  {"format", &format},
+      {"client", &client}, {"name", &name}, {"token", &token}};
   for (const auto& param : params) {
-    std::optional<std::string>* slot = nullptr;
-    const std::string_view key = param.key;
-    if (key == "since")
-      slot = &since;
-    else if (key == "last")
-      slot = &last;
-    else if (key == "wait")
-      slot = &wait;
-    else if (key == "format")
-      slot = &format;
-    else if (key == "client")
-      slot = &client;
-    else if (key == "name")
-      slot = &name;
-    else if (key == "token")
-      slot = &token;
-    if (slot != nullptr && !*slot) *slot = std::string(param.value);
+    for (const auto& [key, slot] : wanted) {
+      if (param.key != key) continue;
+      if (!*slot) *slot = std::string(param.value);
+      break;
+    }
   }
   if (auto header = request["Last-Event-ID"]; !header.empty()) since = std::string(header);
   if (since) {
