@@ -76,7 +76,8 @@ describe('the counters move by exactly what happened', () => {
     const channel = uniq('metrics');
     const ws = openWS(`${h.wsUrl}/sub/${chanPath(channel)}`);
     let wsBytes = 0;
-    ws.ws.on('message', (data) => (wsBytes += data.length));
+    // Frames on the wire: each message's payload and its 2-, 4- or 10-byte header (RFC 6455 §5.2).
+    ws.ws.on('message', (data) => (wsBytes += data.length + (data.length < 126 ? 2 : data.length < 65536 ? 4 : 10)));
     await ws.opened;
     const sseBefore = (await scrape(h.url)).get('herald_sent_bytes_total{transport="sse"}');
     const stream = openSSE(`${h.url}/sub/${chanPath(channel)}`);
