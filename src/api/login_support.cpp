@@ -65,29 +65,62 @@ std::string string_member(const boost::json::object& body, std::string_view key)
   return std::string(it->value().as_string());
 }
 
-std::optional<Caller> authenticate(HttpSession& session, const Request& request) {
-  auto& accounts = login_of(session).accounts;
-  if (auto token = cookie_value(request, session_cookie)) {
-    if (auto found = accounts.find(login::TokenKind::session, *token)) {
-      return Caller{found->subject, *token, found->csrf, true};
-    }
-  }
-  if (auto bearer = bearer_token(request)) {
-    std::string token(*bearer);
-    if (auto found = accounts.find(login::TokenKind::access, token)) return Caller{found->subject, token, {}, false};
-  }
-  return std::nullopt;
+Error unavailable_error(const login::Refusal& refusal) { return Error{refusal.code, refusal.message}; }
+
+namespace {
+
+const Error not_signed_in{"unauthorized", "Not signed in."};
+
+// The holder of the access token of `Authorization: Bearer`, when no session cookie let the caller in.
+void authenticate_bearer(HttpSession& session, std::optional<std::string> token, CallerReply done) {
+  if (!token) return done(not_signed_in);
+  login_of(session).store->find(login::TokenKind::access, *token,
+                                [token = *token, done = std::move(done)](login::Answer<login::SessionInfo> found) {
+                                  if (auto* refusal = std::get_if<login::Refusal>(&found)) {
+                                    if (refusal->code == "unauthorized") return done(not_signed_in);
+                                    return done(unavailable_error(*refusal));
+                                  }
+                                  done(Caller{std::get<login::SessionInfo>(found).subject, token, {}, false});
+                                });
 }
 
-std::variant<Caller, Error> require_signed_in_browser(HttpSession& session, const Request& request) {
-  if (!origin_allowed(session, request)) return origin_refused(session, request);
+}  // namespace
+
+void authenticate(HttpSession& session, const Request& request, CallerReply done) {
+  auto bearer = bearer_token(request);
+  std::optional<std::string> access = bearer ? std::optional<std::string>(*bearer) : std::nullopt;
+  auto cookie = cookie_value(request, session_cookie);
+  if (!cookie) return authenticate_bearer(session, std::move(access), std::move(done));
+  login_of(session).store->find(login::TokenKind::session, *cookie,
+                                [self = session.shared_from_this(), token = *cookie, access = std::move(access),
+                                 done = std::move(done)](login::Answer<login::SessionInfo> found) mutable {
+                                  if (auto* info = std::get_if<login::SessionInfo>(&found)) {
+                                    return done(Caller{info->subject, token, info->csrf, true});
+                                  }
+                                  const auto& refusal = std::get<login::Refusal>(found);
+                                  if (refusal.code != "unauthorized") return done(unavailable_error(refusal));
+                                  authenticate_bearer(*self, std::move(access), std::move(done));
+                                });
+}
+
+void require_signed_in_browser(HttpSession& session, const Request& request, CallerReply done) {
+  if (!origin_allowed(session, request)) return done(origin_refused(session, request));
   auto token = cookie_value(request, session_cookie);
-  auto found = token ? login_of(session).accounts.find(login::TokenKind::session, *token) : std::nullopt;
-  if (!found) return Error{"unauthorized", "Sign in first."};
-  if (!login::equal_in_constant_time(std::string_view(request["X-Herald-CSRF"]), std::string_view(found->csrf))) {
-    return Error{"forbidden", "The X-Herald-CSRF header is missing or wrong (GET /me gives it)."};
-  }
-  return Caller{found->subject, *token, found->csrf, true};
+  if (!token) return done(Error{"unauthorized", "Sign in first."});
+  std::string csrf(request["X-Herald-CSRF"]);
+  login_of(session).store->find(
+      login::TokenKind::session, *token,
+      [token = *token, csrf, done = std::move(done)](login::Answer<login::SessionInfo> found) {
+        if (auto* refusal = std::get_if<login::Refusal>(&found)) {
+          if (refusal->code == "unauthorized") return done(Error{"unauthorized", "Sign in first."});
+          return done(unavailable_error(*refusal));
+        }
+        const auto& info = std::get<login::SessionInfo>(found);
+        if (!login::equal_in_constant_time(std::string_view(csrf), std::string_view(info.csrf))) {
+          return done(Error{"forbidden", "The X-Herald-CSRF header is missing or wrong (GET /me gives it)."});
+        }
+        done(Caller{info.subject, token, info.csrf, true});
+      });
 }
 
 Response rate_limited(const Request& request, unsigned retry_after_seconds, std::string_view limit,
@@ -110,8 +143,12 @@ Response refusal_response(const Request& request, const login::Refusal& refusal)
   std::string body = R"({"error":)" + json_quote(refusal.code) + R"(,"message":)" + json_quote(refusal.message);
   if (!refusal.extra.empty()) body += "," + refusal.extra;
   body += "}";
-  Response response = json_response(request, status_of(refusal.code), std::move(body));
+  auto status = status_of(refusal.code);
+  Response response = json_response(request, status, std::move(body));
   response.set(http::field::cache_control, "no-store");
+  if (status == http::status::service_unavailable) {
+    response.set(http::field::retry_after, std::to_string(std::max(refusal.retry_after, 1U)));
+  }
   return response;
 }
 

@@ -2,6 +2,7 @@
 // What the login and OAuth routes share: who is asking (session cookie, bearer token, CSRF, Origin),
 // where herald is reachable (for QR codes and verification URIs), and uniform refusals.
 #include <boost/json/object.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,11 +42,16 @@ struct Caller {
   std::string csrf;  // empty for bearer tokens
   bool by_cookie = false;
 };
-// The session cookie's or the `Authorization: Bearer` access token's holder.
-std::optional<Caller> authenticate(HttpSession& session, const Request& request);
+// Who is asking, or why they are not let in (the login store answers on the calling loop).
+using CallerReply = std::function<void(std::variant<Caller, Error>)>;
+// The session cookie's or the `Authorization: Bearer` access token's holder; else `unauthorized` (or
+// `login_unavailable` when the store cannot say).
+void authenticate(HttpSession& session, const Request& request, CallerReply done);
 // For state-changing calls from a signed-in browser: a session cookie, the CSRF header matching it,
 // and an allowed Origin. The Error says which is missing.
-std::variant<Caller, Error> require_signed_in_browser(HttpSession& session, const Request& request);
+void require_signed_in_browser(HttpSession& session, const Request& request, CallerReply done);
+// The store's `login_unavailable` as an Error (503, Retry-After).
+Error unavailable_error(const login::Refusal& refusal);
 
 // 429 with Retry-After, `{"error":"rate_limited","limit":<setting>,"message":<what> Try again in N seconds.}`:
 // `what` says in a person's words what was limited ("Too many codes tried: at most 10 a minute …").
@@ -53,7 +59,7 @@ Response rate_limited(const Request& request, unsigned retry_after_seconds, std:
                       std::string_view what);
 // The rate_limited answer of /login/start and /oauth/device_authorization (starts_per_minute per address).
 Response too_many_starts(const Request& request, unsigned retry_after_seconds, const login::LoginModule& login);
-// {"error":..,"message":..,<extra>} with the status of the code.
+// {"error":..,"message":..,<extra>} with the status of the code (and Retry-After on a 503).
 Response refusal_response(const Request& request, const login::Refusal& refusal);
 
 std::string client_ip(const HttpSession& session);

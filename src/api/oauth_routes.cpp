@@ -54,6 +54,17 @@ bool known_client(const login::LoginModule& login, const std::string& client_id)
   return false;
 }
 
+// 503 with RFC 6749's temporarily_unavailable: too many device codes waiting, or the login store away.
+Response temporarily_unavailable(const Request& request, std::string_view description) {
+  Response busy =
+      oauth_json(request, http::status::service_unavailable,
+                 R"({"error":"temporarily_unavailable","error_description":)" + json_quote(description) + "}");
+  busy.set(http::field::retry_after, "5");
+  return busy;
+}
+
+constexpr std::string_view store_away = "The login store is unreachable right now: try again in a moment.";
+
 void device_authorization(const SessionPtr& session, const Request& request) {
   auto& login = login_of(*session);
   auto form = form_body(request);
@@ -64,27 +75,38 @@ void device_authorization(const SessionPtr& session, const Request& request) {
     return session->send(oauth_error(request, "invalid_client", "This client_id is not registered."));
   }
   std::string ip = client_ip(*session);
-  if (auto wait = login.starts.take("ip:" + ip)) return session->send(too_many_starts(request, *wait, login));
-  login::Requester requester{
-      login::describe_user_agent(request[http::field::user_agent]) + " (" + client_id + ")", ip,
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count()};
-  auto made = login.requests.start(login::Flow::device, std::move(requester), client_id);
-  if (!made) {
-    Response busy =
-        oauth_json(request, http::status::service_unavailable,
-                   R"({"error":"temporarily_unavailable","error_description":"Too many device codes are waiting."})");
-    busy.set(http::field::retry_after, "5");
-    return session->send(std::move(busy));
-  }
-  const login::Started& started = *made;
-  std::string verification = base_url(*session, request) + "/device";
-  session->send(oauth_json(
-      request, http::status::ok,
-      R"({"device_code":)" + json_quote(started.poll_secret) + R"(,"user_code":)" + json_quote(started.user_code) +
-          R"(,"verification_uri":)" + json_quote(verification) + R"(,"verification_uri_complete":)" +
-          json_quote(verification + "?user_code=" + started.user_code) + R"(,"expires_in":)" +
-          std::to_string(started.expires_in) + R"(,"interval":)" + std::to_string(started.interval) + "}"));
+  auto held = std::make_shared<const Request>(request);
+  login.store->take(
+      login::Limit::starts, {"ip:" + ip}, [session, held, ip, client_id](login::Answer<login::Done> taken) {
+        auto& login = login_of(*session);
+        const Request& request = *held;
+        if (auto* refusal = std::get_if<login::Refusal>(&taken)) {
+          if (refusal->code == "rate_limited")
+            return session->send(too_many_starts(request, refusal->retry_after, login));
+          return session->send(temporarily_unavailable(request, store_away));
+        }
+        login::Requester requester{
+            login::describe_user_agent(request[http::field::user_agent]) + " (" + client_id + ")", ip,
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count()};
+        login.store->start(
+            login::Flow::device, std::move(requester), client_id, [session, held](login::Answer<login::Started> made) {
+              const Request& request = *held;
+              if (auto* refusal = std::get_if<login::Refusal>(&made)) {
+                return session->send(temporarily_unavailable(
+                    request, refusal->code == "busy" ? "Too many device codes are waiting." : store_away));
+              }
+              const auto& started = std::get<login::Started>(made);
+              std::string verification = base_url(*session, request) + "/device";
+              session->send(oauth_json(request, http::status::ok,
+                                       R"({"device_code":)" + json_quote(started.poll_secret) + R"(,"user_code":)" +
+                                           json_quote(started.user_code) + R"(,"verification_uri":)" +
+                                           json_quote(verification) + R"(,"verification_uri_complete":)" +
+                                           json_quote(verification + "?user_code=" + started.user_code) +
+                                           R"(,"expires_in":)" + std::to_string(started.expires_in) +
+                                           R"(,"interval":)" + std::to_string(started.interval) + "}"));
+            });
+      });
 }
 
 void token(const SessionPtr& session, const Request& request) {
@@ -104,24 +126,28 @@ void token(const SessionPtr& session, const Request& request) {
   if (!known_client(login, client_id)) {
     return session->send(oauth_error(request, "invalid_client", "This client_id is not registered."));
   }
-  auto outcome = login.requests.poll_token(device_code, client_id, std::chrono::steady_clock::now());
-  if (auto* code = std::get_if<std::string>(&outcome)) {
-    static const std::map<std::string, std::string, std::less<>> descriptions = {
-        {"authorization_pending", "The user has not approved yet."},
-        {"slow_down", "Polling too fast: wait 5 seconds more between requests."},
-        {"access_denied", "The user denied the request."},
-        {"expired_token", "The device code has expired: start again."},
-        {"invalid_grant", "The device code is not valid (unknown, another client's, or already used)."},
-    };
-    auto it = descriptions.find(*code);
-    return session->send(oauth_error(request, *code, it == descriptions.end() ? "" : it->second));
-  }
-  const std::string& subject = std::get<login::TokenGrant>(outcome).subject;
-  login::Issued issued = login.accounts.issue(login::TokenKind::access, subject, login.config.access_token_ttl_seconds);
-  session->send(oauth_json(request, http::status::ok,
-                           R"({"access_token":)" + json_quote(issued.token) +
-                               R"(,"token_type":"Bearer","expires_in":)" +
-                               std::to_string(login.config.access_token_ttl_seconds) + "}"));
+  auto held = std::make_shared<const Request>(request);
+  login.store->poll_token(device_code, client_id, [session, held](login::Answer<login::Grant> outcome) {
+    const Request& request = *held;
+    if (auto* refusal = std::get_if<login::Refusal>(&outcome)) {
+      if (refusal->code == "login_unavailable") return session->send(temporarily_unavailable(request, store_away));
+      static const std::map<std::string, std::string, std::less<>> descriptions = {
+          {"authorization_pending", "The user has not approved yet."},
+          {"slow_down", "Polling too fast: wait 5 seconds more between requests."},
+          {"access_denied", "The user denied the request."},
+          {"expired_token", "The device code has expired: start again."},
+          {"invalid_grant", "The device code is not valid (unknown, another client's, or already used)."},
+      };
+      auto it = descriptions.find(refusal->code);
+      return session->send(oauth_error(request, refusal->code, it == descriptions.end() ? "" : it->second));
+    }
+    auto& login = login_of(*session);
+    const auto& grant = std::get<login::Grant>(outcome);
+    session->send(oauth_json(request, http::status::ok,
+                             R"({"access_token":)" + json_quote(grant.issued.token) +
+                                 R"(,"token_type":"Bearer","expires_in":)" +
+                                 std::to_string(login.config.access_token_ttl_seconds) + "}"));
+  });
 }
 
 void metadata(const SessionPtr& session, const Request& request) {

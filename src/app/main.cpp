@@ -1,13 +1,17 @@
 // herald: one channel, heard four ways. `herald serve` runs the server; `herald users` manages the
-// built-in login accounts; `herald --version` says which.
+// built-in login accounts (in the login store the server uses); `herald --version` says which.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
+#include <future>
 #include <iostream>
 
 #include "app/server.hpp"
 #include "config/config.hpp"
-#include "login/accounts.hpp"
+#include "login/login_module.hpp"
+#include "login/memory_login_store.hpp"
+#include "login/passwords.hpp"
+#include "login/redis_login_store.hpp"
 
 namespace {
 
@@ -19,28 +23,86 @@ void setup_logging(const std::string& level) {
   spdlog::flush_on(spdlog::level::info);
 }
 
-// `herald users add NAME` / `herald users list`, on the database the config names.
+// The accounts `herald users` manages: the login store the server of this config uses (Redis with
+// broker = "redis", so every node sees the change; else the SQLite file login.database).
+struct AccountStore {
+  std::unique_ptr<herald::login::LoginStore> store;
+  std::string where;
+};
+
+AccountStore open_accounts(const herald::Config& config) {
+  herald::login::Settings settings = herald::login::settings_of(config.login);
+  if (config.broker == "redis") {
+    herald::RedisOptions options = herald::redis_options(config.redis);
+    auto store = std::make_unique<herald::login::RedisLoginStore>(options, settings, herald::HistoryLimits{});
+    if (!store->wait_connected(options.connect_timeout + std::chrono::seconds(1))) {
+      throw std::runtime_error("cannot reach Redis at " + options.host + ":" + std::to_string(options.port));
+    }
+    return {std::move(store), "Redis at " + options.host + ":" + std::to_string(options.port)};
+  }
+  return {std::make_unique<herald::login::MemoryLoginStore>(
+              settings, [](herald::login::Event) {}, config.login.database),
+          config.login.database};
+}
+
+// Waits for the store's answer to `call` (this thread runs no event loop: the answer comes from the store's
+// own thread, or at once). A refusal is thrown.
+template <typename T>
+T wait_for(const std::function<void(herald::login::Reply<T>)>& call) {
+  std::promise<herald::login::Answer<T>> promise;
+  call([&promise](herald::login::Answer<T> answer) { promise.set_value(std::move(answer)); });
+  auto answer = promise.get_future().get();
+  if (auto* refusal = std::get_if<herald::login::Refusal>(&answer)) throw std::runtime_error(refusal->message);
+  return std::get<T>(std::move(answer));
+}
+
+std::string read_password(std::string password, bool password_stdin) {
+  if (password_stdin) std::getline(std::cin, password);
+  return password;
+}
+
+// `herald users add|list|remove|passwd`, on the accounts of the config's store.
 int run_users(const std::string& config_path, const std::string& action, const std::string& name, std::string password,
               bool password_stdin, bool if_missing) {
+  using herald::login::Reply;
   try {
     herald::Config config;
     if (!config_path.empty()) config = herald::load_config(config_path);
-    herald::login::Accounts accounts(config.login.database);
+    AccountStore accounts = open_accounts(config);
+    auto& store = *accounts.store;
     if (action == "list") {
-      for (const auto& user : accounts.users()) std::cout << user << "\n";
+      auto names = wait_for<std::vector<std::string>>([&](Reply<std::vector<std::string>> done) { store.users(done); });
+      for (const auto& user : names) std::cout << user << "\n";
       return 0;
     }
-    if (password_stdin) std::getline(std::cin, password);
+    if (action == "remove") {
+      if (!wait_for<bool>([&](Reply<bool> done) { store.remove_user(name, done); })) {
+        std::cerr << "herald: no user '" << name << "'\n";
+        return 1;
+      }
+      std::cout << "removed user " << name << " from " << accounts.where << " (and ended their sessions)\n";
+      return 0;
+    }
+    password = read_password(std::move(password), password_stdin);
     if (password.empty()) {
       std::cerr << "herald: give the password with --password or --password-stdin\n";
       return 2;
     }
-    if (!accounts.add_user(name, password)) {
+    std::string hash = herald::login::hash_password(password);
+    if (action == "passwd") {
+      if (!wait_for<bool>([&](Reply<bool> done) { store.set_password(name, hash, done); })) {
+        std::cerr << "herald: no user '" << name << "'\n";
+        return 1;
+      }
+      std::cout << "changed the password of " << name << " in " << accounts.where << " (and ended their sessions)\n";
+      return 0;
+    }
+    if (!wait_for<bool>([&](Reply<bool> done) { store.add_user(name, hash, done); })) {
       if (if_missing) return 0;
       std::cerr << "herald: user '" << name << "' already exists\n";
       return 1;
     }
-    std::cout << "added user " << name << " to " << config.login.database << "\n";
+    std::cout << "added user " << name << " to " << accounts.where << "\n";
     return 0;
   } catch (const std::exception& error) {
     std::cerr << "herald: " << error.what() << "\n";
@@ -68,7 +130,9 @@ int main(int argc, char** argv) {
   users->require_subcommand(1);
   std::string users_config, user_name, password;
   bool password_stdin = false, if_missing = false;
-  users->add_option("--config", users_config, "TOML file naming the login database (login.database)")
+  users
+      ->add_option("--config", users_config,
+                   "TOML file naming the login store (login.database; with broker = \"redis\", [redis])")
       ->check(CLI::ExistingFile);
   auto* add = users->add_subcommand("add", "Add an account (its password is stored as an Argon2id hash)");
   add->add_option("name", user_name, "Account name")->required();
@@ -76,13 +140,21 @@ int main(int argc, char** argv) {
   add->add_flag("--password-stdin", password_stdin, "Read the password from the first line of standard input");
   add->add_flag("--if-missing", if_missing, "Succeed without change when the account exists");
   auto* list = users->add_subcommand("list", "List the accounts");
-  add->fallthrough();
-  list->fallthrough();
+  auto* remove = users->add_subcommand("remove", "Remove an account and end its sessions");
+  remove->add_option("name", user_name, "Account name")->required();
+  auto* passwd = users->add_subcommand("passwd", "Set an account's password and end its sessions");
+  passwd->add_option("name", user_name, "Account name")->required();
+  passwd->add_option("--password", password,
+                     "The new password (visible to other local users: prefer --password-stdin)");
+  passwd->add_flag("--password-stdin", password_stdin, "Read the new password from the first line of standard input");
+  for (auto* command : {add, list, remove, passwd}) command->fallthrough();
 
   CLI11_PARSE(app, argc, argv);
 
   if (users->parsed()) {
-    return run_users(users_config, list->parsed() ? "list" : "add", user_name, password, password_stdin, if_missing);
+    setup_logging("warn");  // on stderr: standard output is the command's answer (`users list`)
+    std::string action = list->parsed() ? "list" : remove->parsed() ? "remove" : passwd->parsed() ? "passwd" : "add";
+    return run_users(users_config, action, user_name, password, password_stdin, if_missing);
   }
 
   herald::Config config;

@@ -9,7 +9,7 @@
 #include "core/subscriber_counts.hpp"
 #include "http/connection_gate.hpp"
 #include "http/event_loops.hpp"
-#include "login/login_requests.hpp"
+#include "login/login_store.hpp"
 
 namespace herald {
 namespace {
@@ -47,7 +47,7 @@ MetricsSnapshot collect_metrics(const MetricsSources& sources, std::size_t top) 
   snapshot.connections_refused = {{"too_many_connections", sources.gate.refused_full()},
                                   {"too_many_from_address", sources.gate.refused_address()}};
   snapshot.published = sources.published.published();
-  if (const login::LoginRequests* login = sources.login) {
+  if (const login::LoginStore* login = sources.login) {
     using login::State;
     snapshot.login_enabled = true;
     snapshot.login_started = {{"qr", login->started(login::Flow::qr)}, {"device", login->started(login::Flow::device)}};

@@ -17,7 +17,7 @@ class EventLoops;
 class SubscriberCounts;
 class ConnectionGate;
 namespace login {
-class LoginRequests;
+class LoginStore;
 }
 
 // The broker the API publishes through: the same broker, counting what it accepted.
@@ -55,7 +55,7 @@ struct MetricsSources {
   EventLoops& loops;
   SubscriberCounts& counts;
   const ConnectionGate& gate;
-  const login::LoginRequests* login;  // null when login is disabled
+  const login::LoginStore* login;  // null when login is disabled
   const CountingBroker& published;
   std::string broker;  // "memory" or "redis"
   std::function<bool()> broker_up;

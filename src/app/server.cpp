@@ -14,6 +14,8 @@
 #include "http/event_loops.hpp"
 #include "http/listener.hpp"
 #include "login/login_module.hpp"
+#include "login/memory_login_store.hpp"
+#include "login/redis_login_store.hpp"
 #include "presence/presence.hpp"
 
 namespace herald {
@@ -58,18 +60,14 @@ void drain_then_stop(asio::steady_timer& timer, EventLoops& loops, const ServerC
   });
 }
 
-// Expires login requests and rotates their QR codes (pushing each change to the waiting screen), and
-// now and then forgets idle rate-limit buckets and expired sessions.
-void schedule_login_tick(asio::steady_timer& timer, login::LoginModule& login, unsigned ticks = 0) {
+// Expires login requests and rotates their QR codes (pushing each change to the waiting screen); the
+// memory store now and then also forgets idle rate-limit buckets and expired sessions.
+void schedule_login_tick(asio::steady_timer& timer, login::LoginModule& login) {
   timer.expires_after(login_tick_interval);
-  timer.async_wait([&timer, &login, ticks](error_code ec) {
+  timer.async_wait([&timer, &login](error_code ec) {
     if (ec) return;
-    login.requests.tick(std::chrono::steady_clock::now());
-    if (ticks % 60 == 59) {
-      for (auto* limiter : {&login.starts, &login.code_attempts, &login.prompts, &login.signins}) limiter->sweep();
-      login.accounts.purge_expired();
-    }
-    schedule_login_tick(timer, login, ticks + 1);
+    login.store->tick();
+    schedule_login_tick(timer, login);
   });
 }
 
@@ -118,6 +116,26 @@ std::string node_feed_channel() {
   return fmt::format("_metrics:{:08x}{:08x}", random(), random());
 }
 
+// The login's store: in memory (and SQLite) on one node; in Redis, shared by every node, with the Redis broker.
+// Events of the memory store go through the broker as publishes; the Redis store publishes them itself.
+std::unique_ptr<login::LoginStore> make_login_store(const Config& config, Broker& broker) {
+  login::Settings settings = login::settings_of(config.login);
+  if (config.broker == "redis") {
+    return std::make_unique<login::RedisLoginStore>(redis_options(config.redis), settings,
+                                                    config.namespaces.for_channel(login::events_channel("x")).history);
+  }
+  auto sink = [&broker, &config](login::Event event) {
+    auto made = make_publish_request(std::move(event.channel), std::move(event.name), std::move(event.data), true,
+                                     config.limits.max_payload_bytes);
+    if (auto* request = std::get_if<PublishRequest>(&made)) {
+      broker.publish(std::move(*request), [](const auto&) {});
+    } else {
+      spdlog::error("login: an event could not be published: {}", std::get<Error>(made).message);
+    }
+  };
+  return std::make_unique<login::MemoryLoginStore>(settings, std::move(sink), config.login.database);
+}
+
 }  // namespace
 
 int run_server(const Config& given) {
@@ -143,22 +161,17 @@ int run_server(const Config& given) {
   // The API and the login publish through the counting broker; the dashboard feed does not count itself.
   CountingBroker broker(*owned_broker);
   std::unique_ptr<login::LoginModule> login;
+  login::RedisLoginStore* redis_login = nullptr;
   asio::thread_pool blocking(1);  // password hashing, away from the event loops
   if (config.login.enabled) {
     try {
-      login = std::make_unique<login::LoginModule>(config.login, [&broker, &config](login::Event event) {
-        auto made = make_publish_request(std::move(event.channel), std::move(event.name), std::move(event.data), true,
-                                         config.limits.max_payload_bytes);
-        if (auto* request = std::get_if<PublishRequest>(&made)) {
-          broker.publish(std::move(*request), [](const auto&) {});
-        } else {
-          spdlog::error("login: an event could not be published: {}", std::get<Error>(made).message);
-        }
-      });
+      login =
+          std::make_unique<login::LoginModule>(login::LoginModule{config.login, make_login_store(config, broker), {}});
     } catch (const std::exception& error) {
       spdlog::critical("login: {}", error.what());
       return 1;
     }
+    redis_login = dynamic_cast<login::RedisLoginStore*>(login->store.get());
     login->run_blocking = [&blocking](std::function<void()> work) { asio::post(blocking, std::move(work)); };
   }
   std::unique_ptr<RateLimiter> publish_rate;
@@ -206,9 +219,9 @@ int run_server(const Config& given) {
   broker.set_sink([&loops](const MessagePtr& message) { loops.dispatch(message); });
 
   auto broker_up = [redis] { return redis == nullptr || redis->connected(); };
-  login::LoginRequests* login_requests = login ? &login->requests : nullptr;
+  const login::LoginStore* login_store = login ? login->store.get() : nullptr;
   auto listed = [&config](const std::string& channel) { return !config.namespaces.for_channel(channel).internal; };
-  MetricsSources metric_sources{loops, counts, *gate, login_requests, broker, config.broker, broker_up, listed};
+  MetricsSources metric_sources{loops, counts, *gate, login_store, broker, config.broker, broker_up, listed};
   std::optional<DashboardFeed> feed;
   if (config.metrics.enabled) {
     context.metrics_text = [&metric_sources] { return render_prometheus(collect_metrics(metric_sources)); };
@@ -266,7 +279,8 @@ int run_server(const Config& given) {
 
   loops.run();
   blocking.join();
-  // The Redis broker's thread posts answers to the loops: end it while they still exist.
+  // The Redis broker's and login store's threads post answers to the loops: end them while they still exist.
+  if (redis_login != nullptr) redis_login->stop();
   if (redis != nullptr) redis->stop();
   spdlog::info("shutdown: done");
   return 0;

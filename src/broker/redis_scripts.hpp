@@ -41,21 +41,24 @@ local function history(meta, stream, fresh)
   end
   return hid, tonumber(redis.call('HGET', meta, 's'))
 end
+-- Appends a message to the channel's history and notifies every node, in one step (the publish script;
+-- the login's transition scripts publish their events with it too). Returns {history id, seq, time_ms}.
+local function append(meta, stream, pubsub, fresh, max, age, event, data, j)
+  local now = now_ms()
+  local hid = history(meta, stream, fresh)
+  local seq = redis.call('HINCRBY', meta, 's', 1)
+  redis.call('XADD', stream, 'MAXLEN', max, '0-' .. seq, 't', now, 'e', event, 'd', data, 'j', j)
+  trim_age(stream, now - age)
+  keep_for(meta, stream, age)
+  redis.call('PUBLISH', pubsub, hid .. ' ' .. seq .. ' ' .. now .. ' ' .. j .. ' ' .. #event .. '\n' .. event .. data)
+  return {hid, seq, now}
+end
 )lua";
 
 // KEYS: meta, stream. ARGV: pubsub channel, fresh history id, max messages, max age ms, event, data, j.
 // Returns {history id, seq, time_ms}.
 inline constexpr const char* publish = R"lua(
-local now = now_ms()
-local age = tonumber(ARGV[4])
-local hid = history(KEYS[1], KEYS[2], ARGV[2])
-local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], '0-' .. seq, 't', now, 'e', ARGV[5], 'd', ARGV[6], 'j', ARGV[7])
-trim_age(KEYS[2], now - age)
-keep_for(KEYS[1], KEYS[2], age)
-redis.call('PUBLISH', ARGV[1], hid .. ' ' .. seq .. ' ' .. now .. ' ' .. ARGV[7] .. ' ' .. #ARGV[5] .. '\n' ..
-  ARGV[5] .. ARGV[6])
-return {hid, seq, now}
+return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7])
 )lua";
 
 // KEYS: meta, stream. ARGV: max messages, max age ms, mode ("now", "last", "since"), N for "last" or the

@@ -18,10 +18,10 @@ RateLimiter::Bucket& RateLimiter::refill(const std::string& key, Clock::time_poi
 }
 
 std::optional<unsigned> RateLimiter::take(const std::string& key, Clock::time_point now) {
-  return take_all({key}, now);
+  return take_all(std::span(&key, 1), now);
 }
 
-std::optional<unsigned> RateLimiter::take_all(std::initializer_list<std::string> keys, Clock::time_point now) {
+std::optional<unsigned> RateLimiter::take_all(std::span<const std::string> keys, Clock::time_point now) {
   if (count_ == 0) return static_cast<unsigned>(window_seconds_);  // a limit of zero refuses everything
   std::lock_guard lock(mutex_);
   std::vector<Bucket*> buckets;

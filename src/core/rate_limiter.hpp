@@ -5,6 +5,7 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 
@@ -20,7 +21,7 @@ class RateLimiter {
   // Takes one token for `key`. nullopt: allowed. Otherwise: whole seconds to wait (for Retry-After).
   std::optional<unsigned> take(const std::string& key, Clock::time_point now = Clock::now());
   // Takes one token from each key, or none when any is empty (the longest wait is returned).
-  std::optional<unsigned> take_all(std::initializer_list<std::string> keys, Clock::time_point now = Clock::now());
+  std::optional<unsigned> take_all(std::span<const std::string> keys, Clock::time_point now = Clock::now());
   // Drops buckets that have refilled completely (they hold no information).
   void sweep(Clock::time_point now = Clock::now());
 

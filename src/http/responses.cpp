@@ -48,6 +48,7 @@ http::status status_of(const std::string& error_code) {
       {"token_expired", http::status::unauthorized},
       {"bad_credentials", http::status::unauthorized},
       {"broker_unavailable", http::status::service_unavailable},
+      {"login_unavailable", http::status::service_unavailable},
       {"bad_presence", http::status::bad_request},
       {"presence_off", http::status::bad_request},
       {"too_many_from_address", http::status::too_many_requests},

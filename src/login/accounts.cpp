@@ -1,6 +1,5 @@
 #include "login/accounts.hpp"
 
-#include <sodium.h>
 #include <sqlite3.h>
 
 #include <chrono>
@@ -91,17 +90,36 @@ void Accounts::exec(const char* sql) {
   }
 }
 
-bool Accounts::add_user(const std::string& name, const std::string& password) {
-  if (name.empty() || password.empty()) throw std::invalid_argument("a user needs a name and a password");
-  char hash[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str(hash, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-    throw std::runtime_error("out of memory while hashing a password");
-  }
+bool Accounts::add_user(const std::string& name, const std::string& password_hash) {
+  if (name.empty() || password_hash.empty()) throw std::invalid_argument("a user needs a name and a password");
   std::lock_guard lock(mutex_);
   Statement insert(db_, "INSERT OR IGNORE INTO users (name, password_hash, created) VALUES (?, ?, ?)");
-  insert.bind(1, name).bind(2, std::string(hash)).bind(3, now_seconds()).step();
+  insert.bind(1, name).bind(2, password_hash).bind(3, now_seconds()).step();
   return insert.changes() == 1;
+}
+
+bool Accounts::set_password(const std::string& name, const std::string& password_hash) {
+  if (password_hash.empty()) throw std::invalid_argument("a user needs a password");
+  std::lock_guard lock(mutex_);
+  Statement update(db_, "UPDATE users SET password_hash = ? WHERE name = ?");
+  update.bind(1, password_hash).bind(2, name).step();
+  if (update.changes() != 1) return false;
+  revoke_subject_locked(name);
+  return true;
+}
+
+bool Accounts::remove_user(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Statement remove(db_, "DELETE FROM users WHERE name = ?");
+  remove.bind(1, name).step();
+  if (remove.changes() != 1) return false;
+  revoke_subject_locked(name);
+  return true;
+}
+
+void Accounts::revoke_subject_locked(const std::string& subject) {
+  Statement remove(db_, "DELETE FROM tokens WHERE subject = ?");
+  remove.bind(1, subject).step();
 }
 
 std::vector<std::string> Accounts::users() {
@@ -112,27 +130,11 @@ std::vector<std::string> Accounts::users() {
   return names;
 }
 
-bool Accounts::check_password(const std::string& name, const std::string& password) {
-  std::string stored;
-  {
-    std::lock_guard lock(mutex_);
-    Statement select(db_, "SELECT password_hash FROM users WHERE name = ?");
-    select.bind(1, name);
-    if (select.step()) stored = select.text(0);
-  }
-  if (stored.empty()) {
-    // Verify against a hash of nothing, so an unknown name costs what a wrong password does.
-    static const std::string decoy = [] {
-      char hash[crypto_pwhash_STRBYTES];
-      if (crypto_pwhash_str(hash, "", 0, crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-        throw std::runtime_error("out of memory while hashing a password");
-      }
-      return std::string(hash);
-    }();
-    [[maybe_unused]] int ignored = crypto_pwhash_str_verify(decoy.c_str(), password.data(), password.size());
-    return false;
-  }
-  return crypto_pwhash_str_verify(stored.c_str(), password.data(), password.size()) == 0;
+std::string Accounts::password_hash(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Statement select(db_, "SELECT password_hash FROM users WHERE name = ?");
+  select.bind(1, name);
+  return select.step() ? select.text(0) : std::string();
 }
 
 Issued Accounts::issue(TokenKind kind, const std::string& subject, std::int64_t ttl_seconds) {

@@ -1,8 +1,8 @@
 #pragma once
-// Accounts and sessions, kept in SQLite so they survive a restart.
+// Accounts and sessions of one node, kept in SQLite so they survive a restart (MemoryLoginStore's; with
+// Redis they live in Redis, redis_login_store.hpp).
 //
-// Passwords are Argon2id hashes (libsodium crypto_pwhash_str, interactive limits): checking one takes
-// tens of milliseconds on purpose, so callers run check_password() off the event loops. Session and
+// Passwords arrive as Argon2id hashes (login/passwords.hpp): nothing here sees a password. Session and
 // access tokens are 256-bit random strings; only their SHA-256 digests are stored.
 #include <cstdint>
 #include <mutex>
@@ -10,21 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "login/login_store.hpp"
+
 struct sqlite3;
 
 namespace herald::login {
-
-enum class TokenKind { session, access };
-
-struct Issued {
-  std::string token;  // given to the client once, never stored
-  std::string csrf;   // for cookie sessions: the value state-changing requests must echo
-};
-
-struct SessionInfo {
-  std::string subject;  // the account name, or an external user id approved server-to-server
-  std::string csrf;
-};
 
 class Accounts {
  public:
@@ -34,11 +24,15 @@ class Accounts {
   Accounts(const Accounts&) = delete;
   Accounts& operator=(const Accounts&) = delete;
 
-  // False when the name is taken. Throws std::invalid_argument for an empty name or password.
-  bool add_user(const std::string& name, const std::string& password);
+  // False when the name is taken. Throws std::invalid_argument for an empty name or hash.
+  bool add_user(const std::string& name, const std::string& password_hash);
+  // False when there is no such account. Ends the account's sessions and access tokens.
+  bool set_password(const std::string& name, const std::string& password_hash);
+  // False when there is no such account. Ends the account's sessions and access tokens.
+  bool remove_user(const std::string& name);
   std::vector<std::string> users();
-  // The same work whether or not the account exists, so timing does not reveal names.
-  bool check_password(const std::string& name, const std::string& password);
+  // "" when there is no such account.
+  std::string password_hash(const std::string& name);
 
   Issued issue(TokenKind kind, const std::string& subject, std::int64_t ttl_seconds);
   std::optional<SessionInfo> find(TokenKind kind, const std::string& token);
@@ -47,6 +41,7 @@ class Accounts {
 
  private:
   void exec(const char* sql);
+  void revoke_subject_locked(const std::string& subject);
 
   std::mutex mutex_;  // one connection, shared by every event loop
   sqlite3* db_ = nullptr;

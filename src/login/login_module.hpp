@@ -1,12 +1,12 @@
 #pragma once
-// Everything the login routes use, made once by the app: the login requests, the account store, the
-// rate limits, and a way to run slow work (password hashing) away from the event loops.
+// Everything the login routes use, made once by the app: the login store (login_store.hpp: requests, rate
+// limits, accounts and tokens; in memory and SQLite on one node, in Redis with broker = "redis") and a way
+// to run slow work (password hashing) away from the event loops.
 #include <functional>
+#include <memory>
 
 #include "config/config.hpp"
-#include "core/rate_limiter.hpp"
-#include "login/accounts.hpp"
-#include "login/login_requests.hpp"
+#include "login/login_store.hpp"
 
 namespace herald::login {
 
@@ -15,26 +15,23 @@ namespace herald::login {
 // owner out by guessing from other addresses.
 inline constexpr std::chrono::seconds max_signin_delay{5};
 
-struct LoginModule {
-  LoginModule(const LoginConfig& settings, EventSink sink)
-      : config(settings),
-        requests(Settings{std::chrono::seconds(settings.request_ttl_seconds),
-                          std::chrono::seconds(settings.poll_interval_seconds),
-                          std::chrono::seconds(settings.qr_rotate_seconds), settings.max_requests},
-                 std::move(sink)),
-        accounts(settings.database),
-        starts(settings.starts_per_minute),
-        code_attempts(settings.code_attempts_per_minute),
-        prompts(settings.prompts_per_minute),
-        signins(settings.signins_per_minute) {}
+// The store's settings from [login].
+inline Settings settings_of(const LoginConfig& config) {
+  return Settings{.ttl = std::chrono::seconds(config.request_ttl_seconds),
+                  .poll_interval = std::chrono::seconds(config.poll_interval_seconds),
+                  .qr_rotate = std::chrono::seconds(config.qr_rotate_seconds),
+                  .max_requests = config.max_requests,
+                  .session_ttl = std::chrono::seconds(config.session_ttl_seconds),
+                  .access_token_ttl = std::chrono::seconds(config.access_token_ttl_seconds),
+                  .limits = {.starts = config.starts_per_minute,
+                             .code_attempts = config.code_attempts_per_minute,
+                             .prompts = config.prompts_per_minute,
+                             .signins = config.signins_per_minute}};
+}
 
+struct LoginModule {
   const LoginConfig& config;
-  LoginRequests requests;
-  Accounts accounts;
-  RateLimiter starts;         // login starts and device authorizations, per IP
-  RateLimiter code_attempts;  // QR secrets and user codes tried, per account and per IP
-  RateLimiter prompts;        // approval prompts (good codes only), per account (against push-bombing)
-  RateLimiter signins;        // "ip:" refuses past the limit, "name:" only delays (max_signin_delay)
+  std::unique_ptr<LoginStore> store;
   std::function<void(std::function<void()>)> run_blocking;
 };
 

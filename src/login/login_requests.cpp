@@ -7,17 +7,10 @@
 namespace herald::login {
 namespace {
 
-// A phone that scanned just before a rotation may still use the previous QR secret this long.
-constexpr auto previous_qr_grace = std::chrono::seconds(15);
-
-bool is_final(State state) {
-  return state == State::denied || state == State::consumed || state == State::expired || state == State::cancelled;
-}
-
 std::string quote(std::string_view text) { return boost::json::serialize(boost::json::string_view(text)); }
 
-Refusal invalid_code() { return {"invalid_code", "This code is not valid or has expired.", {}}; }
-Refusal unauthorized() { return {"unauthorized", "This login request is unknown: start a new one.", {}}; }
+using refusals::invalid_code;
+using refusals::unauthorized;
 
 std::array<int, 3> numbers_around(int match) {
   std::array<int, 3> numbers{match, match, match};
@@ -36,28 +29,6 @@ std::array<int, 3> numbers_around(int match) {
 }
 
 }  // namespace
-
-std::string_view state_name(State state) {
-  switch (state) {
-    case State::pending:
-      return "pending";
-    case State::scanned:
-      return "scanned";
-    case State::approved:
-      return "approved";
-    case State::denied:
-      return "denied";
-    case State::consumed:
-      return "consumed";
-    case State::expired:
-      return "expired";
-    case State::cancelled:
-      return "cancelled";
-  }
-  return "unknown";
-}
-
-std::string events_channel(std::string_view id) { return "_login:" + std::string(id); }
 
 LoginRequests::LoginRequests(Settings settings, EventSink sink)
     : settings_(settings), sink_(std::move(sink)), qr_key_((init_secrets(), random_mac_key())) {}
@@ -106,7 +77,16 @@ LoginRequests::Entry* LoginRequests::by_poll_locked(const PollSecret& poll_secre
   if (it == by_poll_digest_.end()) return nullptr;
   Entry& entry = entries_.at(it->second);
   if (entry.flow != poll_secret.flow) return nullptr;  // another flow's secret: as if unknown
-  return equal_in_constant_time(entry.poll_digest, digest) ? &entry : nullptr;
+  return equal_in_constant_time(entry.poll_digest, digest) ? current_locked(&entry) : nullptr;
+}
+
+// A request whose time is up is expired by whoever finds it first (the tick, or a call), so no call ever
+// acts on it between its expiry and the next tick.
+LoginRequests::Entry* LoginRequests::current_locked(Entry* entry) {
+  if (entry != nullptr && !is_final(entry->state) && Clock::now() >= entry->expires_at) {
+    move_locked(*entry, State::expired);
+  }
+  return entry;
 }
 
 std::string LoginRequests::qr_secret_locked(const Entry& entry, std::uint64_t rotation) const {
@@ -129,7 +109,7 @@ LoginRequests::Entry* LoginRequests::by_qr_locked(const std::string& qr_secret, 
   bool current = rotation == entry.rotation;
   bool recent = rotation + 1 == entry.rotation && now - entry.rotated_at < previous_qr_grace;
   if (!current && !recent) return nullptr;
-  return equal_in_constant_time(qr_secret, qr_secret_locked(entry, rotation)) ? &entry : nullptr;
+  return equal_in_constant_time(qr_secret, qr_secret_locked(entry, rotation)) ? current_locked(&entry) : nullptr;
 }
 
 LoginRequests::Entry* LoginRequests::by_user_code_locked(const std::string& user_code) {
@@ -139,7 +119,7 @@ LoginRequests::Entry* LoginRequests::by_user_code_locked(const std::string& user
   auto it = by_user_code_digest_.find(digest_key(digest));
   if (it == by_user_code_digest_.end()) return nullptr;
   Entry& entry = entries_.at(it->second);
-  return equal_in_constant_time(entry.user_code_digest, digest) ? &entry : nullptr;
+  return equal_in_constant_time(entry.user_code_digest, digest) ? current_locked(&entry) : nullptr;
 }
 
 std::optional<Status> LoginRequests::status(const PollSecret& poll_secret) {
@@ -171,7 +151,7 @@ void LoginRequests::deny_locked(Entry& entry, std::string_view reason) {
 
 std::variant<Prompt, Refusal> LoginRequests::bind_locked(Entry& entry, const std::string& subject, bool needs_number,
                                                          const Admit& admit) {
-  if (admit && !admit()) return Refusal{"rate_limited", "Too many approval prompts for this account.", {}};
+  if (admit && !admit()) return refusals::too_many_prompts(0);
   if (entry.state == State::pending) {
     entry.subject = subject;
     entry.numbers = numbers_around(entry.match_number);
@@ -210,22 +190,18 @@ std::variant<State, Refusal> LoginRequests::decide(const std::string& id, const 
                                                    std::optional<int> number) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(id);
-  if (it == entries_.end() || it->second.state != State::scanned || it->second.subject != subject) {
-    return invalid_code();
-  }
-  Entry& entry = it->second;
+  Entry* found = current_locked(it == entries_.end() ? nullptr : &it->second);
+  if (found == nullptr || found->state != State::scanned || found->subject != subject) return invalid_code();
+  Entry& entry = *found;
   if (!approve) {
     deny_locked(entry, denied_by_user);
     return State::denied;
   }
   if (entry.needs_number) {
-    if (!number) return Refusal{"number_required", "Pick the number shown on the screen that is signing in.", {}};
+    if (!number) return refusals::number_required();
     if (*number != entry.match_number) {
       deny_locked(entry, denied_wrong_number);
-      return Refusal{"wrong_number",
-                     "That is not the number the other screen shows, so this sign-in was denied. Start again on "
-                     "that screen. If you did not start it yourself, someone may be trying to trick you.",
-                     R"("state":"denied")"};
+      return refusals::wrong_number();
     }
   }
   move_locked(entry, State::approved);
@@ -238,7 +214,7 @@ std::variant<State, Refusal> LoginRequests::decide_for(const Selector& which, co
   Entry* entry = nullptr;
   if (!which.id.empty()) {
     auto it = entries_.find(which.id);
-    entry = it == entries_.end() ? nullptr : &it->second;
+    entry = current_locked(it == entries_.end() ? nullptr : &it->second);
   } else if (!which.qr_secret.empty()) {
     entry = by_qr_locked(which.qr_secret, Clock::now());
   } else if (!which.user_code.empty()) {
@@ -267,12 +243,11 @@ std::variant<std::string, Refusal> LoginRequests::exchange(const std::string& sc
       return entry->subject;
     case State::pending:
     case State::scanned:
-      return Refusal{"not_approved", "The login has not been approved yet.",
-                     R"("state":")" + std::string(state_name(entry->state)) + "\""};
+      return refusals::not_approved(entry->state);
     case State::denied:
-      return Refusal{"access_denied", "The login was denied.", R"("reason":)" + quote(entry->deny_reason)};
+      return refusals::access_denied(entry->deny_reason);
     default:
-      return Refusal{"gone", "This login request is over: start a new one.", {}};
+      return refusals::gone();
   }
 }
 
@@ -280,7 +255,7 @@ std::variant<State, Refusal> LoginRequests::cancel(const std::string& screen_coo
   std::lock_guard lock(mutex_);
   Entry* entry = by_poll_locked({Flow::qr, screen_cookie});
   if (!entry) return unauthorized();
-  if (is_final(entry->state)) return Refusal{"gone", "This login request is over: start a new one.", {}};
+  if (is_final(entry->state)) return refusals::gone();
   move_locked(*entry, State::cancelled);
   return State::cancelled;
 }
@@ -341,35 +316,6 @@ void LoginRequests::tick(Clock::time_point now) {
 std::size_t LoginRequests::size() {
   std::lock_guard lock(mutex_);
   return entries_.size();
-}
-
-std::string mask_subject(std::string_view subject) {
-  if (subject.empty()) return "***";
-  // Keep the first UTF-8 character whole.
-  std::size_t length = 1;
-  while (length < subject.size() && (static_cast<unsigned char>(subject[length]) & 0xC0) == 0x80) ++length;
-  return std::string(subject.substr(0, length)) + "***";
-}
-
-std::string describe_user_agent(std::string_view ua) {
-  auto has = [&](std::string_view needle) { return ua.find(needle) != std::string_view::npos; };
-  std::string browser = has("Edg/")        ? "Edge"
-                        : has("OPR/")      ? "Opera"
-                        : has("Firefox/")  ? "Firefox"
-                        : has("Chrome/")   ? "Chrome"
-                        : has("Chromium/") ? "Chromium"
-                        : has("Safari/")   ? "Safari"
-                        : has("curl/")     ? "curl"
-                                           : "";
-  std::string system = has("Android")                 ? "Android"
-                       : has("iPhone") || has("iPad") ? "iOS"
-                       : has("Windows")               ? "Windows"
-                       : has("Mac OS X")              ? "macOS"
-                       : has("CrOS")                  ? "ChromeOS"
-                       : has("Linux")                 ? "Linux"
-                                                      : "";
-  if (browser.empty()) return system.empty() ? "an unknown client" : "a browser on " + system;
-  return system.empty() ? browser : browser + " on " + system;
 }
 
 }  // namespace herald::login

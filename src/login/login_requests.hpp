@@ -1,10 +1,10 @@
 #pragma once
-// The login request and its state machine, shared by QR login and the device authorization grant:
+// The login requests of one node, in memory: the state machine of login_store.hpp,
 //
 //   pending -> scanned -> approved -> consumed        (scanned -> denied)
 //   pending | scanned | approved -> expired | cancelled
 //
-// Every transition runs under one mutex and checks the state it starts from, so of two concurrent
+// with every transition under one mutex, checking the state it starts from, so of two concurrent
 // approvals or exchanges exactly one wins. Each transition the waiting screen should hear is published
 // (through the EventSink, still under the mutex, so events keep transition order) on the request's
 // channel; events carry the state and non-secret hints only.
@@ -14,8 +14,8 @@
 // recomputed to render the QR code and to check a scan, and it changes with every rotation. It shares
 // nothing with the poll secret, so a photographed QR code never opens the screen's events or session.
 //
-// Nothing here knows HTTP; a Redis-backed implementation can take this class's place behind the same
-// methods when several nodes must share login requests.
+// MemoryLoginStore puts this class behind the LoginStore contract; RedisLoginStore keeps the same
+// machine in Redis for several nodes.
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -28,27 +28,10 @@
 #include <unordered_map>
 #include <variant>
 
+#include "login/login_store.hpp"
 #include "login/secrets.hpp"
 
 namespace herald::login {
-
-enum class State { pending, scanned, approved, denied, consumed, expired, cancelled };
-std::string_view state_name(State state);
-
-enum class Flow { qr, device };
-
-struct Requester {
-  std::string browser;  // "Chrome on Linux"
-  std::string ip;
-  std::int64_t time_ms = 0;
-};
-
-struct Settings {
-  std::chrono::seconds ttl{300};
-  std::chrono::seconds poll_interval{5};
-  std::chrono::seconds qr_rotate{60};
-  std::size_t max_requests = 100000;  // kept at once (finished ones included): bounds memory under a flood
-};
 
 // One event for a waiting screen: published on `channel` with event name `name` and JSON `data`.
 struct Event {
@@ -58,75 +41,15 @@ struct Event {
 };
 using EventSink = std::function<void(Event)>;
 
-// Why a call was refused; `code` is one of: unauthorized, invalid_code, not_approved, access_denied, gone,
-// wrong_number, number_required, rate_limited. `extra` is further JSON members (`"state":"pending"`) or empty.
-struct Refusal {
-  std::string code;
-  std::string message;
-  std::string extra;
-};
-
-struct Started {
-  std::string id;
-  std::string poll_secret;  // the cookie, or the device_code
-  std::string qr_secret;
-  std::string user_code;  // formatted, XXXX-XXXX
-  int match_number = 0;
-  std::int64_t expires_in = 0;
-  std::int64_t interval = 0;
-};
-
-// Why a request was denied: the approver said no (on the phone, or an app for them), or the phone
-// picked a number the screen did not show — which a relayed (phished) QR code makes likely, so the
-// screen tells the two apart.
-inline constexpr std::string_view denied_by_user = "user";
-inline constexpr std::string_view denied_wrong_number = "wrong_number";
-
-struct Status {
-  std::string id;
-  State state;
-  Flow flow;
-  std::int64_t expires_in;
-  std::string reason;  // when denied: denied_by_user or denied_wrong_number
-};
-
-// The waiting side's proof and the flow that issued it. A QR screen's cookie opens only QR requests
-// and a device_code only device requests, so neither secret works at the other flow's endpoints (a
-// device code exchanged for a browser session, a screen's cookie for an access token).
-struct PollSecret {
-  Flow flow;
-  std::string value;
-};
-
 // Asked once a scanned or typed code is known good, just before the prompt is shown: false refuses
 // the call (`rate_limited`) and binds nothing. Runs under the requests' lock; it must not call back.
 using Admit = std::function<bool()>;
-
-// What the approving device is shown.
-struct Prompt {
-  std::string id;
-  Requester requester;
-  std::optional<std::array<int, 3>> numbers;  // none when the user typed the code (no number to match)
-  std::int64_t expires_in;
-};
 
 // RFC 8628 §3.5 outcomes of a token request: the subject to issue a token to, or an error code.
 struct TokenGrant {
   std::string subject;
 };
 using TokenOutcome = std::variant<TokenGrant, std::string>;
-
-// Which request a server-to-server approval means.
-struct Selector {
-  std::string id, qr_secret, user_code;
-};
-
-std::string events_channel(std::string_view id);
-
-// A finished or expired request is remembered this long past its expiry, so a late exchange or status hears
-// "gone" rather than "no such request"; its events channel keeps history as long. Short, because every
-// request started costs memory until then (a flood of starts levels off after ttl + this).
-inline constexpr std::chrono::seconds finished_kept_for{60};
 
 class LoginRequests {
  public:
@@ -192,6 +115,7 @@ class LoginRequests {
     std::optional<Clock::time_point> last_token_poll;
   };
 
+  Entry* current_locked(Entry* entry);
   Entry* by_poll_locked(const PollSecret& poll_secret);
   Entry* by_qr_locked(const std::string& qr_secret, Clock::time_point now);
   Entry* by_user_code_locked(const std::string& user_code);
@@ -214,10 +138,5 @@ class LoginRequests {
   std::array<std::atomic<std::uint64_t>, 2> started_{};
   std::array<std::atomic<std::uint64_t>, 7> entered_{};  // by State
 };
-
-// "alice" -> "a***": enough for the screen's owner to recognise the account, not to learn it.
-std::string mask_subject(std::string_view subject);
-// "Mozilla/5.0 (X11; Linux x86_64) ... Chrome/120 ..." -> "Chrome on Linux".
-std::string describe_user_agent(std::string_view user_agent);
 
 }  // namespace herald::login

@@ -8,7 +8,7 @@
 // turn a hang into a readable failure.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { publish, startHerald, uniq } from './lib/herald.mjs';
+import { publish, startBalanced, uniq } from './lib/herald.mjs';
 import { launchBrowser, openDevice } from './lib/browser.mjs';
 
 const ALICE = { name: 'alice', password: 'pw' };
@@ -139,7 +139,7 @@ async function qrLogin(h, phone, transport, { expectTransport = transport } = {}
 // ---------------------------------------------------------------------------------------------
 
 it('the demo page still loads with the links to the login pages', async () => {
-  const h = await startHerald();
+  const h = await startBalanced();
   const dev = await openDevice(browser, h.url, { name: 'index' });
   try {
     await dev.page.goto('/');
@@ -158,7 +158,7 @@ it('the demo page still loads with the links to the login pages', async () => {
 describe('QR login in the browser', () => {
   let h, phone;
   before(async () => {
-    h = await startHerald({ users: [ALICE], login: LOGIN });
+    h = await startBalanced({ users: [ALICE], login: LOGIN });
     phone = await openDevice(browser, h.url, { name: 'phone' });
   });
   after(async () => {
@@ -496,7 +496,7 @@ describe('QR login in the browser', () => {
 describe('rate limits, said in words on the phone', () => {
   let h, phone;
   before(async () => {
-    h = await startHerald({ users: [ALICE], login: 'prompts_per_minute = 1\ncode_attempts_per_minute = 3' });
+    h = await startBalanced({ users: [ALICE], login: 'prompts_per_minute = 1\ncode_attempts_per_minute = 3' });
     phone = await openDevice(browser, h.url, { name: 'phone-limits' });
   });
   after(async () => {
@@ -537,7 +537,7 @@ describe('rate limits, said in words on the phone', () => {
 describe('QR rotation and expiry', () => {
   let h;
   before(async () => {
-    h = await startHerald({ users: [ALICE], login: `${LOGIN}\nqr_rotate_seconds = 1\nrequest_ttl_seconds = 4` });
+    h = await startBalanced({ users: [ALICE], login: `${LOGIN}\nqr_rotate_seconds = 1\nrequest_ttl_seconds = 4` });
   });
   after(() => h?.stop());
 
@@ -566,7 +566,7 @@ describe('QR rotation and expiry', () => {
 describe('auto falls back when WebSocket upgrades are refused', () => {
   let h, phone;
   before(async () => {
-    h = await startHerald({ users: [ALICE], login: LOGIN, config: '[transports]\nwebsocket = false\n' });
+    h = await startBalanced({ users: [ALICE], login: LOGIN, config: '[transports]\nwebsocket = false\n' });
     phone = await openDevice(browser, h.url, { name: 'phone' });
   });
   after(async () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { openSSE, openWS, request, startHerald } from './lib/herald.mjs';
+import { openSSE, openWS, request, startBalanced } from './lib/herald.mjs';
 import {
   Client,
   FOREIGN_ORIGIN,
@@ -80,7 +80,7 @@ function loginCookieClient(url, value) {
 describe('QR login', () => {
   let h;
   before(async () => {
-    h = await startHerald({
+    h = await startBalanced({
       users: [ALICE, BOB],
       config: LOGIN_KEY_CONFIG,
       login: `${NO_LIMITS}\nallowed_origins = ["https://app.example"]`,
@@ -654,7 +654,7 @@ describe('QR login', () => {
 describe('QR login: expiry, and one answer for every invalid code', () => {
   let h;
   before(async () => {
-    h = await startHerald({ users: [ALICE, BOB], login: `${NO_LIMITS}\nrequest_ttl_seconds = 2` });
+    h = await startBalanced({ users: [ALICE, BOB], login: `${NO_LIMITS}\nrequest_ttl_seconds = 2` });
   });
   after(() => h?.stop());
 
@@ -723,7 +723,7 @@ describe('behind a public URL', () => {
   const publicUrl = 'https://login.example';
   let h;
   before(async () => {
-    h = await startHerald({ users: [ALICE], login: `${NO_LIMITS}\npublic_url = "${publicUrl}"` });
+    h = await startBalanced({ users: [ALICE], login: `${NO_LIMITS}\npublic_url = "${publicUrl}"` });
   });
   after(() => h?.stop());
 
@@ -760,7 +760,7 @@ describe('behind a public URL', () => {
 describe('QR login: rotation', () => {
   let h;
   before(async () => {
-    h = await startHerald({ users: [ALICE], config: LOGIN_KEY_CONFIG, login: `${NO_LIMITS}\nqr_rotate_seconds = 1` });
+    h = await startBalanced({ users: [ALICE], config: LOGIN_KEY_CONFIG, login: `${NO_LIMITS}\nqr_rotate_seconds = 1` });
   });
   after(() => h?.stop());
 
@@ -795,7 +795,7 @@ describe('QR login: rate limits', () => {
   const servers = [];
   after(() => Promise.all(servers.map((s) => s.stop())));
   const start = async (login) => {
-    const s = await startHerald({ users: [ALICE], login });
+    const s = await startBalanced({ users: [ALICE], login });
     servers.push(s);
     return s;
   };
@@ -906,7 +906,7 @@ describe('server-to-server approval needs a key for _login, never an address', (
     });
 
   it('with no key configured, nobody approves, even from loopback', async () => {
-    const h = await startHerald({ login: NO_LIMITS });
+    const h = await startBalanced({ login: NO_LIMITS });
     servers.push(h);
     const { screen, start } = await startScreen(h.url);
     assertError(await approveWith(h, start, {}), 401, 'unauthorized', 'no key configured, loopback caller');
@@ -915,7 +915,7 @@ describe('server-to-server approval needs a key for _login, never an address', (
   });
 
   it('a key for every namespace ("*") is not a key for the login', async () => {
-    const h = await startHerald({
+    const h = await startBalanced({
       config: '[[publish_keys]]\nkey = "any-ns"\nnamespaces = ["*"]\n' + LOGIN_KEY_CONFIG,
       login: NO_LIMITS,
     });
@@ -927,7 +927,7 @@ describe('server-to-server approval needs a key for _login, never an address', (
   });
 
   it('refuses a missing or wrong publish_key, accepts the right one', async () => {
-    const h = await startHerald({ config: 'publish_key = "k"', login: NO_LIMITS });
+    const h = await startBalanced({ config: 'publish_key = "k"', login: NO_LIMITS });
     servers.push(h);
     const { screen, start } = await startScreen(h.url);
     const events = await listenAsScreen(screen, 'sse');
@@ -958,12 +958,12 @@ describe('accounts and sessions survive a restart', () => {
   });
 
   it('a session from before the restart still works, and so does signing in', async () => {
-    h = await startHerald({ dir, users: [ALICE] });
+    h = await startBalanced({ dir, users: [ALICE] });
     const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
     const token = phone.cookie('herald_session');
     await h.stop();
 
-    h = await startHerald({ dir });
+    h = await startBalanced({ dir });
     const me = await sessionClient(h.url, token).get('/me');
     assert.equal(me.status, 200, show(me));
     assert.equal(me.json.user, 'alice');

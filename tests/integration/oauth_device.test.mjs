@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as client from 'openid-client';
-import { openWS, request, startHerald } from './lib/herald.mjs';
+import { openWS, request, startBalanced } from './lib/herald.mjs';
 import { ALICE, Client, DEVICE_GRANT, LOGIN_KEY, LOGIN_KEY_CONFIG, NO_LIMITS, listen, madeUpSecret, phoneFor, postForm, show } from './lib/login.mjs';
 
 const INTERVAL_MS = 1000;
@@ -42,7 +42,7 @@ describe('device authorization grant', () => {
   };
 
   before(async () => {
-    h = await startHerald({
+    h = await startBalanced({
       users: [ALICE],
       config: LOGIN_KEY_CONFIG,
       login: `${NO_LIMITS}\npoll_interval_seconds = 1\noauth_clients = ["herald-cli", "other-cli"]`,
@@ -353,7 +353,7 @@ describe('device authorization grant', () => {
 describe('device authorization grant: expiry', () => {
   let h;
   before(async () => {
-    h = await startHerald({ users: [ALICE], login: `${NO_LIMITS}\npoll_interval_seconds = 1\nrequest_ttl_seconds = 2` });
+    h = await startBalanced({ users: [ALICE], login: `${NO_LIMITS}\npoll_interval_seconds = 1\nrequest_ttl_seconds = 2` });
   });
   after(() => h?.stop());
 

@@ -1,4 +1,4 @@
-// Accounts and sessions in SQLite, and the rate limiter.
+// Accounts and sessions in SQLite, password hashes, and the rate limiter.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -6,6 +6,7 @@
 
 #include "core/rate_limiter.hpp"
 #include "login/accounts.hpp"
+#include "login/passwords.hpp"
 
 namespace herald::login {
 namespace {
@@ -21,11 +22,11 @@ TEST(Accounts, PasswordsAndSessionsSurviveReopening) {
   std::string token;
   {
     Accounts accounts(path);
-    EXPECT_TRUE(accounts.add_user("alice", "correct horse"));
-    EXPECT_FALSE(accounts.add_user("alice", "again"));
-    EXPECT_TRUE(accounts.check_password("alice", "correct horse"));
-    EXPECT_FALSE(accounts.check_password("alice", "wrong"));
-    EXPECT_FALSE(accounts.check_password("nobody", "correct horse"));
+    EXPECT_TRUE(accounts.add_user("alice", hash_password("correct horse")));
+    EXPECT_FALSE(accounts.add_user("alice", hash_password("again")));
+    EXPECT_TRUE(verify_password(accounts.password_hash("alice"), "correct horse"));
+    EXPECT_FALSE(verify_password(accounts.password_hash("alice"), "wrong"));
+    EXPECT_FALSE(verify_password(accounts.password_hash("nobody"), "correct horse"));
     Issued issued = accounts.issue(TokenKind::session, "alice", 60);
     EXPECT_FALSE(issued.csrf.empty());
     token = issued.token;
@@ -50,6 +51,18 @@ TEST(Accounts, ExpiredTokensAreNotFound) {
   std::filesystem::remove(path);
 }
 
+// The stored hash is Argon2id, never the password; an unknown name (no hash) costs a check and fails.
+TEST(Passwords, HashesAreArgon2idAndAnEmptyHashNeverMatches) {
+  std::string hash = hash_password("correct horse");
+  EXPECT_TRUE(hash.starts_with("$argon2id$"));
+  EXPECT_EQ(hash.find("correct horse"), std::string::npos);
+  EXPECT_NE(hash_password("correct horse"), hash);  // salted
+  EXPECT_TRUE(verify_password(hash, "correct horse"));
+  EXPECT_FALSE(verify_password(hash, "correct horse "));
+  EXPECT_FALSE(verify_password("", ""));
+  EXPECT_THROW(hash_password(""), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace herald::login
 
@@ -71,7 +84,7 @@ TEST(RateLimiter, TakeAllTakesNothingWhenOneKeyIsEmpty) {
   RateLimiter limiter(1);
   auto now = RateLimiter::Clock::now();
   EXPECT_FALSE(limiter.take("account:a", now));
-  EXPECT_TRUE(limiter.take_all({"ip:1", "account:a"}, now));
+  EXPECT_TRUE(limiter.take_all(std::vector<std::string>{"ip:1", "account:a"}, now));
   EXPECT_FALSE(limiter.take("ip:1", now));  // untouched by the refused take_all
 }
 

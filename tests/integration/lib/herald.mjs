@@ -7,7 +7,7 @@
 
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -54,6 +54,9 @@ process.on('exit', () => {
  * The login database lives in the run's own temporary directory; `login` is TOML added to the
  * `[login]` table (so `config` must not open `[login]` itself), and `users` ([{name, password}]) are
  * created with `herald users add` before the server starts. `root` replaces the web root (web/).
+ * In the Redis pass each herald gets key prefix of its own in Redis (from its directory, so a restart in
+ * the same `dir` finds its accounts and sessions again) unless `redisPrefix` names one: nodes of one
+ * deployment share theirs (startBalanced).
  */
 export async function startHerald({
   config = '',
@@ -62,6 +65,7 @@ export async function startHerald({
   args = [],
   readyTimeoutMs = 10000,
   dir: keepDir,
+  redisPrefix,
   waitForBroker: waitForBrokerToo = true, // on Redis: resolve once it is connected
   root = webRoot,
   port: listenPort = 0, // a fixed port: a restarted herald comes back where its clients knew it
@@ -81,7 +85,7 @@ export async function startHerald({
   if (process.env.HERALD_TEST_BROKER === 'redis' && !/^broker\s*=/m.test(config)) {
     const redis = await sharedRedis();
     broker = 'broker = "redis"\n';
-    redisTable = `[redis]\nurl = "${redis.url}"\n`;
+    redisTable = `[redis]\nurl = "${redis.url}"\nkey_prefix = "${redisPrefix ?? `${path.basename(dir)}:`}"\n`;
   }
   // Tests publish from loopback without a key unless they say otherwise (the setting is off by default).
   const trust = /^(loopback_publish|publish_key)\s*=/m.test(config) ? '' : 'loopback_publish = true\n';
@@ -191,6 +195,46 @@ export async function waitForBroker(url, { timeoutMs = 10000 } = {}) {
     timeoutMs,
     what: `${url} to reach its broker`,
   });
+}
+
+/**
+ * The herald a test talks to as its clients would. One node; in the Redis pass (HERALD_TEST_BROKER=redis),
+ * two nodes on one Redis behind a balancer that sends every request and every WebSocket to a node picked
+ * at random (lib/balancer.mjs; the seed is printed): what one node does, two must do the same, with no
+ * stickiness. Takes startHerald's options (`users` are added through the first node only: the accounts
+ * are Redis's). Returns what startHerald does (url, wsUrl, port, stop(), logs()) plus `nodes` and `balancer`
+ * in the Redis pass.
+ */
+export async function startBalanced(options = {}) {
+  if (process.env.HERALD_TEST_BROKER !== 'redis' || /^broker\s*=/m.test(options.config ?? '')) {
+    return startHerald(options);
+  }
+  const dirs = options.dir ? [options.dir, path.join(options.dir, 'second-node')] : [undefined, undefined];
+  if (dirs[1]) await mkdir(dirs[1], { recursive: true });
+  const redisPrefix = `${options.dir ? path.basename(options.dir) : uniq('pair')}:`;
+  const first = await startHerald({ ...options, dir: dirs[0], redisPrefix });
+  let second;
+  try {
+    second = await startHerald({ ...options, users: [], dir: dirs[1], redisPrefix });
+  } catch (err) {
+    await first.stop();
+    throw err;
+  }
+  const { startBalancer } = await import('./balancer.mjs');
+  const balancer = await startBalancer([first, second]);
+  return {
+    url: balancer.url,
+    wsUrl: balancer.wsUrl,
+    port: balancer.port,
+    nodes: [first, second],
+    balancer,
+    logs: () => `${first.logs()}\n--- second node ---\n${second.logs()}`,
+    async stop() {
+      await Promise.all([first.stop(), second.stop()]);
+      closeClients(balancer.port);
+      await balancer.stop();
+    },
+  };
 }
 
 let redisOfThisProcess;
