@@ -45,6 +45,9 @@ class CountingBroker final : public Broker {
     inner_.presence_list(channel, limit, std::move(done));
   }
   std::uint64_t published() const { return published_.load(std::memory_order_relaxed); }
+  // Messages this node published without this broker: the Redis login store's events (its scripts
+  // publish them in the same step as the transition).
+  void count_published(std::uint64_t messages) { published_.fetch_add(messages, std::memory_order_relaxed); }
 
  private:
   Broker& inner_;

@@ -118,11 +118,12 @@ std::string node_feed_channel() {
 
 // The login's store: in memory (and SQLite) on one node; in Redis, shared by every node, with the Redis broker.
 // Events of the memory store go through the broker as publishes; the Redis store publishes them itself.
-std::unique_ptr<login::LoginStore> make_login_store(const Config& config, Broker& broker) {
+std::unique_ptr<login::LoginStore> make_login_store(const Config& config, CountingBroker& broker) {
   login::Settings settings = login::settings_of(config.login);
   if (config.broker == "redis") {
-    return std::make_unique<login::RedisLoginStore>(redis_options(config.redis), settings,
-                                                    config.namespaces.for_channel(login::events_channel("x")).history);
+    return std::make_unique<login::RedisLoginStore>(
+        redis_options(config.redis), settings, config.namespaces.for_channel(login::events_channel("x")).history,
+        [&broker](std::uint64_t events) { broker.count_published(events); });
   }
   auto sink = [&broker, &config](login::Event event) {
     auto made = make_publish_request(std::move(event.channel), std::move(event.name), std::move(event.data), true,

@@ -47,7 +47,7 @@ local entered = {}
 local emitted = 0
 
 local function reply(...)
-  return {table.concat(entered, ','), ...}
+  return {table.concat(entered, ','), emitted, ...}
 end
 
 -- Publishes an event on the request's channel, exactly as the broker publishes a message.

@@ -128,8 +128,13 @@ void answer(const Reply<T>& reply, const std::optional<std::vector<std::string>>
 
 }  // namespace
 
-RedisLoginStore::RedisLoginStore(RedisOptions options, const Settings& settings, HistoryLimits events)
-    : options_(options), settings_(settings), events_(events), link_(std::move(options), all_scripts(), "login") {
+RedisLoginStore::RedisLoginStore(RedisOptions options, const Settings& settings, HistoryLimits events,
+                                 std::function<void(std::uint64_t)> published)
+    : options_(options),
+      settings_(settings),
+      events_(events),
+      published_(std::move(published)),
+      link_(std::move(options), all_scripts(), "login") {
   init_secrets();
 }
 
@@ -155,7 +160,7 @@ void RedisLoginStore::call(Script script, std::vector<std::string> args, Handler
   link_.run_script(static_cast<std::size_t>(script), std::move(argv),
                    [this, script, handler = std::move(handler)](redisReply* reply) {
                      if (reply == nullptr) return handler(std::nullopt);
-                     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
+                     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3) {
                        spdlog::error("redis (login): script {} answered {}", static_cast<int>(script),
                                      redis_reply::text(reply));
                        return handler(std::nullopt);
@@ -168,8 +173,11 @@ void RedisLoginStore::call(Script script, std::vector<std::string> args, Handler
                        }
                        entered = comma == std::string_view::npos ? std::string_view() : entered.substr(comma + 1);
                      }
+                     if (auto events = redis_reply::number(reply->element[1]); events > 0 && published_) {
+                       published_(events);
+                     }
                      Fields fields;
-                     for (std::size_t i = 1; i < reply->elements; ++i) {
+                     for (std::size_t i = 2; i < reply->elements; ++i) {
                        const redisReply* element = reply->element[i];
                        fields.push_back(element->type == REDIS_REPLY_INTEGER ? std::to_string(element->integer)
                                                                              : std::string(redis_reply::text(element)));

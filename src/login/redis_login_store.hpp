@@ -27,8 +27,10 @@ namespace herald::login {
 
 class RedisLoginStore final : public LoginStore {
  public:
-  // `events`: the history limits of the _login namespace (the channels the events go to).
-  RedisLoginStore(RedisOptions options, const Settings& settings, HistoryLimits events);
+  // `events`: the history limits of the _login namespace (the channels the events go to). `published` is
+  // told how many events each call published (they are publishes this node made, for its metrics).
+  RedisLoginStore(RedisOptions options, const Settings& settings, HistoryLimits events,
+                  std::function<void(std::uint64_t)> published = {});
   ~RedisLoginStore() override;
 
   // Connected to Redis (readable from any thread); wait_connected() waits for it (for the command line).
@@ -119,6 +121,7 @@ class RedisLoginStore final : public LoginStore {
   RedisOptions options_;
   Settings settings_;
   HistoryLimits events_;
+  std::function<void(std::uint64_t)> published_;
   QrKey key_;  // the store thread's copy of the QR key
   std::array<std::atomic<std::uint64_t>, 2> started_{};
   std::array<std::atomic<std::uint64_t>, 7> entered_{};  // by State
