@@ -6,15 +6,17 @@
 // persistence) and herald processes; client and servers share the machine, so compare the two setups
 // with each other, not with other hosts.
 //
-//   node bench/quick/login_nodes.mjs [screens=300] [rounds=3]
-// (HERALD_BIN picks the binary; default build/herald)
+//   node bench/quick/login_nodes.mjs [screens=300] [rounds=3] [memory]
+// (HERALD_BIN picks the binary; default build/herald). A first round of each setup warms up and is not
+// counted. `memory` measures the one-node setup alone (to compare two builds of the memory store).
 import WebSocket from '../../tests/integration/node_modules/ws/index.js';
 import { startHerald } from '../../tests/integration/lib/herald.mjs';
 import { redisConfig, startRedis } from '../../tests/integration/lib/redis.mjs';
 
-const [screensArg = '300', roundsArg = '3'] = process.argv.slice(2);
+const [screensArg = '300', roundsArg = '3', only] = process.argv.slice(2);
 const screens = Number(screensArg);
 const rounds = Number(roundsArg);
+const memoryOnly = only === 'memory';
 const KEY = 'bench-login-key';
 const CONFIG = `[[publish_keys]]\nkey = "${KEY}"\nnamespaces = ["_login"]\n`;
 const LOGIN = 'starts_per_minute = 100000\nmax_requests = 1000000';
@@ -67,24 +69,29 @@ const show = (s) => `n=${s.n} p50 ${s.p50.toFixed(2)} ms, p90 ${s.p90.toFixed(2)
 
 const redis = await startRedis();
 const memory = await startHerald({ config: `broker = "memory"\n${CONFIG}`, login: LOGIN, args: ['--threads', '1'] });
-const a = await startHerald({ config: redisConfig(redis, CONFIG), login: LOGIN, args: ['--threads', '1'] });
-const b = await startHerald({ config: redisConfig(redis, CONFIG), login: LOGIN, args: ['--threads', '1'] });
+const a = memoryOnly ? memory : await startHerald({ config: redisConfig(redis, CONFIG), login: LOGIN, args: ['--threads', '1'] });
+const b = memoryOnly ? memory : await startHerald({ config: redisConfig(redis, CONFIG), login: LOGIN, args: ['--threads', '1'] });
 const results = { memory: [], redis: [] };
 try {
+  await measure(memory.url, memory.url); // warm-up, not counted
+  if (!memoryOnly) await measure(b.url, a.url);
   for (let round = 1; round <= rounds; round++) {
     const one = await measure(memory.url, memory.url);
-    const two = await measure(b.url, a.url);
     results.memory.push(...one);
-    results.redis.push(...two);
     console.log(`round ${round}: one node, memory store: ${show(summary(one))}`);
+    if (memoryOnly) continue;
+    const two = await measure(b.url, a.url);
+    results.redis.push(...two);
     console.log(`round ${round}: screen on B, approval on A (Redis): ${show(summary(two))}`);
   }
   const m = summary(results.memory);
-  const r = summary(results.redis);
   console.log(`all rounds: one node, memory store: ${show(m)}`);
-  console.log(`all rounds: two nodes on Redis: ${show(r)}`);
-  console.log(`ratio (two nodes / one node): p50 ${(r.p50 / m.p50).toFixed(2)}x, p99 ${(r.p99 / m.p99).toFixed(2)}x`);
+  if (!memoryOnly) {
+    const r = summary(results.redis);
+    console.log(`all rounds: two nodes on Redis: ${show(r)}`);
+    console.log(`ratio (two nodes / one node): p50 ${(r.p50 / m.p50).toFixed(2)}x, p99 ${(r.p99 / m.p99).toFixed(2)}x`);
+  }
 } finally {
-  await Promise.all([memory.stop(), a.stop(), b.stop()]);
+  await Promise.all([...new Set([memory, a, b])].map((h) => h.stop()));
   await redis.remove();
 }
