@@ -119,6 +119,13 @@ local function issue(digest, kind, subject, csrf, ttl)
   local owned = L .. 'ts:' .. subject
   redis.call('SADD', owned, digest)
   if redis.call('PTTL', owned) < ttl then redis.call('PEXPIRE', owned, ttl) end
+  -- Expired tokens leave their digests here: a few are looked at and forgotten each time, so a subject
+  -- signing in often does not grow the set without bound.
+  if redis.call('SCARD', owned) > 64 then
+    for _, old in ipairs(redis.call('SRANDMEMBER', owned, 16)) do
+      if redis.call('EXISTS', L .. 't:' .. old) == 0 then redis.call('SREM', owned, old) end
+    end
+  end
 end
 
 local function revoke_subject(subject)
