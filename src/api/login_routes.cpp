@@ -340,7 +340,8 @@ void open_session(const SessionPtr& session, const RequestPtr& request, const st
 
 // Checks the password (Argon2id takes tens of milliseconds on purpose: on the blocking pool, not on an
 // event loop), then answers on this connection's loop.
-void check_password(const SessionPtr& session, const RequestPtr& request, std::string name, std::string password) {
+void check_password(const SessionPtr& session, const RequestPtr& request, const std::string& name,
+                    std::string password) {
   login_of(*session).store->password_hash(
       name, [session, request, name, password = std::move(password)](Answer<std::string> stored) mutable {
         if (auto* refusal = std::get_if<Refusal>(&stored)) return send_refusal(session, *request, *refusal);
@@ -375,8 +376,9 @@ void signin(const SessionPtr& session, const RequestPtr& request) {
                                     per_minute(login.config.signins_per_minute, "for each address"));
           });
         }
+        std::string name_key = "name:" + name;  // before `name` moves into the continuation
         login.store->take(
-            Limit::signins, {"name:" + name},
+            Limit::signins, {std::move(name_key)},
             [session, request, name = std::move(name), password = std::move(password)](Answer<login::Done> taken) {
               std::chrono::seconds delay{0};
               if (auto* refusal = std::get_if<Refusal>(&taken)) {

@@ -81,8 +81,9 @@ void device_authorization(const SessionPtr& session, const Request& request) {
         auto& login = login_of(*session);
         const Request& request = *held;
         if (auto* refusal = std::get_if<login::Refusal>(&taken)) {
-          if (refusal->code == "rate_limited")
+          if (refusal->code == "rate_limited") {
             return session->send(too_many_starts(request, refusal->retry_after, login));
+          }
           return session->send(temporarily_unavailable(request, store_away));
         }
         login::Requester requester{

@@ -41,7 +41,7 @@ AccountStore open_accounts(const herald::Config& config) {
     return {std::move(store), "Redis at " + options.host + ":" + std::to_string(options.port)};
   }
   return {std::make_unique<herald::login::MemoryLoginStore>(
-              settings, [](herald::login::Event) {}, config.login.database),
+              settings, [](const herald::login::Event&) {}, config.login.database),
           config.login.database};
 }
 
@@ -71,12 +71,13 @@ int run_users(const std::string& config_path, const std::string& action, const s
     AccountStore accounts = open_accounts(config);
     auto& store = *accounts.store;
     if (action == "list") {
-      auto names = wait_for<std::vector<std::string>>([&](Reply<std::vector<std::string>> done) { store.users(done); });
+      auto names = wait_for<std::vector<std::string>>(
+          [&](Reply<std::vector<std::string>> done) { store.users(std::move(done)); });
       for (const auto& user : names) std::cout << user << "\n";
       return 0;
     }
     if (action == "remove") {
-      if (!wait_for<bool>([&](Reply<bool> done) { store.remove_user(name, done); })) {
+      if (!wait_for<bool>([&](Reply<bool> done) { store.remove_user(name, std::move(done)); })) {
         std::cerr << "herald: no user '" << name << "'\n";
         return 1;
       }
@@ -90,14 +91,14 @@ int run_users(const std::string& config_path, const std::string& action, const s
     }
     std::string hash = herald::login::hash_password(password);
     if (action == "passwd") {
-      if (!wait_for<bool>([&](Reply<bool> done) { store.set_password(name, hash, done); })) {
+      if (!wait_for<bool>([&](Reply<bool> done) { store.set_password(name, hash, std::move(done)); })) {
         std::cerr << "herald: no user '" << name << "'\n";
         return 1;
       }
       std::cout << "changed the password of " << name << " in " << accounts.where << " (and ended their sessions)\n";
       return 0;
     }
-    if (!wait_for<bool>([&](Reply<bool> done) { store.add_user(name, hash, done); })) {
+    if (!wait_for<bool>([&](Reply<bool> done) { store.add_user(name, hash, std::move(done)); })) {
       if (if_missing) return 0;
       std::cerr << "herald: user '" << name << "' already exists\n";
       return 1;

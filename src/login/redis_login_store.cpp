@@ -189,7 +189,7 @@ void RedisLoginStore::call(Script script, std::vector<std::string> args, Handler
 void RedisLoginStore::read_key(std::function<void(bool)> then) {
   MacKey fresh = random_mac_key();
   call(Script::qr_key, {std::string(fresh.begin(), fresh.end()), random_token(12)},
-       [this, then = std::move(then)](std::optional<Fields> fields) {
+       [this, then = std::move(then)](const std::optional<Fields>& fields) {
          if (!fields || fields->size() != 3 || (*fields)[0] != "ok" || (*fields)[1].size() != key_.key.size()) {
            return then(false);
          }
@@ -210,7 +210,7 @@ void RedisLoginStore::call_keyed(Script script, KeyedArgs args, KeyedHandler han
   }
   QrKey used = key_;
   call(script, args(used),
-       [this, script, args, handler = std::move(handler), used, tries](std::optional<Fields> fields) mutable {
+       [this, script, args, handler = std::move(handler), used, tries](const std::optional<Fields>& fields) mutable {
          if (fields && !fields->empty() && (*fields)[0] == "rekey") {
            key_.id.clear();
            return call_keyed(script, std::move(args), std::move(handler), tries + 1);
@@ -260,7 +260,7 @@ void RedisLoginStore::start_with_codes(Flow flow, Requester requester, std::stri
         return with_key;
       },
       [this, flow, requester = std::move(requester), client_id = std::move(client_id), reply,
-       started = std::move(started), tries](std::optional<Fields> fields, const QrKey& key) mutable {
+       started = std::move(started), tries](const std::optional<Fields>& fields, const QrKey& key) mutable {
         if (fields && !fields->empty() && (*fields)[0] == "again" && tries + 1 < user_code_tries) {
           return start_with_codes(flow, std::move(requester), std::move(client_id), std::move(reply), tries + 1);
         }
@@ -278,7 +278,7 @@ void RedisLoginStore::status(PollSecret poll_secret, Reply<Status> done) {
   Flow flow = poll_secret.flow;
   std::vector<std::string> args{digest_hex(poll_secret.value), flow == Flow::qr ? "qr" : "device"};
   post([this, args = std::move(args), flow, reply = std::move(reply)]() mutable {
-    call(Script::status, std::move(args), [flow, reply](std::optional<Fields> fields) {
+    call(Script::status, std::move(args), [flow, reply](const std::optional<Fields>& fields) {
       answer<Status>(reply, fields, [&](const Fields& f) {
         return Status{f.at(1), state_named(f.at(2)).value_or(State::expired), flow, number(f.at(3)), f.at(4)};
       });
@@ -295,7 +295,7 @@ void RedisLoginStore::qr_secret(std::string screen_cookie, Reply<std::string> do
         [poll](const QrKey& key) {
           return std::vector<std::string>{poll, key.id};
         },
-        [this, reply](std::optional<Fields> fields, const QrKey& key) {
+        [this, reply](const std::optional<Fields>& fields, const QrKey& key) {
           if (fields && !fields->empty() && (*fields)[0] == "gone") return reply(refusals::no_qr());
           answer<std::string>(reply, fields, [&](const Fields& f) { return qr_secret_of(key, f.at(1), f.at(2)); });
         });
@@ -343,7 +343,7 @@ void RedisLoginStore::scan(std::string qr_secret, std::string subject, Reply<Pro
                                           draws(),
                                           order()};
         },
-        [reply](std::optional<Fields> fields, const QrKey&) { answer<Prompt>(reply, fields, prompt_of); });
+        [reply](const std::optional<Fields>& fields, const QrKey&) { answer<Prompt>(reply, fields, prompt_of); });
   });
 }
 
@@ -360,7 +360,7 @@ void RedisLoginStore::enter_code(std::string user_code, std::string subject, Rep
                                 order()};
   post([this, args = std::move(args), reply = std::move(reply)]() mutable {
     call(Script::enter_code, std::move(args),
-         [reply](std::optional<Fields> fields) { answer<Prompt>(reply, fields, prompt_of); });
+         [reply](const std::optional<Fields>& fields) { answer<Prompt>(reply, fields, prompt_of); });
   });
 }
 
@@ -377,7 +377,7 @@ void RedisLoginStore::decide(std::string id, std::string subject, bool approve, 
                                 number ? std::to_string(*number) : ""};
   post([this, args = std::move(args), reply = std::move(reply)]() mutable {
     call(Script::decide, std::move(args),
-         [reply](std::optional<Fields> fields) { answer<State>(reply, fields, state_of); });
+         [reply](const std::optional<Fields>& fields) { answer<State>(reply, fields, state_of); });
   });
 }
 
@@ -397,7 +397,7 @@ void RedisLoginStore::decide_for(Selector which, std::string subject, bool appro
   }
   post([this, args = std::move(args), parts = std::move(parts), qr_secret = std::move(which.qr_secret),
         subject = std::move(subject), approve, reply = std::move(reply)]() mutable {
-    auto handler = [reply](std::optional<Fields> fields) { answer<State>(reply, fields, state_of); };
+    auto handler = [reply](const std::optional<Fields>& fields) { answer<State>(reply, fields, state_of); };
     if (!parts) {
       args.push_back(subject);
       args.push_back(approve ? "1" : "0");
@@ -410,7 +410,7 @@ void RedisLoginStore::decide_for(Selector which, std::string subject, bool appro
           return std::vector<std::string>{"qr",   parts.id, parts.rotation,     good ? "1" : "0",
                                           key.id, subject,  approve ? "1" : "0"};
         },
-        [handler](std::optional<Fields> fields, const QrKey&) { handler(std::move(fields)); });
+        [handler](const std::optional<Fields>& fields, const QrKey&) { handler(fields); });
   });
 }
 
@@ -421,7 +421,7 @@ void RedisLoginStore::exchange(std::string screen_cookie, Reply<Grant> done) {
   std::vector<std::string> args{digest_hex(screen_cookie), digest_hex(issued.token), issued.csrf,
                                 ms(settings_.session_ttl)};
   post([this, args = std::move(args), issued = std::move(issued), reply = std::move(reply)]() mutable {
-    call(Script::exchange, std::move(args), [issued, reply](std::optional<Fields> fields) {
+    call(Script::exchange, std::move(args), [issued, reply](const std::optional<Fields>& fields) {
       answer<Grant>(reply, fields, [&](const Fields& f) { return Grant{f.at(1), issued}; });
     });
   });
@@ -432,7 +432,7 @@ void RedisLoginStore::cancel(std::string screen_cookie, Reply<State> done) {
   if (screen_cookie.empty()) return reply(refusals::unauthorized());
   post([this, poll = digest_hex(screen_cookie), reply = std::move(reply)]() mutable {
     call(Script::cancel, {std::move(poll)},
-         [reply](std::optional<Fields> fields) { answer<State>(reply, fields, state_of); });
+         [reply](const std::optional<Fields>& fields) { answer<State>(reply, fields, state_of); });
   });
 }
 
@@ -443,7 +443,7 @@ void RedisLoginStore::poll_token(std::string device_code, std::string client_id,
   std::vector<std::string> args{digest_hex(device_code), std::move(client_id), digest_hex(issued.token),
                                 ms(settings_.access_token_ttl)};
   post([this, args = std::move(args), issued = std::move(issued), reply = std::move(reply)]() mutable {
-    call(Script::poll_token, std::move(args), [issued, reply](std::optional<Fields> fields) {
+    call(Script::poll_token, std::move(args), [issued, reply](const std::optional<Fields>& fields) {
       if (!fields || fields->empty()) return reply(login_unavailable());
       if ((*fields)[0] != "ok") return reply(Refusal{(*fields)[0], {}, {}});  // RFC 8628's codes as they are
       reply(Grant{fields->at(1), issued});
@@ -454,7 +454,7 @@ void RedisLoginStore::poll_token(std::string device_code, std::string client_id,
 void RedisLoginStore::tick() {
   post([this] {
     if (!link_.connected()) return;  // nothing to push while Redis is away; the first tick after does it
-    call(Script::tick, {ms(settings_.qr_rotate), std::to_string(tick_batch)}, [](std::optional<Fields>) {});
+    call(Script::tick, {ms(settings_.qr_rotate), std::to_string(tick_batch)}, [](const std::optional<Fields>&) {});
   });
 }
 
@@ -465,7 +465,7 @@ void RedisLoginStore::take(Limit limit, std::vector<std::string> keys, Reply<Don
   std::vector<std::string> args{std::to_string(settings_.limits.of(limit)), ms(bucket_window)};
   for (const auto& key : keys) args.push_back(bucket(limit, key));
   post([this, args = std::move(args), reply = std::move(reply)]() mutable {
-    call(Script::take, std::move(args), [reply](std::optional<Fields> fields) {
+    call(Script::take, std::move(args), [reply](const std::optional<Fields>& fields) {
       if (!fields || fields->size() != 2 || (*fields)[0] != "ok") return reply(login_unavailable());
       auto wait = static_cast<unsigned>(number((*fields)[1]));
       if (wait > 0) return reply(refusals::rate_limited(wait));
@@ -480,7 +480,7 @@ void RedisLoginStore::add_user(std::string name, std::string password_hash, Repl
   auto reply = on_calling_loop(std::move(done));
   post([this, args = std::vector<std::string>{std::move(name), std::move(password_hash)},
         reply = std::move(reply)]() mutable {
-    call(Script::add_user, std::move(args), [reply](std::optional<Fields> fields) {
+    call(Script::add_user, std::move(args), [reply](const std::optional<Fields>& fields) {
       answer<bool>(reply, fields, [](const Fields& f) { return f.at(1) == "1"; });
     });
   });
@@ -490,7 +490,7 @@ void RedisLoginStore::set_password(std::string name, std::string password_hash, 
   auto reply = on_calling_loop(std::move(done));
   post([this, args = std::vector<std::string>{std::move(name), std::move(password_hash)},
         reply = std::move(reply)]() mutable {
-    call(Script::set_password, std::move(args), [reply](std::optional<Fields> fields) {
+    call(Script::set_password, std::move(args), [reply](const std::optional<Fields>& fields) {
       answer<bool>(reply, fields, [](const Fields& f) { return f.at(1) == "1"; });
     });
   });
@@ -499,7 +499,7 @@ void RedisLoginStore::set_password(std::string name, std::string password_hash, 
 void RedisLoginStore::remove_user(std::string name, Reply<bool> done) {
   auto reply = on_calling_loop(std::move(done));
   post([this, name = std::move(name), reply = std::move(reply)]() mutable {
-    call(Script::remove_user, {std::move(name)}, [reply](std::optional<Fields> fields) {
+    call(Script::remove_user, {std::move(name)}, [reply](const std::optional<Fields>& fields) {
       answer<bool>(reply, fields, [](const Fields& f) { return f.at(1) == "1"; });
     });
   });
@@ -508,7 +508,7 @@ void RedisLoginStore::remove_user(std::string name, Reply<bool> done) {
 void RedisLoginStore::users(Reply<std::vector<std::string>> done) {
   auto reply = on_calling_loop(std::move(done));
   post([this, reply = std::move(reply)]() mutable {
-    call(Script::users, {}, [reply](std::optional<Fields> fields) {
+    call(Script::users, {}, [reply](const std::optional<Fields>& fields) {
       answer<std::vector<std::string>>(reply, fields, [](const Fields& f) {
         std::vector<std::string> names(f.begin() + 1, f.end());
         std::sort(names.begin(), names.end());
@@ -521,7 +521,7 @@ void RedisLoginStore::users(Reply<std::vector<std::string>> done) {
 void RedisLoginStore::password_hash(std::string name, Reply<std::string> done) {
   auto reply = on_calling_loop(std::move(done));
   post([this, name = std::move(name), reply = std::move(reply)]() mutable {
-    call(Script::password_hash, {std::move(name)}, [reply](std::optional<Fields> fields) {
+    call(Script::password_hash, {std::move(name)}, [reply](const std::optional<Fields>& fields) {
       answer<std::string>(reply, fields, [](const Fields& f) { return f.at(1); });
     });
   });
@@ -534,7 +534,7 @@ void RedisLoginStore::issue(TokenKind kind, std::string subject, Reply<Issued> d
   std::vector<std::string> args{digest_hex(issued.token), session ? "session" : "access", std::move(subject),
                                 issued.csrf, ms(session ? settings_.session_ttl : settings_.access_token_ttl)};
   post([this, args = std::move(args), issued = std::move(issued), reply = std::move(reply)]() mutable {
-    call(Script::issue, std::move(args), [issued, reply](std::optional<Fields> fields) {
+    call(Script::issue, std::move(args), [issued, reply](const std::optional<Fields>& fields) {
       answer<Issued>(reply, fields, [&](const Fields&) { return issued; });
     });
   });
@@ -545,7 +545,7 @@ void RedisLoginStore::find(TokenKind kind, std::string token, Reply<SessionInfo>
   if (token.empty()) return reply(refusals::unauthorized());
   std::vector<std::string> args{digest_hex(token), kind == TokenKind::session ? "session" : "access"};
   post([this, args = std::move(args), reply = std::move(reply)]() mutable {
-    call(Script::find, std::move(args), [reply](std::optional<Fields> fields) {
+    call(Script::find, std::move(args), [reply](const std::optional<Fields>& fields) {
       answer<SessionInfo>(reply, fields, [](const Fields& f) { return SessionInfo{f.at(1), f.at(2)}; });
     });
   });
@@ -554,8 +554,9 @@ void RedisLoginStore::find(TokenKind kind, std::string token, Reply<SessionInfo>
 void RedisLoginStore::revoke(std::string token, Reply<Done> done) {
   auto reply = on_calling_loop(std::move(done));
   post([this, token = digest_hex(token), reply = std::move(reply)]() mutable {
-    call(Script::revoke, {std::move(token)},
-         [reply](std::optional<Fields> fields) { answer<Done>(reply, fields, [](const Fields&) { return Done{}; }); });
+    call(Script::revoke, {std::move(token)}, [reply](const std::optional<Fields>& fields) {
+      answer<Done>(reply, fields, [](const Fields&) { return Done{}; });
+    });
   });
 }
 

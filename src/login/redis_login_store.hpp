@@ -98,13 +98,13 @@ class RedisLoginStore final : public LoginStore {
   // A script's answer after its `entered` list: the tag ("ok" or a refusal's code), then the values.
   // nullopt: no answer (Redis is away, or refused the script).
   using Fields = std::vector<std::string>;
-  using Handler = std::function<void(std::optional<Fields>)>;
+  using Handler = std::function<void(const std::optional<Fields>&)>;
   struct QrKey {
     MacKey key{};
     std::string id;  // empty: not read from Redis yet
   };
   using KeyedArgs = std::function<std::vector<std::string>(const QrKey&)>;
-  using KeyedHandler = std::function<void(std::optional<Fields>, const QrKey&)>;
+  using KeyedHandler = std::function<void(const std::optional<Fields>&, const QrKey&)>;
 
   // On the store's thread: runs `script` with the common arguments and `args`.
   void call(Script script, std::vector<std::string> args, Handler handler);

@@ -893,6 +893,22 @@ describe('QR login: rate limits', () => {
     assertRetryAfter(refused, 'sign-ins past the address budget', 'signins_per_minute',
       /^Too many sign-in attempts from this address: at most 3 a minute/);
   });
+
+  // The per-name slowdown is per name: guesses on bob's name from everywhere leave alice's sign-in as fast as ever.
+  it('guesses on one name do not slow the sign-in of another', async () => {
+    const h = await start('signins_per_minute = 3');
+    const strangers = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
+    const guesses = await Promise.all(
+      strangers.flatMap((address) =>
+        [1, 2, 3].map((i) => postFrom(h.url, address, '/signin', { name: 'bob', password: `guess ${i}` }))),
+    );
+    for (const g of guesses) assert.equal(g.status, 401, show(g));
+    const began = Date.now();
+    const own = await postFrom(h.url, '127.0.0.9', '/signin', ALICE);
+    const took = Date.now() - began;
+    assert.equal(own.status, 200, show(own));
+    assert.ok(took < 3000, `alice's name has its whole budget: no wait (${took} ms; a slowed check waits 4-5 s)`);
+  });
 });
 
 describe('server-to-server approval needs a key for _login, never an address', () => {
