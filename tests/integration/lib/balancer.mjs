@@ -24,10 +24,13 @@ export function seeded(seed) {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
 
 /**
- * Start a balancer in front of `nodes` ([{port}], e.g. what startHerald returns). Returns
+ * Start a balancer in front of `nodes` ([{port}], e.g. what startHerald returns), on `port` (0: a free one). Returns
  * {url, wsUrl, port, seed, picks (requests sent to each node), stop()}.
  */
-export async function startBalancer(nodes, { seed = Number(process.env.BALANCER_SEED ?? Math.floor(Math.random() * 2 ** 31)), name = 'balancer' } = {}) {
+export async function startBalancer(
+  nodes,
+  { seed = Number(process.env.BALANCER_SEED ?? Math.floor(Math.random() * 2 ** 31)), name = 'balancer', port: listenPort = 0 } = {},
+) {
   const random = seeded(seed);
   const picks = nodes.map(() => 0);
   // The nodes to try for one request, in a random order: the first is the pick, the rest are for when it is dead.
@@ -106,7 +109,7 @@ export async function startBalancer(nodes, { seed = Number(process.env.BALANCER_
 
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(listenPort, '127.0.0.1', resolve);
   });
   const { port } = server.address();
   console.log(`# ${name}: 127.0.0.1:${port} -> ${nodes.map((n) => n.port).join(', ')}, random picks with BALANCER_SEED=${seed}`);

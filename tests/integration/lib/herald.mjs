@@ -212,16 +212,17 @@ export async function startBalanced(options = {}) {
   const dirs = options.dir ? [options.dir, path.join(options.dir, 'second-node')] : [undefined, undefined];
   if (dirs[1]) await mkdir(dirs[1], { recursive: true });
   const redisPrefix = `${options.dir ? path.basename(options.dir) : uniq('pair')}:`;
-  const first = await startHerald({ ...options, dir: dirs[0], redisPrefix });
+  const { port, ...each } = options; // a fixed port is the balancer's: where the clients reach "the" herald
+  const first = await startHerald({ ...each, dir: dirs[0], redisPrefix });
   let second;
   try {
-    second = await startHerald({ ...options, users: [], dir: dirs[1], redisPrefix });
+    second = await startHerald({ ...each, users: [], dir: dirs[1], redisPrefix });
   } catch (err) {
     await first.stop();
     throw err;
   }
   const { startBalancer } = await import('./balancer.mjs');
-  const balancer = await startBalancer([first, second]);
+  const balancer = await startBalancer([first, second], { port });
   return {
     url: balancer.url,
     wsUrl: balancer.wsUrl,
