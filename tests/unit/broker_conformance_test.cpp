@@ -46,7 +46,8 @@ template <typename Kind>
 struct BrokerConformance : ::testing::Test {
   void SetUp() override {
     if constexpr (Kind::redis) {
-      if (!test::RedisServer::available()) GTEST_FAIL() << "redis-server is not installed: scripts/install-deps test installs it";
+      if (!test::RedisServer::available())
+        GTEST_FAIL() << "redis-server is not installed: scripts/install-deps test installs it";
     }
     policy.defaults.history.max_messages = 100;
     NamespaceSettings small;
