@@ -6,6 +6,10 @@ BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$BENCH_ROOT/.." && pwd)
 BUILD=${BUILD:-$REPO_ROOT/build}
 HERALD_THREADS=${HERALD_THREADS:-2}
+NCHAN_WORKERS=${NCHAN_WORKERS:-2}
+# --pinned (bench/run): the server on one core, the load generator on the other, so that per-core figures
+# compare cleanly (herald with one event loop, Nchan with one worker).
+SERVER_PIN=${SERVER_PIN:-}
 # Publishing and approving logins take a key (no address is trusted); herald-bench sends it (--publish-key).
 HERALD_BENCH_KEY=bench-publish-key
 
@@ -49,7 +53,7 @@ size = 1000
 database = "$SERVER_DIR/herald.db"
 starts_per_minute = 1000000
 TOML
-      "$BUILD/herald" serve --listen 127.0.0.1:0 --config "$SERVER_DIR/herald.toml" >"$SERVER_DIR/log" 2>&1 &
+      $SERVER_PIN "$BUILD/herald" serve --listen 127.0.0.1:0 --config "$SERVER_DIR/herald.toml" >"$SERVER_DIR/log" 2>&1 &
       SERVER_PIDS=($!)
       SERVER_URL=$(wait_listening "$SERVER_DIR/log" "${SERVER_PIDS[0]}") || return 1
       ;;
@@ -57,8 +61,9 @@ TOML
       local port
       port=$(free_port)
       mkdir -p "$SERVER_DIR"/{client_body,proxy,fastcgi,uwsgi,scgi}
-      sed -e "s|@PREFIX@|$SERVER_DIR|g" -e "s|@PORT@|$port|g" "$BENCH_ROOT/peers/nchan.conf.in" >"$SERVER_DIR/nginx.conf"
-      nginx -p "$SERVER_DIR" -c "$SERVER_DIR/nginx.conf" -e "$SERVER_DIR/error.log" >"$SERVER_DIR/log" 2>&1 &
+      sed -e "s|@PREFIX@|$SERVER_DIR|g" -e "s|@PORT@|$port|g" -e "s|@WORKERS@|$NCHAN_WORKERS|g" \
+        "$BENCH_ROOT/peers/nchan.conf.in" >"$SERVER_DIR/nginx.conf"
+      $SERVER_PIN nginx -p "$SERVER_DIR" -c "$SERVER_DIR/nginx.conf" -e "$SERVER_DIR/error.log" >"$SERVER_DIR/log" 2>&1 &
       local master=$!
       SERVER_URL="http://127.0.0.1:$port"
       for _ in $(seq 150); do
@@ -66,6 +71,12 @@ TOML
         sleep 0.1
       done
       SERVER_PIDS=("$master" $(pgrep -P "$master"))
+      ;;
+    floor)
+      # The physical floor (bench/floor/floor.cpp): one send per subscriber per message; spoken to as `ws`.
+      $SERVER_PIN "$BUILD/bench/herald-floor" >"$SERVER_DIR/log" 2>&1 &
+      SERVER_PIDS=($!)
+      SERVER_URL=$(wait_listening "$SERVER_DIR/log" "${SERVER_PIDS[0]}") || return 1
       ;;
     ws | socketio)
       local script=ws-server.mjs

@@ -113,8 +113,9 @@ void device_authorization(const SessionPtr& session, const Request& request) {
 void token(const SessionPtr& session, const Request& request) {
   auto& login = login_of(*session);
   auto form = form_body(request);
-  if (!form)
+  if (!form) {
     return session->send(oauth_error(request, "invalid_request", "The form body is malformed or repeats a parameter."));
+  }
   std::string grant_type = field(*form, "grant_type");
   if (grant_type.empty()) return session->send(oauth_error(request, "invalid_request", "grant_type is required."));
   if (grant_type != device_grant) {

@@ -86,10 +86,8 @@ void route_request(const std::shared_ptr<HttpSession>& session, Request request)
     if (method == http::verb::head || only(http::verb::get)) {
       session->send(json_response(request, http::status::ok, R"({"status":"ok"})"));
     }
-  } else if (route_metrics(session, request, url)) {
-    // answered by the metrics routes
-  } else if (route_login(session, request, url)) {
-    // answered by the login routes
+  } else if (route_metrics(session, request, url) || route_login(session, request, url)) {
+    // answered by the metrics or the login routes
   } else if (method == http::verb::get || method == http::verb::head) {
     session->send(serve_static_file(session->context().config.web_root, request, url.path()));
   } else {

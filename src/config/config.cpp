@@ -281,7 +281,9 @@ Config parse_config(std::string_view text, const std::string& path) {
   validate(config);
   for (const auto& [name, settings] : config.namespaces.by_namespace) {
     if (settings.private_channels && config.token_secret.empty()) {
-      throw std::runtime_error(path + ": namespace '" + name + "' is private but no token_secret is set");
+      std::string message = path;
+      message.append(": namespace '").append(name).append("' is private but no token_secret is set");
+      throw std::runtime_error(message);
     }
   }
   return config;

@@ -31,7 +31,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // one buffer and written with the body's buffers in one gathered write (a poll's body is the shared
   // envelopes themselves), not walked buffer by buffer through Beast's serializer.
   template <class Body>
-  void send(http::response<Body> response, std::function<void()> written = {}) {
+  void send(http::response<Body> response, std::function<void()>&& written = {}) {
     if (context_.shutting_down.load(std::memory_order_relaxed)) response.keep_alive(false);
     if (head_request_) response.body() = typename Body::value_type{};  // headers (and length) stay
     if (!cors_origin_.empty()) add_cors_headers(response.base(), cors_origin_);

@@ -100,7 +100,7 @@ Trust::Trust(const Config& config) {
   for (const auto& text : config.trust.trusted_proxies) {
     if (auto network = parse_network(text)) proxies_.push_back(*network);  // validated with the config
   }
-  hosts_.push_back("localhost");
+  hosts_.emplace_back("localhost");
   auto listen_host = lower(split_host_port(config.listen).first);
   hosts_.push_back(listen_host);
   if (auto host = url_host(config.login.public_url); !host.empty()) hosts_.push_back(lower(host));

@@ -28,9 +28,7 @@ struct AdmissionTest : ::testing::Test {
     config.namespaces.by_namespace["_login"] = own;
   }
 
-  static std::string token(const std::string& claims) {
-    return auth::sign_subscribe_token(claims, secret);
-  }
+  static std::string token(const std::string& claims) { return auth::sign_subscribe_token(claims, secret); }
   static std::string in_an_hour() { return std::to_string(unix_seconds() + 3600); }
   static std::string code(const std::optional<Error>& error) { return error ? error->code : "ok"; }
 

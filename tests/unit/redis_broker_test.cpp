@@ -84,7 +84,8 @@ struct Node {
 
 struct RedisBrokerTest : ::testing::Test {
   void SetUp() override {
-    if (!test::RedisServer::available()) GTEST_SKIP() << "redis-server is not installed (scripts/install-deps)";
+    if (!test::RedisServer::available())
+      GTEST_FAIL() << "redis-server is not installed: scripts/install-deps test installs it";
     server = std::make_unique<test::RedisServer>();
   }
   RedisOptions options() const {
