@@ -66,7 +66,7 @@ test-sanitize: test-deps
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 900 -E integration
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure --timeout 1200 -R integration
+	  ctest --output-on-failure -R integration
 
 # Formatting and clang-tidy (with the committed .clang-format and .clang-tidy; every warning an error).
 # clang-tidy reads its own configuration of the tree: GCC's precompiled header means nothing to clang.

@@ -1,6 +1,6 @@
 // herald-bench's network side: one event loop per thread, each driving thousands of subscriber
 // coroutines, and a publisher on its own loop. This is the only translation unit that includes Asio and
-// Beast; their implementation comes compiled from herald_server (src/http/asio_impl.cpp).
+// Beast; their implementation comes compiled from herald_server (src/runtime/asio_impl.cpp).
 #include "run.hpp"
 
 #include <netinet/in.h>
@@ -20,8 +20,8 @@
 #include <sstream>
 #include <thread>
 
-#include "http/beast.hpp"
 #include "proc_stats.hpp"
+#include "runtime/beast.hpp"
 #include "tracking.hpp"
 
 namespace herald::bench {
@@ -521,7 +521,6 @@ int run(const Options& options) {
                        ? "bench-" + std::to_string(getpid()) + "-" + std::to_string(now_micros() / 1000)
                        : options.channel_prefix;
   Shared& shared = context.shared;
-  const auto run_start = Clock::now();
 
   // A watchdog: whatever happens, the run ends by itself.
   const double budget =
@@ -717,7 +716,6 @@ int run(const Options& options) {
   result.add("failed", shared.failed.load());
   result.add("error", "\"" + shared.first_error + "\"");
   emit(options, result);
-  (void)run_start;
   const bool clean = barrier_ok && connected == options.subscribers && counts.lost == 0 && counts.duplicated == 0 &&
                      counts.out_of_order == 0 && publish.errors == 0;
   return clean ? 0 : 1;

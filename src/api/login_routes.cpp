@@ -30,15 +30,7 @@ using SessionPtr = std::shared_ptr<HttpSession>;
 using RequestPtr = std::shared_ptr<const Request>;
 
 void send_error(const SessionPtr& session, const Request& request, const Error& error) {
-  Response response = error_response(request, error);
-  response.set(http::field::cache_control, "no-store");
-  session->send(std::move(response));
-}
-
-Response no_store_json(const Request& request, http::status status, std::string body) {
-  Response response = json_response(request, status, std::move(body));
-  response.set(http::field::cache_control, "no-store");
-  return response;
+  session->send(error_response(request, error));
 }
 
 void send_refusal(const SessionPtr& session, const Request& request, const Refusal& refusal) {
@@ -104,7 +96,7 @@ void start_route(const SessionPtr& session, const RequestPtr& request) {
                          std::to_string(started.match_number) + R"(,"expires_in":)" +
                          std::to_string(started.expires_in) + R"(,"interval":)" + std::to_string(started.interval) +
                          R"(,"events":"/login/events"})";
-      Response response = no_store_json(*request, http::status::created, std::move(body));
+      Response response = json_response(*request, http::status::created, std::move(body));
       response.set(http::field::set_cookie, set_cookie_value(login_cookie, started.poll_secret,
                                                              {.path = "/login",
                                                               .same_site = "Strict",
@@ -121,7 +113,6 @@ void qr_image(const SessionPtr& session, const RequestPtr& request) {
     http::response<http::string_body> response{http::status::ok, request->version()};
     response.set(http::field::server, "herald");
     response.set(http::field::content_type, "image/svg+xml");
-    response.set(http::field::cache_control, "no-store");
     response.body() = login::qr_svg(base_url(*session, *request) + "/login/approve?c=" + std::get<std::string>(secret));
     response.keep_alive(request->keep_alive());
     response.prepare_payload();
@@ -151,7 +142,7 @@ void status_route(const SessionPtr& session, const RequestPtr& request) {
     if (auto* refusal = std::get_if<Refusal>(&found)) return refuse_poll_secret(session, *request, *refusal);
     const auto& status = std::get<login::Status>(found);
     std::string reason = status.reason.empty() ? "" : R"(,"reason":)" + json_quote(status.reason);
-    session->send(no_store_json(*request, http::status::ok,
+    session->send(json_response(*request, http::status::ok,
                                 R"({"id":)" + json_quote(status.id) + R"(,"state":")" +
                                     std::string(login::state_name(status.state)) + "\"" + reason + R"(,"expires_in":)" +
                                     std::to_string(status.expires_in) + "}"));
@@ -165,7 +156,7 @@ void exchange_route(const SessionPtr& session, const RequestPtr& request) {
     if (auto* refusal = std::get_if<Refusal>(&outcome)) return send_refusal(session, *request, *refusal);
     const auto& grant = std::get<login::Grant>(outcome);
     auto& login = login_of(*session);
-    Response response = no_store_json(*request, http::status::ok, R"({"user":)" + json_quote(grant.subject) + "}");
+    Response response = json_response(*request, http::status::ok, R"({"user":)" + json_quote(grant.subject) + "}");
     bool secure = secure_cookies(*session);
     response.insert(http::field::set_cookie,
                     set_cookie_value(session_cookie, grant.issued.token,
@@ -183,7 +174,7 @@ void cancel_route(const SessionPtr& session, const RequestPtr& request) {
   if (!origin_allowed(*session, *request)) return send_error(session, *request, origin_refused(*session, *request));
   login_of(*session).store->cancel(screen_cookie_of(*request), [session, request](Answer<State> outcome) {
     if (auto* refusal = std::get_if<Refusal>(&outcome)) return send_refusal(session, *request, *refusal);
-    session->send(no_store_json(*request, http::status::ok, state_json(std::get<State>(outcome))));
+    session->send(json_response(*request, http::status::ok, state_json(std::get<State>(outcome))));
   });
 }
 
@@ -202,14 +193,12 @@ void signed_in_page(const SessionPtr& session, const RequestPtr& request, std::s
       std::string back = std::string(request->target());
       redirect.set(http::field::location,
                    "/signin.html?next=" + boost::urls::encode(back, boost::urls::unreserved_chars));
-      redirect.set(http::field::cache_control, "no-store");
       redirect.set("Referrer-Policy", "no-referrer");
       redirect.keep_alive(request->keep_alive());
       redirect.prepare_payload();
       return session->send(std::move(redirect));
     }
     Response page = serve_static_file(session->context().config.web_root, *request, file);
-    page.set(http::field::cache_control, "no-store");
     page.set("Referrer-Policy", "no-referrer");  // the QR secret is in this page's URL
     session->send(std::move(page));
   });
@@ -259,7 +248,7 @@ void bind_prompt(const SessionPtr& session, const RequestPtr& request, bool type
                                         per_minute(login.config.prompts_per_minute, "for each account"));
               });
             }
-            session->send(no_store_json(*request, http::status::ok, prompt_json(std::get<login::Prompt>(outcome))));
+            session->send(json_response(*request, http::status::ok, prompt_json(std::get<login::Prompt>(outcome))));
           };
           if (typed) return login.store->enter_code(code, subject, std::move(prompted));
           login.store->scan(code, subject, std::move(prompted));
@@ -287,7 +276,7 @@ void decide(const SessionPtr& session, const RequestPtr& request) {
           if (auto* refusal = std::get_if<Refusal>(&outcome)) {
             return send_refusal(session, *request, *refusal);
           }
-          session->send(no_store_json(*request, http::status::ok, state_json(std::get<State>(outcome))));
+          session->send(json_response(*request, http::status::ok, state_json(std::get<State>(outcome))));
         });
   });
 }
@@ -307,7 +296,7 @@ void run_after(const SessionPtr& session, std::chrono::seconds delay, std::funct
 Response signed_in(const SessionPtr& session, const Request& request, const std::string& name,
                    const login::Issued& issued) {
   auto& login = login_of(*session);
-  Response response = no_store_json(request, http::status::ok, R"({"user":)" + json_quote(name) + "}");
+  Response response = json_response(request, http::status::ok, R"({"user":)" + json_quote(name) + "}");
   response.set(http::field::set_cookie,
                set_cookie_value(session_cookie, issued.token,
                                 {.path = "/",
@@ -401,7 +390,7 @@ std::string caller_json(const Caller& caller) {
 void me(const SessionPtr& session, const RequestPtr& request) {
   authenticate(*session, *request, [session, request](std::variant<Caller, Error> caller) {
     if (auto* error = std::get_if<Error>(&caller)) return send_error(session, *request, *error);
-    session->send(no_store_json(*request, http::status::ok, caller_json(std::get<Caller>(caller))));
+    session->send(json_response(*request, http::status::ok, caller_json(std::get<Caller>(caller))));
   });
 }
 
@@ -413,7 +402,7 @@ void session_route(const SessionPtr& session, const RequestPtr& request) {
       return send_error(session, *request, *error);  // the store is away: say so, not "signed out"
     }
     auto* who = std::get_if<Caller>(&caller);
-    session->send(no_store_json(*request, http::status::ok, who ? caller_json(*who) : R"({"user":null})"));
+    session->send(json_response(*request, http::status::ok, who ? caller_json(*who) : R"({"user":null})"));
   });
 }
 
@@ -422,7 +411,6 @@ void logout(const SessionPtr& session, const RequestPtr& request) {
   auto done = [session, request] {
     http::response<http::string_body> response{http::status::no_content, request->version()};
     response.set(http::field::server, "herald");
-    response.set(http::field::cache_control, "no-store");
     response.set(
         http::field::set_cookie,
         set_cookie_value(session_cookie, "",
@@ -473,7 +461,7 @@ void approve_for_app(const SessionPtr& session, const RequestPtr& request) {
         if (auto* refusal = std::get_if<Refusal>(&outcome)) {
           return send_refusal(session, *request, *refusal);
         }
-        session->send(no_store_json(*request, http::status::ok, state_json(std::get<State>(outcome))));
+        session->send(json_response(*request, http::status::ok, state_json(std::get<State>(outcome))));
       });
 }
 
@@ -481,6 +469,7 @@ void approve_for_app(const SessionPtr& session, const RequestPtr& request) {
 
 bool route_login(const std::shared_ptr<HttpSession>& session, Request& request, const boost::urls::url_view& url) {
   if (session->context().login == nullptr) return false;
+  session->answer_privately(true);  // every answer below carries a secret or someone's state
   std::string_view path = url.encoded_path();
   const auto method = request.method();
   auto only = [&](http::verb allowed) {
@@ -524,8 +513,9 @@ bool route_login(const std::shared_ptr<HttpSession>& session, Request& request, 
     if (only(verb::post)) logout(session, held());
   } else if (path == "/api/login/approve") {
     if (only(verb::post)) approve_for_app(session, held());
-  } else {
-    return route_oauth(session, request, url);
+  } else if (!route_oauth(session, request, url)) {
+    session->answer_privately(false);
+    return false;
   }
   return true;
 }

@@ -3,7 +3,7 @@
 #include <boost/url/url_view.hpp>
 #include <memory>
 
-#include "http/beast.hpp"
+#include "runtime/beast.hpp"
 
 namespace herald {
 

@@ -145,7 +145,6 @@ Response refusal_response(const Request& request, const login::Refusal& refusal)
   body += "}";
   auto status = status_of(refusal.code);
   Response response = json_response(request, status, std::move(body));
-  response.set(http::field::cache_control, "no-store");
   if (status == http::status::service_unavailable) {
     response.set(http::field::retry_after, std::to_string(std::max(refusal.retry_after, 1U)));
   }

@@ -9,8 +9,8 @@
 #include <variant>
 
 #include "core/error.hpp"
-#include "http/beast.hpp"
 #include "login/login_module.hpp"
+#include "runtime/beast.hpp"
 
 namespace herald {
 

@@ -4,7 +4,7 @@
 #include <boost/url/url_view.hpp>
 #include <memory>
 
-#include "http/beast.hpp"
+#include "runtime/beast.hpp"
 
 namespace herald {
 

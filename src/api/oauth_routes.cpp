@@ -17,8 +17,7 @@ constexpr std::string_view device_grant = "urn:ietf:params:oauth:grant-type:devi
 
 Response oauth_json(const Request& request, http::status status, std::string body) {
   Response response = json_response(request, status, std::move(body));
-  response.set(http::field::cache_control, "no-store");
-  response.set(http::field::pragma, "no-cache");
+  response.set(http::field::pragma, "no-cache");  // RFC 6749 5.1 (Cache-Control: no-store is the route's)
   return response;
 }
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/error.hpp"
-#include "http/beast.hpp"
+#include "runtime/beast.hpp"
 
 namespace herald {
 

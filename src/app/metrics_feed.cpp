@@ -8,8 +8,8 @@
 
 #include "core/subscriber_counts.hpp"
 #include "http/connection_gate.hpp"
-#include "http/event_loops.hpp"
 #include "login/login_store.hpp"
+#include "runtime/event_loops.hpp"
 
 namespace herald {
 namespace {

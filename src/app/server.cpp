@@ -11,12 +11,12 @@
 #include "app/metrics_feed.hpp"
 #include "broker/memory_broker.hpp"
 #include "broker/redis_broker.hpp"
-#include "http/event_loops.hpp"
 #include "http/listener.hpp"
 #include "login/login_module.hpp"
 #include "login/memory_login_store.hpp"
 #include "login/redis_login_store.hpp"
 #include "presence/presence.hpp"
+#include "runtime/event_loops.hpp"
 
 namespace herald {
 namespace {

@@ -7,10 +7,10 @@
 #include <boost/asio/post.hpp>
 #include <charconv>
 
-#include "broker/calling_loop.hpp"
 #include "broker/redis_asio.hpp"
 #include "broker/redis_reply.hpp"
 #include "broker/redis_scripts.hpp"
+#include "runtime/calling_loop.hpp"
 
 namespace herald {
 namespace {
@@ -22,15 +22,34 @@ constexpr auto first_backoff = std::chrono::milliseconds(100);
 constexpr auto max_backoff = std::chrono::milliseconds(1000);
 constexpr std::size_t resync_page = 1000;
 
-// In the order of RedisBroker::Script, each with how many of its arguments are keys.
-const char* const script_text[] = {redis_scripts::publish,       redis_scripts::read,
-                                   redis_scripts::info,          redis_scripts::presence_hold,
-                                   redis_scripts::presence_drop, redis_scripts::presence_reap,
-                                   redis_scripts::presence_list};
-const char* const script_keys[] = {"2", "2", "2", "3", "3", "2", "2"};
-constexpr int script_count = std::size(script_text);
+// Every script with how many of its arguments are keys, in the order of RedisBroker::Script.
+struct ScriptEntry {
+  RedisBroker::Script id;
+  const char* text;
+  const char* keys;
+};
+using Script = RedisBroker::Script;
+constexpr ScriptEntry scripts[] = {
+    {Script::publish, redis_scripts::publish, "2"},
+    {Script::read, redis_scripts::read, "2"},
+    {Script::info, redis_scripts::info, "2"},
+    {Script::presence_hold, redis_scripts::presence_hold, "3"},
+    {Script::presence_drop, redis_scripts::presence_drop, "3"},
+    {Script::presence_reap, redis_scripts::presence_reap, "2"},
+    {Script::presence_list, redis_scripts::presence_list, "2"},
+};
+constexpr int script_count = static_cast<int>(Script::count);
+static_assert(std::size(scripts) == script_count, "a script of RedisBroker::Script is missing from the table");
+static_assert(
+    [] {
+      for (int i = 0; i < script_count; ++i) {
+        if (static_cast<int>(scripts[i].id) != i) return false;
+      }
+      return true;
+    }(),
+    "the script table is not in the order of RedisBroker::Script");
 
-std::string full_script(int index) { return std::string(redis_scripts::prelude) + script_text[index]; }
+std::string full_script(int index) { return std::string(redis_scripts::prelude) + scripts[index].text; }
 
 // A reply of the read script (redis_scripts.hpp) as a ReadResult.
 std::optional<ReadResult> parse_read(const std::string& channel, const redisReply* reply) {
@@ -294,7 +313,7 @@ void RedisBroker::run_script(Script script, const std::shared_ptr<std::vector<st
                              ReplyHandler handler) {
   auto index = static_cast<int>(script);
   auto call = [args, index](std::string_view verb, std::string_view body) {
-    std::vector<std::string_view> argv{verb, body, script_keys[index]};
+    std::vector<std::string_view> argv{verb, body, scripts[index].keys};
     argv.insert(argv.end(), args->begin(), args->end());
     return argv;
   };

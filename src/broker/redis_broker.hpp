@@ -60,8 +60,10 @@ class RedisBroker final : public Broker {
   // Closes the connections (pending calls fail) and joins the broker's thread. Idempotent.
   void stop();
 
+  // The scripts loaded at connect, indexing the table in redis_broker.cpp (checked there when compiled).
+  enum class Script { publish, read, info, presence_hold, presence_drop, presence_reap, presence_list, count };
+
  private:
-  enum class Script { publish, read, info, presence_hold, presence_drop, presence_reap, presence_list };
   using ReplyHandler = std::function<void(redisReply*)>;  // nullptr: no reply (the connection is gone)
   enum class Subscription { none, subscribing, subscribed, unsubscribing };
   struct ChannelState {
@@ -119,7 +121,7 @@ class RedisBroker final : public Broker {
   bool down_logged_ = false;  // each transition is logged once, not each retry
   bool stopping_ = false;
   std::chrono::milliseconds backoff_;
-  std::string script_sha_[7];
+  std::array<std::string, static_cast<std::size_t>(Script::count)> script_sha_;
   std::string node_id_;  // this node's name in presence leases (random per process)
   std::unordered_map<std::string, ChannelState> channels_;
   std::atomic<bool> up_{false};

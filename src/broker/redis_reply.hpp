@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "broker/broker.hpp"
-#include "broker/calling_loop.hpp"
+#include "runtime/calling_loop.hpp"
 
 namespace herald::redis_reply {
 

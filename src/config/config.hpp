@@ -95,7 +95,6 @@ struct PublishKey {
 struct RedisSettings {
   std::string url = "redis://127.0.0.1:6379/0";
   std::string password;  // overrides a password in the URL
-  bool tls = false;      // not supported yet: refused at startup
   std::string key_prefix = "herald:";
   unsigned connect_timeout_ms = 2000;
 };

@@ -12,8 +12,6 @@ namespace herald {
 class CatchUp {
  public:
   bool live() const { return live_; }
-  // A page has been asked for and has not come back.
-  bool reading() const { return reading_; }
   // More history must be read (once the connection's queue has room).
   bool wants_more() const { return !live_ && !reading_; }
   // Where the next page starts.

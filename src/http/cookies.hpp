@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "http/beast.hpp"
+#include "runtime/beast.hpp"
 
 namespace herald {
 

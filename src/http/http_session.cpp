@@ -100,6 +100,7 @@ void HttpSession::on_read(error_code ec) {
   stream_.tcp().expires_never();
   head_request_ = parser_->get().method() == http::verb::head;
   cors_origin_.clear();
+  private_answers_ = false;
   if (context_.trust != nullptr) peer_ = context_.trust->identify(parser_->get(), remote_.address());
   // The address as text, for per-address limits: made once per connection (and per forwarded client),
   // not per request.

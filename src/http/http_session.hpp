@@ -8,10 +8,10 @@
 
 #include "access/admission.hpp"
 #include "core/error.hpp"
-#include "http/beast.hpp"
 #include "http/net_stream.hpp"
 #include "http/origins.hpp"
 #include "http/server_context.hpp"
+#include "runtime/beast.hpp"
 
 namespace herald {
 
@@ -35,6 +35,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (context_.shutting_down.load(std::memory_order_relaxed)) response.keep_alive(false);
     if (head_request_) response.body() = typename Body::value_type{};  // headers (and length) stay
     if (!cors_origin_.empty()) add_cors_headers(response.base(), cors_origin_);
+    if (private_answers_ && response.find(http::field::cache_control) == response.end()) {
+      response.set(http::field::cache_control, "no-store");
+    }
     auto out = std::make_shared<OutgoingOf<Body>>(std::move(response));
     out->written = std::move(written);
     out->keep_alive = out->response.keep_alive();
@@ -58,17 +61,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void watch_for_disconnect(std::function<void()> gone);
   void stop_watching();
 
-  // Gives the connection to a streaming transport; this session is finished afterwards. The transport
+  // Gives the connection to a streaming transport; this session is finished afterwards. Bytes read past
+  // the request are not handed on: a WebSocket client may not send before the handshake's answer (RFC 6455
+  // section 4.1), and nothing pipelined behind a stream could ever be answered. The transport
   // takes the connection's admission ticket too, and holds it as long as the socket.
   NetStream take_stream();
   void hold(std::shared_ptr<void> ticket) { ticket_ = std::move(ticket); }
   std::shared_ptr<void> take_ticket();
-  // Bytes read past the current request (rare: a client that pipelines after an upgrade).
-  beast::flat_buffer& buffer() { return buffer_; }
 
   // Answers to the current request carry CORS headers for this (listed, cross-site) origin.
   void allow_cross_origin(std::string origin) { cors_origin_ = std::move(origin); }
   const std::string& cross_origin() const { return cors_origin_; }
+  // Answers to the current request are kept by no cache (`Cache-Control: no-store` unless the answer sets
+  // its own): set by the routes whose every answer carries a secret or someone's state (login, OAuth).
+  void answer_privately(bool on) { private_answers_ = on; }
 
   ServerContext& context() { return context_; }
   const ServerContext& context() const { return context_; }
@@ -119,6 +125,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   tcp::endpoint remote_;
   bool watching_ = false;
   std::string cors_origin_;
+  bool private_answers_ = false;
   std::shared_ptr<void> ticket_;
   Peer peer_;
   std::string peer_text_;  // peer_.address as text

@@ -2,9 +2,9 @@
 // Accepts connections on one socket and deals them round-robin to the event loops.
 #include <memory>
 
-#include "http/beast.hpp"
-#include "http/event_loops.hpp"
 #include "http/server_context.hpp"
+#include "runtime/beast.hpp"
+#include "runtime/event_loops.hpp"
 
 namespace herald {
 

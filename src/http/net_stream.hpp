@@ -14,7 +14,7 @@
 #include <memory>
 #include <optional>
 
-#include "http/beast.hpp"
+#include "runtime/beast.hpp"
 
 namespace herald {
 

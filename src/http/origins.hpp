@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "http/beast.hpp"
+#include "runtime/beast.hpp"
 
 namespace herald {
 

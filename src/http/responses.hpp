@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "core/error.hpp"
-#include "http/beast.hpp"
+#include "runtime/beast.hpp"
 
 namespace herald {
 

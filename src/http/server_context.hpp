@@ -8,10 +8,10 @@
 #include "config/config.hpp"
 #include "core/rate_limiter.hpp"
 #include "core/subscriber_counts.hpp"
-#include "http/beast.hpp"
 #include "http/connection_gate.hpp"
 #include "http/net_stream.hpp"
 #include "http/trust.hpp"
+#include "runtime/beast.hpp"
 
 namespace herald {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "http/beast.hpp"
+#include "runtime/beast.hpp"
 
 namespace herald {
 

@@ -95,14 +95,13 @@ std::string mask_subject(std::string_view subject) {
 
 std::string describe_user_agent(std::string_view ua) {
   auto has = [&](std::string_view needle) { return ua.find(needle) != std::string_view::npos; };
-  std::string browser = has("Edg/")        ? "Edge"
-                        : has("OPR/")      ? "Opera"
-                        : has("Firefox/")  ? "Firefox"
-                        : has("Chrome/")   ? "Chrome"
-                        : has("Chromium/") ? "Chromium"
-                        : has("Safari/")   ? "Safari"
-                        : has("curl/")     ? "curl"
-                                           : "";
+  std::string browser = has("Edg/")       ? "Edge"
+                        : has("OPR/")     ? "Opera"
+                        : has("Firefox/") ? "Firefox"
+                        : has("Chrome/")  ? "Chrome"
+                        : has("Safari/")  ? "Safari"
+                        : has("curl/")    ? "curl"
+                                          : "";
   std::string system = has("Android")                 ? "Android"
                        : has("iPhone") || has("iPad") ? "iOS"
                        : has("Windows")               ? "Windows"

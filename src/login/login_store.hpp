@@ -34,7 +34,7 @@
 //     transition: no approval is consumed without its token, and no token exists without its approval.
 //  7. Accounts hold a password hash made by login/passwords.hpp; the store never sees a password.
 //     Removing an account or changing its password ends every session and access token of that name.
-//  8. Callbacks run on the calling thread when it is an event loop (broker/calling_loop.hpp), possibly
+//  8. Callbacks run on the calling thread when it is an event loop (runtime/calling_loop.hpp), possibly
 //     before the call returns. Called from any other thread (tests, the command line), they may run on a
 //     thread of the store's own.
 //  9. When the store cannot be reached, a call answers the refusal `login_unavailable` (HTTP 503). A call

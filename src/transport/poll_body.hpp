@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/message.hpp"
-#include "http/beast.hpp"
+#include "runtime/beast.hpp"
 
 namespace herald {
 

@@ -1,7 +1,7 @@
 #pragma once
 #include <memory>
 
-#include "http/beast.hpp"
+#include "runtime/beast.hpp"
 #include "transport/subscribe_request.hpp"
 
 namespace herald {

@@ -12,8 +12,8 @@
 #include "core/catch_up.hpp"
 #include "core/error.hpp"
 #include "core/hub.hpp"
-#include "http/beast.hpp"
 #include "http/server_context.hpp"
+#include "runtime/beast.hpp"
 
 namespace herald {
 

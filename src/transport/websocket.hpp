@@ -2,7 +2,7 @@
 #include <memory>
 #include <optional>
 
-#include "http/beast.hpp"
+#include "runtime/beast.hpp"
 #include "transport/subscribe_request.hpp"
 
 namespace herald {

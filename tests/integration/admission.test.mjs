@@ -92,15 +92,22 @@ describe('presence joins are publishes: budgeted and capped per address', () => 
   };
 
   it('interval polls with fresh client ids run into the publish budget', async () => {
-    const h = await start('client_publishes_per_second = 5\npresence_members_per_address = 0');
+    const h = await start('client_publishes_per_second = 2\npresence_members_per_address = 0');
     const ch = `room:${uniq()}`;
-    const statuses = [];
-    for (let i = 0; i < 12; i++) statuses.push((await poll(h.url, ch, { query: `client=c${i}&name=N${i}` })).status);
-    assert.ok(statuses.includes(429), `12 joins at once from one address: ${statuses}`);
+    // The budget is a bucket of 2 refilled at 2 a second: however slow this machine, no more joins than
+    // that get in while the 12 are under way.
+    const started = Date.now();
+    const statuses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => poll(h.url, ch, { query: `client=c${i}&name=N${i}` }).then((r) => r.status)),
+    );
+    const allowed = 2 + Math.ceil((2 * (Date.now() - started)) / 1000);
     const list = await request(`${h.url}/channels/${chanPath(ch)}/presence`);
-    assert.ok(list.json.count <= 6, `members: ${list.json.count}`);
-    // A member already present costs nothing to renew.
-    assert.equal((await poll(h.url, ch, { query: 'client=c0&name=N0' })).status, 204);
+    assert.ok(list.json.count <= allowed, `members: ${list.json.count}, at most ${allowed}`);
+    if (allowed < 12) assert.ok(statuses.includes(429), `12 joins at once from one address: ${statuses}`);
+    // A member already present costs nothing to renew, though the budget is spent.
+    const member = statuses.indexOf(204);
+    assert.ok(member >= 0, `one join at least got in: ${statuses}`);
+    assert.equal((await poll(h.url, ch, { query: `client=c${member}&name=N${member}` })).status, 204);
   });
 
   it('one address holds at most presence_members_per_address members, on every transport', async () => {

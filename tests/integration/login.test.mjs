@@ -638,6 +638,20 @@ describe('QR login', () => {
     assert.equal(mine.json.user, 'alice');
     assert.deepEqual(mine.json, (await sessionClient(h.url, sc.value).get('/me')).json, 'with the CSRF token, as /me');
     assert.equal(mine.headers.get('cache-control'), 'no-store');
+    // Every answer of the login routes, errors and refused methods included, is kept by no cache; a
+    // static file asked for on the same connection afterwards is not.
+    const client = new Client(h.url);
+    for (const [what, r] of [
+      ['GET /me without a session', anon],
+      ['GET /session without a session', anonSession],
+      ['GET /login/start (a refused method)', await client.get('/login/start')],
+      ['GET /login/status without a login cookie', await client.get('/login/status')],
+    ]) {
+      assert.equal(r.headers.get('cache-control'), 'no-store', `${what}: ${show(r)}`);
+    }
+    const page = await client.get('/index.html');
+    assert.equal(page.status, 200, show(page));
+    assert.notEqual(page.headers.get('cache-control'), 'no-store', 'a static page after a login answer');
   });
 
   it('logout ends the session', async () => {

@@ -1,4 +1,4 @@
-#include "broker/calling_loop.hpp"
+#include "runtime/calling_loop.hpp"
 
 namespace herald {
 namespace {

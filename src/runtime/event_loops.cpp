@@ -1,6 +1,6 @@
-#include "http/event_loops.hpp"
+#include "runtime/event_loops.hpp"
 
-#include "broker/calling_loop.hpp"
+#include "runtime/calling_loop.hpp"
 
 namespace herald {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/hub.hpp"
-#include "http/beast.hpp"
+#include "runtime/beast.hpp"
 
 namespace herald {
 
