@@ -1,5 +1,5 @@
 # herald: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: all deps test-deps herald build run test test-unit test-sanitize lint test-tsan fuzz fuzz-smoke soak bench bench-deps format tidy clean
+.PHONY: all deps test-deps herald package build run test test-unit test-sanitize lint test-tsan fuzz fuzz-smoke soak bench bench-deps format tidy clean
 
 BUILD ?= build
 BUILD_ASAN ?= build-asan
@@ -25,6 +25,12 @@ herald: deps
 	@test -f $(BUILD)/CMakeCache.txt || \
 	  cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DHERALD_TESTS=OFF -DHERALD_BENCH=OFF
 	cmake --build $(BUILD) -j $(JOBS) --target herald
+
+# The Debian package, herald_<version>_<arch>.deb in $(BUILD)/package/ (docs/operations.md), from the
+# release build `make herald` makes (CPack installs from it: nothing is compiled twice).
+package: herald
+	cd $(BUILD) && cpack -G DEB
+	@ls $(BUILD)/package/herald_*.deb
 
 build: test-deps $(BUILD)/build.ninja
 	@! grep -qs '^HERALD_TESTS:BOOL=OFF' $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DHERALD_TESTS=ON -DHERALD_BENCH=ON
