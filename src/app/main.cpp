@@ -1,5 +1,6 @@
 // herald: one channel, heard four ways. `herald serve` runs the server; `herald users` manages the
-// built-in login accounts (in the login store the server uses); `herald --version` says which.
+// built-in login accounts (in the login store the server uses); `herald pub` and `herald sub` publish and
+// listen from a shell; `herald --version` says which.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -7,6 +8,7 @@
 #include <future>
 #include <iostream>
 
+#include "app/cli_client.hpp"
 #include "app/server.hpp"
 #include "config/config.hpp"
 #include "login/login_module.hpp"
@@ -161,7 +163,26 @@ int main(int argc, char** argv) {
   passwd->add_flag("--password-stdin", password_stdin, "Read the new password from the first line of standard input");
   for (auto* command : {add, list, remove, passwd}) command->fallthrough();
 
+  // From a shell, against $HERALD_URL (default http://127.0.0.1:8080) with the key $HERALD_KEY.
+  std::string channel, data, since, transport = "sse", event;
+  bool json_body = false;
+  auto* pub = app.add_subcommand("pub", "Publish to a channel of $HERALD_URL (key: $HERALD_KEY)");
+  pub->add_option("channel", channel, "Channel")->required();
+  auto* data_given = pub->add_option("data", data, "The message; - or nothing: standard input");
+  pub->add_flag("--json", json_body, "The message is JSON (otherwise text)");
+  pub->add_option("--event", event, "Event name");
+  auto* sub = app.add_subcommand("sub", "Listen to a channel of $HERALD_URL: one message envelope (JSON) a line");
+  sub->add_option("channel", channel, "Channel")->required();
+  sub->add_option("--since", since, "Resume after this cursor (a message's id)");
+  sub->add_option("--transport", transport, "sse, longpoll or ws")->check(CLI::IsMember({"sse", "longpoll", "ws"}));
+
   CLI11_PARSE(app, argc, argv);
+
+  if (pub->parsed()) {
+    bool from_stdin = data_given->count() == 0 || data == "-";
+    return herald::cli::publish(channel, from_stdin ? std::nullopt : std::optional(data), json_body, event);
+  }
+  if (sub->parsed()) return herald::cli::subscribe(channel, since, transport);
 
   if (users->parsed()) {
     setup_logging("warn");  // on stderr: standard output is the command's answer (`users list`)
