@@ -29,6 +29,8 @@ herald: deps
 # The Debian package, herald_<version>_<arch>.deb in $(BUILD)/package/ (docs/operations.md), from the
 # release build `make herald` makes (CPack installs from it: nothing is compiled twice).
 package: herald
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=/usr >/dev/null  # a tree configured before /usr was the default
+	cmake --build $(BUILD) -j $(JOBS) --target herald
 	cd $(BUILD) && cpack -G DEB
 	@ls $(BUILD)/package/herald_*.deb
 

@@ -14,6 +14,9 @@ if dpkg-query -W -f='${Status}' herald 2>/dev/null | grep -q 'install ok install
   fail "a herald package is installed on this machine already; the test would replace and purge it"
 fi
 
+prefix="$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")"
+[ "$prefix" = /usr ] || fail "$build is configured with CMAKE_INSTALL_PREFIX=$prefix: reconfigure it with -DCMAKE_INSTALL_PREFIX=/usr (the default of a fresh build directory)"
+
 work="$(mktemp -d)"
 pid=""
 cleanup() {
