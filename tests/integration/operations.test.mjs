@@ -180,8 +180,12 @@ describe('GET /readyz', () => {
 describe('SIGHUP reloads the config', () => {
   const pub = (h, ch, key) => publish(h.url, ch, 'x', { headers: { Authorization: `Bearer ${key}` } });
 
-  it('takes new publish keys and origins without dropping anyone', async () => {
-    const h = await startHerald({ config: 'publish_key = "old-key"\nallowed_origins = ["https://one.example"]\n' });
+  it('takes new publish keys, origins, namespaces and limits without dropping anyone', async () => {
+    const h = await startHerald({
+      config:
+        'publish_key = "old-key"\nallowed_origins = ["https://one.example"]\n' +
+        '[namespace.room]\nclient_publish = false\n[limits]\nmax_payload_bytes = 1000\n',
+    });
     try {
       const ch = uniq('reload');
       const ws = openWS(`${h.wsUrl}/sub/${chanPath(ch)}`);
@@ -190,11 +194,19 @@ describe('SIGHUP reloads the config', () => {
       assert.equal((await pub(h, ch, 'old-key')).status, 201);
       const foreign = openWS(`${h.wsUrl}/ws`, { headers: { Origin: 'https://two.example' } });
       await assert.rejects(foreign.opened, 'another origin is refused before the reload');
+      const room = uniq('room:r');
+      assert.equal((await publish(h.url, room, 'as a client')).status, 401, 'room: no client publishing yet (a key is needed)');
+      const big = (key) => publish(h.url, ch, 'y'.repeat(600), { headers: { Authorization: `Bearer ${key}` } });
+      assert.equal((await big('old-key')).status, 201, '600 bytes fit under 1000');
 
       const text = await readFile(h.configFile, 'utf8');
       await writeFile(
         h.configFile,
-        text.replace('"old-key"', '"new-key"').replace('"https://one.example"', '"https://two.example"'),
+        text
+          .replace('"old-key"', '"new-key"')
+          .replace('"https://one.example"', '"https://two.example"')
+          .replace('client_publish = false', 'client_publish = true')
+          .replace('max_payload_bytes = 1000', 'max_payload_bytes = 500'),
       );
       h.proc.kill('SIGHUP');
       await logged(h, /reload: applied the new config/, 'the reload');
@@ -205,8 +217,10 @@ describe('SIGHUP reloads the config', () => {
       const allowed = openWS(`${h.wsUrl}/ws`, { headers: { Origin: 'https://two.example' } });
       await allowed.opened;
       allowed.close();
-      // The subscriber from before the reload is still there and hears both messages.
-      await ws.frames.waitFor(2);
+      assert.equal((await publish(h.url, room, 'as a client')).status, 201, 'room: clients may publish now');
+      assert.equal((await big('new-key')).status, 413, 'the payload limit is 500 now');
+      // The subscriber from before the reload is still there and hears every message.
+      await ws.frames.waitFor(3);
       assert.equal(h.proc.exitCode, null);
       ws.close();
     } finally {
