@@ -52,7 +52,8 @@ run: herald
 #  2. the ASan+UBSan build, and every test in it: the unit tests, and the integration suite twice, on the
 #     memory broker and with every herald on one Redis (each test file starts what it needs: redis-server,
 #     nginx, Chromium), all under the sanitizers;
-#  3. the release build `make run` uses (server, tests and benchmarks compiled with -O3) and its unit tests;
+#  3. the release build `make run` uses (server, tests and benchmarks compiled with -O3), its unit tests, and
+#     the package test (builds the .deb from that build, installs, runs and purges it: needs root, as CI has);
 #  4. a short fuzz run of every parser.
 # A fresh clone takes about 16 minutes on 2 cores when this machine built herald before (ccache keys objects
 # on paths relative to the checkout), about 26 on a machine that never did (README, "Tests").
