@@ -1,5 +1,5 @@
 # herald: the two commands a newcomer needs are `make run` and `make test`.
-.PHONY: all deps test-deps herald build run test test-unit test-sanitize lint test-tsan fuzz fuzz-smoke soak bench bench-deps format tidy clean
+.PHONY: all deps test-deps herald package build run test test-unit test-sanitize lint test-tsan fuzz fuzz-smoke soak bench bench-deps format tidy clean
 
 BUILD ?= build
 BUILD_ASAN ?= build-asan
@@ -26,6 +26,14 @@ herald: deps
 	  cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DHERALD_TESTS=OFF -DHERALD_BENCH=OFF
 	cmake --build $(BUILD) -j $(JOBS) --target herald
 
+# The Debian package, herald_<version>_<arch>.deb in $(BUILD)/package/ (docs/operations.md), from the
+# release build `make herald` makes (CPack installs from it: nothing is compiled twice).
+package: herald
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=/usr >/dev/null  # a tree configured before /usr was the default
+	cmake --build $(BUILD) -j $(JOBS) --target herald
+	cd $(BUILD) && cpack -G DEB
+	@ls $(BUILD)/package/herald_*.deb
+
 build: test-deps $(BUILD)/build.ninja
 	@! grep -qs '^HERALD_TESTS:BOOL=OFF' $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DHERALD_TESTS=ON -DHERALD_BENCH=ON
 	cmake --build $(BUILD) -j $(JOBS)
@@ -44,7 +52,8 @@ run: herald
 #  2. the ASan+UBSan build, and every test in it: the unit tests, and the integration suite twice, on the
 #     memory broker and with every herald on one Redis (each test file starts what it needs: redis-server,
 #     nginx, Chromium), all under the sanitizers;
-#  3. the release build `make run` uses (server, tests and benchmarks compiled with -O3) and its unit tests;
+#  3. the release build `make run` uses (server, tests and benchmarks compiled with -O3), its unit tests, and
+#     the package test (builds the .deb from that build, installs, runs and purges it: needs root, as CI has);
 #  4. a short fuzz run of every parser.
 # A fresh clone takes about 16 minutes on 2 cores when this machine built herald before (ccache keys objects
 # on paths relative to the checkout), about 26 on a machine that never did (README, "Tests").

@@ -86,6 +86,17 @@ void route_request(const std::shared_ptr<HttpSession>& session, Request request)
     if (method == http::verb::head || only(http::verb::get)) {
       session->send(json_response(request, http::status::ok, R"({"status":"ok"})"));
     }
+  } else if (url.encoded_path() == "/readyz") {
+    // Readiness, for load balancers: whether to send this node new clients (liveness is /healthz). A
+    // draining node answers every request 503 shutting_down (above).
+    if (method == http::verb::head || only(http::verb::get)) {
+      const ServerContext& context = session->context();
+      if (context.broker_ready && !context.broker_ready()) {
+        session->send(error_response(request, {"broker_unavailable", "The broker (Redis) is unreachable."}));
+      } else {
+        session->send(json_response(request, http::status::ok, R"({"status":"ready"})"));
+      }
+    }
   } else if (route_metrics(session, request, url) || route_login(session, request, url)) {
     // answered by the metrics or the login routes
   } else if (method == http::verb::get || method == http::verb::head) {

@@ -1,11 +1,14 @@
 // herald: one channel, heard four ways. `herald serve` runs the server; `herald users` manages the
-// built-in login accounts (in the login store the server uses); `herald --version` says which.
+// built-in login accounts (in the login store the server uses); `herald pub` and `herald sub` publish and
+// listen from a shell; `herald --version` says which.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <future>
 #include <iostream>
 
+#include "app/cli_client.hpp"
 #include "app/server.hpp"
 #include "config/config.hpp"
 #include "login/login_module.hpp"
@@ -61,13 +64,23 @@ std::string read_password(std::string password, bool password_stdin) {
   return password;
 }
 
+// The config to read when --config is not given: the installed one, when there is one.
+std::string default_config() {
+  std::error_code ignored;
+  return std::filesystem::exists(HERALD_DEFAULT_CONFIG, ignored) ? HERALD_DEFAULT_CONFIG : "";
+}
+
 // `herald users add|list|remove|passwd`, on the accounts of the config's store.
 int run_users(const std::string& config_path, const std::string& action, const std::string& name, std::string password,
               bool password_stdin, bool if_missing) {
   using herald::login::Reply;
   try {
-    herald::Config config;
-    if (!config_path.empty()) config = herald::load_config(config_path);
+    // Without a config, the built-in defaults would name a database in whatever directory this shell is in.
+    if (config_path.empty()) {
+      throw std::runtime_error("say whose accounts with --config FILE (the installed " HERALD_DEFAULT_CONFIG
+                               " does not exist)");
+    }
+    herald::Config config = herald::load_config(config_path);
     AccountStore accounts = open_accounts(config);
     auto& store = *accounts.store;
     if (action == "list") {
@@ -150,25 +163,57 @@ int main(int argc, char** argv) {
   passwd->add_flag("--password-stdin", password_stdin, "Read the new password from the first line of standard input");
   for (auto* command : {add, list, remove, passwd}) command->fallthrough();
 
+  // From a shell, against $HERALD_URL (default http://127.0.0.1:8080) with the key $HERALD_KEY.
+  std::string channel, data, since, transport = "sse", event;
+  bool json_body = false;
+  auto* pub = app.add_subcommand("pub", "Publish to a channel of $HERALD_URL (key: $HERALD_KEY)");
+  pub->add_option("channel", channel, "Channel")->required();
+  auto* data_given = pub->add_option("data", data, "The message; - or nothing: standard input");
+  pub->add_flag("--json", json_body, "The message is JSON (otherwise text)");
+  pub->add_option("--event", event, "Event name");
+  auto* sub = app.add_subcommand("sub", "Listen to a channel of $HERALD_URL: one message envelope (JSON) a line");
+  sub->add_option("channel", channel, "Channel")->required();
+  sub->add_option("--since", since, "Resume after this cursor (a message's id)");
+  sub->add_option("--transport", transport, "sse, longpoll or ws")->check(CLI::IsMember({"sse", "longpoll", "ws"}));
+
   CLI11_PARSE(app, argc, argv);
+
+  if (pub->parsed()) {
+    bool from_stdin = data_given->count() == 0 || data == "-";
+    return herald::cli::publish(channel, from_stdin ? std::nullopt : std::optional(data), json_body, event);
+  }
+  if (sub->parsed()) return herald::cli::subscribe(channel, since, transport);
 
   if (users->parsed()) {
     setup_logging("warn");  // on stderr: standard output is the command's answer (`users list`)
     std::string action = list->parsed() ? "list" : remove->parsed() ? "remove" : passwd->parsed() ? "passwd" : "add";
+    if (users_config.empty()) users_config = default_config();
     return run_users(users_config, action, user_name, password, password_stdin, if_missing);
   }
 
-  herald::Config config;
-  try {
+  if (config_path.empty()) config_path = default_config();
+  // The file with the command line over it; again on SIGHUP.
+  auto load = [&] {
+    herald::Config config;
     if (!config_path.empty()) config = herald::load_config(config_path);
     if (!listen.empty()) config.listen = listen;
     if (threads > 0) config.threads = threads;
     if (!log_level.empty()) config.log_level = log_level;
     herald::validate(config);
+    return config;
+  };
+  herald::Config config;
+  try {
+    config = load();
   } catch (const std::exception& error) {
     std::cerr << "herald: " << error.what() << "\n";
     return 2;
   }
   setup_logging(config.log_level);
-  return herald::run_server(config);
+  if (config_path.empty()) {
+    spdlog::info("no --config (and no {}): built-in defaults, paths relative to this directory", HERALD_DEFAULT_CONFIG);
+    return herald::run_server(config);
+  }
+  spdlog::info("config: {}", config_path);
+  return herald::run_server(config, load);
 }

@@ -1,14 +1,20 @@
 #include "app/server.hpp"
 
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 #include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
+#include <list>
+#include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "access/admission.hpp"
 #include "api/router.hpp"
 #include "app/metrics_feed.hpp"
+#include "app/reload.hpp"
 #include "broker/memory_broker.hpp"
 #include "broker/redis_broker.hpp"
 #include "http/listener.hpp"
@@ -137,9 +143,38 @@ std::unique_ptr<login::LoginStore> make_login_store(const Config& config, Counti
   return std::make_unique<login::MemoryLoginStore>(settings, std::move(sink), config.login.database);
 }
 
+// Runs `change` on loop 0 (the caller's thread) while every other loop waits in a handler of its own:
+// the settings the loops read without a lock change while none of them reads.
+void with_loops_paused(EventLoops& loops, const std::function<void()>& change) {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::size_t parked = 0, left = 0;
+  bool released = false;
+  const std::size_t others = loops.size() - 1;
+  for (std::size_t i = 1; i < loops.size(); ++i) {
+    asio::post(loops.context(i), [&] {
+      std::unique_lock lock(mutex);
+      ++parked;
+      changed.notify_all();
+      changed.wait(lock, [&] { return released; });
+      ++left;
+      changed.notify_all();
+    });
+  }
+  std::unique_lock lock(mutex);
+  changed.wait(lock, [&] { return parked == others; });
+  change();
+  released = true;
+  changed.notify_all();
+  changed.wait(lock, [&] { return left == others; });  // the locals above die when this returns
+}
+
+// Tells systemd (Type=notify) how the service is doing; nothing without $NOTIFY_SOCKET.
+void notify_systemd(const std::string& state) { sd_notify(0, state.c_str()); }
+
 }  // namespace
 
-int run_server(const Config& given) {
+int run_server(const Config& given, const std::function<Config()>& reload) {
   Config config = given;
   add_internal_namespaces(config);
   auto [host, port] = split_host_port(config.listen);
@@ -193,17 +228,19 @@ int run_server(const Config& given) {
                      .members_per_address = config.limits.presence_members_per_address,
                      .join_rate = client_publish_rate.get()},
                     [&counts](const std::string& channel) { return is_listened(counts, channel); });
-  const Trust trust(config);
+  Trust trust(config);
   const Admission admission(config, publish_rate.get(), client_publish_rate.get(), &presence);
-  std::optional<ssl::context> tls;
+  // A reload replaces the TLS context; the ones before stay while connections made with them may live.
+  std::list<ssl::context> tls_contexts;
   if (config.tls.enabled()) {
     try {
-      tls.emplace(make_tls_context(config.tls));
+      tls_contexts.push_back(make_tls_context(config.tls));
     } catch (const std::exception& error) {
       spdlog::critical("tls: {}", error.what());
       return 1;
     }
   }
+  ssl::context* tls = tls_contexts.empty() ? nullptr : &tls_contexts.back();
   ServerContext context{.config = config,
                         .broker = broker,
                         .counts = counts,
@@ -211,7 +248,7 @@ int run_server(const Config& given) {
                         .publish_rate = publish_rate.get(),
                         .client_publish_rate = client_publish_rate.get(),
                         .presence = &presence,
-                        .tls = tls ? &*tls : nullptr,
+                        .tls = tls,
                         .gate = gate,
                         .trust = &trust,
                         .admission = &admission,
@@ -220,8 +257,15 @@ int run_server(const Config& given) {
   broker.set_sink([&loops](const MessagePtr& message) { loops.dispatch(message); });
 
   auto broker_up = [redis] { return redis == nullptr || redis->connected(); };
+  context.broker_ready = broker_up;
   const login::LoginStore* login_store = login ? login->store.get() : nullptr;
-  auto listed = [&config](const std::string& channel) { return !config.namespaces.for_channel(channel).internal; };
+  // herald's own namespaces are fixed at startup (a reload keeps them): the dashboard feed's thread asks
+  // this, so it must not read the namespaces a reload replaces.
+  std::set<std::string, std::less<>> internal;
+  for (const auto& [name, settings] : config.namespaces.by_namespace) {
+    if (settings.internal) internal.insert(name);
+  }
+  auto listed = [internal](const std::string& channel) { return !internal.contains(namespace_of(channel)); };
   MetricsSources metric_sources{loops, counts, *gate, login_store, broker, config.broker, broker_up, listed};
   std::optional<DashboardFeed> feed;
   if (config.metrics.enabled) {
@@ -255,11 +299,15 @@ int run_server(const Config& given) {
   schedule_presence_tick(presence_timer, presence);
 
   asio::steady_timer drain_timer(loops.context(0));
+  asio::signal_set hangups(loops.context(0), SIGHUP);
   asio::signal_set signals(loops.context(0), SIGINT, SIGTERM);
   signals.async_wait([&](error_code ec, int signal) {
     if (ec) return;
-    spdlog::info("shutdown: signal {}; draining for at most {} s", signal, config.limits.shutdown_grace_seconds);
+    spdlog::info("shutdown: signal {}; clients told to come back within {} s; draining for at most {} s", signal,
+                 config.limits.drain_window_seconds, config.limits.shutdown_grace_seconds);
+    notify_systemd("STOPPING=1");
     context.shutting_down = true;
+    hangups.cancel();
     listener->stop();
     sweep_timer.cancel();
     login_timer.cancel();
@@ -270,6 +318,43 @@ int run_server(const Config& given) {
                     std::chrono::steady_clock::now() + std::chrono::seconds(config.limits.shutdown_grace_seconds));
   });
 
+  // SIGHUP: read the config again and take what can change live (app/reload.hpp). A config that does not
+  // load is refused with its reason; the running one stays.
+  std::function<void()> await_hangup = [&] {
+    hangups.async_wait([&](error_code ec, int) {
+      if (ec || context.shutting_down) return;
+      notify_systemd(fmt::format(
+          "RELOADING=1\nMONOTONIC_USEC={}",
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+              .count()));
+      try {
+        if (!reload) throw std::runtime_error("herald was started without --config: there is nothing to read again");
+        Config next = reload();
+        std::optional<ssl::context> next_tls;
+        if (tls != nullptr && next.tls.enabled()) next_tls.emplace(make_tls_context(next.tls));
+        for (const auto& name : needs_restart(config, next)) {
+          spdlog::warn("reload: '{}' changed; it takes effect at the next restart", name);
+        }
+        with_loops_paused(loops, [&] {
+          apply_live(config, next);
+          trust = Trust(config);
+          gate->set_limits(config.limits.max_connections, config.limits.max_connections_per_ip);
+          if (next_tls) {
+            tls = &tls_contexts.emplace_back(std::move(*next_tls));
+            context.tls = tls;
+          }
+        });
+        spdlog::set_level(spdlog::level::from_str(config.log_level));
+        spdlog::info("reload: applied the new config");
+      } catch (const std::exception& error) {
+        spdlog::error("reload: refused, the running config stays: {}", error.what());
+      }
+      notify_systemd("READY=1");
+      await_hangup();
+    });
+  };
+  await_hangup();
+
   auto bound = listener->local_endpoint();
   std::string shown_host = bound.address().to_string();
   if (bound.address().is_v6()) shown_host = fmt::format("[{}]", shown_host);
@@ -277,6 +362,7 @@ int run_server(const Config& given) {
                bound.port(), threads, config.web_root);
   listener->start();
   if (feed) feed->start();
+  notify_systemd("READY=1\nSTATUS=listening");
 
   loops.run();
   blocking.join();

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <toml++/toml.h>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -120,6 +121,7 @@ void read_limits(const toml::table& table, Limits& limits) {
   reader.read("ws_idle_timeout_seconds", limits.ws_idle_timeout_seconds);
   reader.read("request_timeout_seconds", limits.request_timeout_seconds);
   reader.read("shutdown_grace_seconds", limits.shutdown_grace_seconds);
+  reader.read("drain_window_seconds", limits.drain_window_seconds);
   reader.read("lingering_close_seconds", limits.lingering_close_seconds);
   reader.read("lingering_close_bytes", limits.lingering_close_bytes);
   reader.read("publishes_per_second", limits.publishes_per_second);
@@ -194,7 +196,22 @@ Config load_config(const std::string& path) {
   if (!file) throw std::runtime_error(path + ": cannot be read");
   std::ostringstream text;
   text << file.rdbuf();
-  return parse_config(text.str(), path);
+  Config config = parse_config(text.str(), path);
+  resolve_paths(config, std::filesystem::absolute(path).parent_path().string());
+  return config;
+}
+
+void resolve_paths(Config& config, const std::string& base) {
+  // SQLite's own names (":memory:", "" for a temporary file) are not paths.
+  auto resolve = [&base](std::string& file) {
+    if (file.empty() || file.starts_with(':')) return;
+    std::filesystem::path path(file);
+    if (path.is_relative()) file = (std::filesystem::path(base) / path).lexically_normal().string();
+  };
+  resolve(config.web_root);
+  resolve(config.login.database);
+  resolve(config.tls.certificate_file);
+  resolve(config.tls.private_key_file);
 }
 
 Config parse_config(std::string_view text, const std::string& path) {

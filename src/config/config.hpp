@@ -32,6 +32,8 @@ struct Limits {
   unsigned ws_idle_timeout_seconds = 60;  // a ping goes out at half of it; no answer by the end: dropped
   unsigned request_timeout_seconds = 30;  // to send a whole request, and to idle between keep-alive requests
   unsigned shutdown_grace_seconds = 3;
+  // On SIGTERM, streaming clients are told to come back after a delay spread over this window (0: at once).
+  unsigned drain_window_seconds = 10;
   // A connection herald closes first reads on (and discards) what the client still sends, at most this
   // long and this much, so that the kernel does not reset it under the answer or close frame still on
   // its way (nginx's lingering close). 0 in either: close at once. The bytes are more than both ends'
@@ -143,8 +145,12 @@ struct Config {
   MetricsConfig metrics;
 };
 
-// Reads a TOML file over the defaults. Throws std::runtime_error naming the file, key and problem.
+// Reads a TOML file over the defaults. Throws std::runtime_error naming the file, key and problem. The
+// paths it names (web_root, login.database, the [tls] files) are made absolute, relative ones taken
+// from the file's own directory: herald finds the same files whatever directory it is started from.
 Config load_config(const std::string& path);
+// Makes the relative paths of `config` absolute under the directory `base`.
+void resolve_paths(Config& config, const std::string& base);
 // The same, from the text of such a file (`path` only names it in errors).
 Config parse_config(std::string_view text, const std::string& path);
 

@@ -31,6 +31,11 @@ class ConnectionGate : public std::enable_shared_from_this<ConnectionGate> {
   // connection already is).
   std::variant<Ticket, Error> admit_client(const std::string& address);
   std::size_t open() const { return open_.load(std::memory_order_relaxed); }
+  // New limits (a reload), for connections from now on; call it while no event loop runs.
+  void set_limits(std::size_t max_total, std::size_t max_per_address) {
+    max_total_ = max_total;
+    max_per_address_ = max_per_address;
+  }
   // Connections refused since start, by the two reasons above.
   std::uint64_t refused_full() const { return refused_full_.load(std::memory_order_relaxed); }
   std::uint64_t refused_address() const { return refused_address_.load(std::memory_order_relaxed); }

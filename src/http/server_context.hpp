@@ -40,6 +40,8 @@ struct ServerContext {
   // set by the app when [metrics] is enabled.
   std::function<std::string()> metrics_text;
   std::string metrics_channel;
+  // GET /readyz: whether the broker is reachable (unset: always, the memory broker).
+  std::function<bool()> broker_ready;
   std::atomic<bool> shutting_down{false};
   // Answers being written; shutdown waits for them too, so a publisher is never left unsure whether
   // its message was taken.

@@ -5,6 +5,7 @@
 #include "core/catch_up.hpp"
 #include "http/http_session.hpp"
 #include "http/responses.hpp"
+#include "transport/come_back.hpp"
 #include "transport/poll_body.hpp"
 
 namespace herald {
@@ -99,7 +100,13 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
     if (!catch_up_.live()) {  // history not read yet (an asynchronous broker): nothing to resume from
       return answer(error_response(request_, {"shutting_down", "The server is shutting down."}), outcome);
     }
-    answer(poll_response(request_, subscribe_.channel, {.cursor = catch_up_.cursor()}), outcome);
+    auto response = poll_response(request_, subscribe_.channel, {.cursor = catch_up_.cursor()});
+    if (outcome == LongPollOutcome::shutdown) {
+      // The drain: when to poll again (whole seconds, rounded up), from the cursor.
+      response.set(http::field::retry_after,
+                   std::to_string((come_back_in_ms(session_->context().config.limits) + 999) / 1000));
+    }
+    answer(std::move(response), outcome);
   }
 
   // Answers once and leaves the channel; stays attached until the answer is written, so a shutdown

@@ -7,6 +7,7 @@
 
 #include "http/http_session.hpp"
 #include "http/responses.hpp"
+#include "transport/come_back.hpp"
 #include "transport/sse_encoding.hpp"
 #include "transport/stream_core.hpp"
 
@@ -48,6 +49,7 @@ class SseStream final : public StreamCore, public std::enable_shared_from_this<S
 
   void close(CloseReason reason) override {
     if (closing_) return;
+    const bool begun = head_.empty();
     refuse({"shutting_down", "The server is shutting down."});  // when the stream has not begun
     closing_ = true;
     leave();
@@ -55,6 +57,10 @@ class SseStream final : public StreamCore, public std::enable_shared_from_this<S
       spdlog::info("sse: dropping a slow consumer of {} ({} bytes queued)", subscribe_.channel, queue_.bytes());
       // Nothing more fits; the client reconnects with Last-Event-ID and loses nothing kept.
       return end();
+    }
+    if (begun && context_.shutting_down.load(std::memory_order_relaxed)) {
+      // The drain: an EventSource waits this long before it reconnects (with Last-Event-ID).
+      push("retry: " + std::to_string(come_back_in_ms(context_.config.limits)) + "\n\n");
     }
     flush();  // what is queued goes out, then the stream ends
   }

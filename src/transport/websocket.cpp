@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "http/http_session.hpp"
+#include "transport/come_back.hpp"
 #include "transport/stream_core.hpp"
 #include "transport/ws_frames.hpp"
 #include "transport/ws_layer.hpp"
@@ -78,6 +79,10 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
       // What is queued cannot all be sent; the client resumes from its last cursor instead.
       close_reason_ = {websocket::close_code::policy_error, "slow consumer: write queue full"};
       drop_unsent();
+    } else if (context_.shutting_down.load(std::memory_order_relaxed) &&
+               close_reason_.code == websocket::close_code::going_away) {
+      // The drain: when to reconnect (and resume from the last cursor), in the close reason.
+      close_reason_.reason = "retry_ms=" + std::to_string(come_back_in_ms(context_.config.limits));
     }
     leave_all();
     flush();  // sends what is queued, then the close frame

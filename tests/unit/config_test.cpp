@@ -116,5 +116,25 @@ TEST(Config, SplitsHostAndPort) {
   EXPECT_THROW(split_host_port("host:"), std::runtime_error);
 }
 
+// A config names its files relative to itself, not to the directory herald happens to start in.
+TEST(Config, RelativePathsAreRelativeToTheConfigFile) {
+  auto dir = std::filesystem::temp_directory_path() / ("herald-config-dir-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "etc");
+  auto path = dir / "etc" / "herald.toml";
+  std::ofstream(path) << "web_root = \"../share/web\"\n[login]\ndatabase = \"var/herald.db\"\n"
+                         "[tls]\ncertificate_file = \"/abs/cert.pem\"\nprivate_key_file = \"key.pem\"\n";
+  Config config = load_config(path.string());
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(config.web_root, (dir / "share" / "web").string());
+  EXPECT_EQ(config.login.database, (dir / "etc" / "var" / "herald.db").string());
+  EXPECT_EQ(config.tls.certificate_file, "/abs/cert.pem");
+  EXPECT_EQ(config.tls.private_key_file, (dir / "etc" / "key.pem").string());
+}
+
+TEST(Config, SqliteNamesAreNotPaths) {
+  Config config = load("[login]\ndatabase = \":memory:\"\n");
+  EXPECT_EQ(config.login.database, ":memory:");
+}
+
 }  // namespace
 }  // namespace herald
