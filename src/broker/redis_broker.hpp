@@ -61,7 +61,7 @@ class RedisBroker final : public Broker {
   void stop();
 
  private:
-  enum class Script { publish, read, info, presence_hold, presence_drop, presence_reap, presence_list };
+  enum class Script { publish, read, info, presence_hold, presence_drop, presence_reap, presence_list, publish_once };
   using ReplyHandler = std::function<void(redisReply*)>;  // nullptr: no reply (the connection is gone)
   enum class Subscription { none, subscribing, subscribed, unsubscribing };
   struct ChannelState {
@@ -99,6 +99,7 @@ class RedisBroker final : public Broker {
   std::string meta_key(const std::string& channel) const;
   std::string stream_key(const std::string& channel) const;
   std::string pubsub_channel(const std::string& channel) const;
+  std::string idempotency_key(const std::string& channel, const std::string& key) const;
   std::string presence_key(const std::string& channel, std::string_view suffix) const;
 
   RedisOptions options_;
@@ -119,7 +120,7 @@ class RedisBroker final : public Broker {
   bool down_logged_ = false;  // each transition is logged once, not each retry
   bool stopping_ = false;
   std::chrono::milliseconds backoff_;
-  std::string script_sha_[7];
+  std::string script_sha_[8];
   std::string node_id_;  // this node's name in presence leases (random per process)
   std::unordered_map<std::string, ChannelState> channels_;
   std::atomic<bool> up_{false};
