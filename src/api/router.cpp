@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/url/parse.hpp>
 
+#include "api/broadcast.hpp"
 #include "api/login_routes.hpp"
 #include "api/metrics_routes.hpp"
 #include "api/routes.hpp"
@@ -30,7 +31,8 @@ void answer_preflight(const std::shared_ptr<HttpSession>& session, const Request
   http::response<http::empty_body> response{http::status::no_content, request.version()};
   response.set(http::field::server, "herald");
   response.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
-  response.set(http::field::access_control_allow_headers, "Authorization, Content-Type, Last-Event-ID, X-Herald-CSRF");
+  response.set(http::field::access_control_allow_headers,
+               "Authorization, Content-Type, Idempotency-Key, Last-Event-ID, X-Herald-CSRF");
   response.set(http::field::access_control_max_age, "600");
   response.keep_alive(request.keep_alive());
   session->send(std::move(response));
@@ -73,6 +75,8 @@ void route_request(const std::shared_ptr<HttpSession>& session, Request request)
     if (only(http::verb::get)) subscribe_route(session, std::move(request), std::move(*channel), url.params());
   } else if (url.encoded_path() == "/ws") {
     if (only(http::verb::get)) multiplex_route(session, request);
+  } else if (url.encoded_path() == "/api/broadcast") {
+    if (only(http::verb::post)) broadcast_route(session, std::move(request));
   } else if (auto channel = path_rest(url, "/channels/")) {
     constexpr std::string_view presence_suffix = "/presence";
     if (!only(http::verb::get)) return;

@@ -52,15 +52,30 @@ void publish_route(const std::shared_ptr<HttpSession>& session, Request request,
                                    is_json_content(request), limit);
   if (auto* error = std::get_if<Error>(&made)) return session->send(error_response(request, *error));
   auto publish = std::move(std::get<PublishRequest>(made));
+  std::string keyed_channel;  // only a keyed publish can be answered without its message: it names the channel
+  if (auto key = request.find("Idempotency-Key"); key != request.end()) {
+    if (auto refused = refuse_idempotency_key(key->value())) return session->send(error_response(request, *refused));
+    publish.idempotency_key = std::string(key->value());
+    publish.idempotency_window = std::chrono::seconds(context.config.limits.idempotency_seconds);
+    keyed_channel = publish.channel;
+  }
   // Counted before publishing: afterwards, long polls the message answers would already have left.
   auto counts = context.counts.find(publish.channel);
   std::int64_t listening = counts ? counts->total() : 0;
-  context.broker.publish(std::move(publish), [session, request = std::move(request), listening](auto outcome) {
+  context.broker.publish(std::move(publish), [session, request = std::move(request), listening,
+                                              keyed_channel = std::move(keyed_channel)](auto outcome) {
     if (auto* error = std::get_if<Error>(&outcome)) return session->send(error_response(request, *error));
+    auto body = [&](const std::string& channel, const std::string& id) {
+      return R"({"channel":")" + channel + R"(","id":")" + id + R"(","subscribers":)" + std::to_string(listening) + "}";
+    };
+    if (auto* replayed = std::get_if<Replayed>(&outcome)) {
+      // The key was used within its window: the first publish's id, and nothing published now.
+      auto response = json_response(request, http::status::ok, body(keyed_channel, format_cursor(replayed->id)));
+      response.set("Idempotent-Replayed", "true");
+      return session->send(std::move(response));
+    }
     const auto& message = std::get<MessagePtr>(outcome);
-    auto body = R"({"channel":")" + message->channel() + R"(","id":")" + message->id() + R"(","subscribers":)" +
-                std::to_string(listening) + "}";
-    session->send(json_response(request, http::status::created, std::move(body)));
+    session->send(json_response(request, http::status::created, body(message->channel(), message->id())));
   });
 }
 

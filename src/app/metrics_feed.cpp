@@ -20,7 +20,7 @@ constexpr std::size_t busiest_channels = 10;  // a bounded list, whatever the nu
 }  // namespace
 
 void CountingBroker::publish(PublishRequest request, PublishCallback done) {
-  inner_.publish(std::move(request), [this, done = std::move(done)](std::variant<MessagePtr, Error> outcome) {
+  inner_.publish(std::move(request), [this, done = std::move(done)](std::variant<MessagePtr, Replayed, Error> outcome) {
     if (std::holds_alternative<MessagePtr>(outcome)) published_.fetch_add(1, std::memory_order_relaxed);
     done(std::move(outcome));
   });

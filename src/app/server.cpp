@@ -192,7 +192,7 @@ int run_server(const Config& given, const std::function<Config()>& reload) {
     owned_broker = std::move(made);
     spdlog::info("broker: redis (key prefix \"{}\")", config.redis.key_prefix);
   } else {
-    owned_broker = std::make_unique<MemoryBroker>(config.namespaces);
+    owned_broker = std::make_unique<MemoryBroker>(config.namespaces, config.limits.idempotency_keys_per_channel);
   }
   // The API and the login publish through the counting broker; the dashboard feed does not count itself.
   CountingBroker broker(*owned_broker);

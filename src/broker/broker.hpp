@@ -32,6 +32,14 @@
 //     on exactly one node); presence_reap removes members whose every lease ran out (a node that died)
 //     and returns them, each to exactly one caller; presence_list counts the present members and names up
 //     to `limit` of them.
+// 10. Idempotent publish: a request with an `idempotency_key` is decided in the same atomic step as the
+//     append (point 1). When a publish to the same channel with the same key was appended less than its
+//     `idempotency_window` ago (the store's clock), nothing is appended, nothing reaches the sink, and the
+//     answer is Replayed with that publish's cursor; otherwise the message is appended and the key
+//     remembered with its cursor for the window. However many repeats race, exactly one appends. Keys are
+//     per channel. A request without a key costs nothing more. The memory broker remembers at most
+//     `idempotency_keys_per_channel` keys per channel (the oldest are forgotten first); Redis expires each
+//     key on its own clock.
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -51,6 +59,12 @@ using MessageSink = std::function<void(const MessagePtr&)>;
 // The error of a broker that cannot reach its store (contract point 8).
 inline Error broker_unavailable(std::string why) { return Error{"broker_unavailable", std::move(why)}; }
 
+// The answer to a publish whose idempotency key was already used on its channel (point 10): nothing was
+// published; `id` is the cursor the first publish with that key was given.
+struct Replayed {
+  Cursor id;
+};
+
 struct ChannelInfo {
   std::optional<Cursor> last_id;  // none: no message was ever published (or it was evicted)
   std::size_t kept = 0;
@@ -69,7 +83,7 @@ struct PresenceList {
 
 class Broker {
  public:
-  using PublishCallback = std::function<void(std::variant<MessagePtr, Error>)>;
+  using PublishCallback = std::function<void(std::variant<MessagePtr, Replayed, Error>)>;
   using ReadCallback = std::function<void(std::variant<ReadResult, Error>)>;
   using InfoCallback = std::function<void(std::variant<ChannelInfo, Error>)>;
   using PresenceChangeCallback = std::function<void(std::variant<bool, Error>)>;

@@ -15,18 +15,62 @@ MemoryBroker::Channel& MemoryBroker::channel_locked(Shard& shard, const std::str
   return *slot;
 }
 
+// --- idempotency keys ------------------------------------------------------------------------------
+
+std::optional<Cursor> MemoryBroker::IdempotencyKeys::find(const std::string& key, Clock::time_point now) const {
+  auto found = by_key_.find(key);
+  if (found == by_key_.end() || found->second.until <= now) return std::nullopt;
+  return found->second.id;
+}
+
+void MemoryBroker::IdempotencyKeys::remember(const std::string& key, Cursor id, Clock::time_point until,
+                                             std::size_t capacity) {
+  while (!by_key_.contains(key) && by_key_.size() >= capacity && !order_.empty()) forget_oldest();
+  by_key_[key] = {id, until};
+  order_.emplace_back(until, key);
+}
+
+void MemoryBroker::IdempotencyKeys::expire(Clock::time_point now) {
+  while (!order_.empty() && order_.front().first <= now) forget_oldest();
+}
+
+void MemoryBroker::IdempotencyKeys::forget_oldest() {
+  auto& [until, key] = order_.front();
+  if (auto found = by_key_.find(key); found != by_key_.end() && found->second.until == until) by_key_.erase(found);
+  order_.pop_front();
+}
+
+// --- the Broker interface ---------------------------------------------------------------------------
+
 void MemoryBroker::publish(PublishRequest request, PublishCallback done) {
   auto now = History::Clock::now();
   Shard& shard = shard_for(request.channel);
   MessagePtr message;
+  std::optional<Cursor> first;
   {
     std::lock_guard lock(shard.mutex);
     Channel& channel = channel_locked(shard, request.channel, now);
-    message = channel.history.append(std::move(request.channel), std::move(request.event), std::move(request.data),
-                                     request.is_json, channel.settings.history, now);
+    // The key is looked up and remembered under the lock that orders the channel's appends, so of any
+    // number of racing repeats exactly one appends (point 10).
+    if (!request.idempotency_key.empty()) {
+      const auto steady_now = IdempotencyKeys::Clock::now();
+      if (!channel.keys) channel.keys = std::make_unique<IdempotencyKeys>();
+      channel.keys->expire(steady_now);
+      first = channel.keys->find(request.idempotency_key, steady_now);
+      if (!first) {
+        message = channel.history.append(std::move(request.channel), std::move(request.event), std::move(request.data),
+                                         request.is_json, channel.settings.history, now);
+        channel.keys->remember(request.idempotency_key, message->cursor(), steady_now + request.idempotency_window,
+                               keys_per_channel_);
+      }
+    } else {
+      message = channel.history.append(std::move(request.channel), std::move(request.event), std::move(request.data),
+                                       request.is_json, channel.settings.history, now);
+    }
     // Still under the shard lock: two publishes to one channel reach the sink in cursor order.
-    if (sink_) sink_(message);
+    if (message && sink_) sink_(message);
   }
+  if (first) return done(Replayed{*first});
   done(std::move(message));
 }
 
@@ -77,6 +121,12 @@ void MemoryBroker::sweep(const std::function<bool(const std::string&)>& listened
     std::erase_if(shard.channels, [&](auto& entry) {
       Channel& channel = *entry.second;
       channel.history.trim(channel.settings.history, now);
+      if (channel.keys) {
+        // A key outlives the history it was used on: a channel is kept while one of its keys is remembered.
+        channel.keys->expire(IdempotencyKeys::Clock::now());
+        if (!channel.keys->empty()) return false;
+        channel.keys.reset();
+      }
       // Idle for a whole history age with nothing kept: a later reader gets a gap, which is the truth.
       return channel.history.size() == 0 && now - channel.last_used > channel.settings.history.max_age &&
              !listened(entry.first);

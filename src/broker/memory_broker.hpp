@@ -1,7 +1,9 @@
 #pragma once
 // The embedded broker: histories in this process's memory, sharded by channel with a lock per shard,
 // so publishes to different channels do not wait for each other.
+#include <algorithm>
 #include <array>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -14,7 +16,9 @@ namespace herald {
 
 class MemoryBroker final : public Broker {
  public:
-  explicit MemoryBroker(NamespacePolicy policy) : policy_(std::move(policy)) {}
+  // `idempotency_keys_per_channel`: how many idempotency keys one channel remembers at most (point 10).
+  explicit MemoryBroker(NamespacePolicy policy, std::size_t idempotency_keys_per_channel = 10000)
+      : policy_(std::move(policy)), keys_per_channel_(std::max<std::size_t>(idempotency_keys_per_channel, 1)) {}
 
   void set_sink(MessageSink sink) override { sink_ = std::move(sink); }
   void publish(PublishRequest request, PublishCallback done) override;
@@ -37,11 +41,36 @@ class MemoryBroker final : public Broker {
   std::mutex presence_mutex_;
   std::unordered_map<std::string, std::map<std::string, Lease>> presence_;  // channel -> client -> lease
 
+  // The idempotency keys of one channel still in their window (point 10), oldest first in `order`. A key
+  // used again after its window ran out is remembered anew, so `order` may also name an older use of it:
+  // that entry removes nothing (its `until` is no longer the key's).
+  class IdempotencyKeys {
+   public:
+    using Clock = std::chrono::steady_clock;
+    // The cursor of the key's publish, while its window lasts.
+    std::optional<Cursor> find(const std::string& key, Clock::time_point now) const;
+    // Remembers `key` for `id` until `until`, forgetting the oldest beyond `capacity`.
+    void remember(const std::string& key, Cursor id, Clock::time_point until, std::size_t capacity);
+    // Forgets the keys whose window ran out.
+    void expire(Clock::time_point now);
+    bool empty() const { return by_key_.empty(); }
+
+   private:
+    struct Remembered {
+      Cursor id;
+      Clock::time_point until;
+    };
+    void forget_oldest();
+    std::unordered_map<std::string, Remembered> by_key_;
+    std::deque<std::pair<Clock::time_point, std::string>> order_;
+  };
+
   struct Channel {
     explicit Channel(const NamespaceSettings& settings) : history(new_history_id()), settings(settings) {}
     History history;
     const NamespaceSettings& settings;
     History::Clock::time_point last_used;
+    std::unique_ptr<IdempotencyKeys> keys;  // made by the first publish with a key: others pay nothing
   };
   struct Shard {
     std::mutex mutex;
@@ -53,6 +82,7 @@ class MemoryBroker final : public Broker {
   Channel& channel_locked(Shard& shard, const std::string& name, History::Clock::time_point now);
 
   NamespacePolicy policy_;
+  std::size_t keys_per_channel_;
   MessageSink sink_;
   std::array<Shard, shard_count> shards_;
 };

@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <charconv>
 
@@ -37,6 +38,7 @@ constexpr ScriptEntry scripts[] = {
     {Script::presence_drop, redis_scripts::presence_drop, "3"},
     {Script::presence_reap, redis_scripts::presence_reap, "2"},
     {Script::presence_list, redis_scripts::presence_list, "2"},
+    {Script::publish_once, redis_scripts::publish_once, "3"},
 };
 constexpr int script_count = static_cast<int>(Script::count);
 static_assert(std::size(scripts) == script_count, "a script of RedisBroker::Script is missing from the table");
@@ -336,6 +338,9 @@ std::string RedisBroker::stream_key(const std::string& channel) const {
 std::string RedisBroker::pubsub_channel(const std::string& channel) const {
   return options_.key_prefix + "{" + channel + "}";
 }
+std::string RedisBroker::idempotency_key(const std::string& channel, const std::string& key) const {
+  return options_.key_prefix + "{" + channel + "}:i:" + key;
+}
 
 // --- the Broker interface ---------------------------------------------------------------------------
 
@@ -346,21 +351,35 @@ void RedisBroker::set_sink(MessageSink sink) {
 void RedisBroker::publish(PublishRequest request, PublishCallback done) {
   auto reply = on_calling_loop(std::move(done));
   const HistoryLimits& limits = policy_.for_channel(request.channel).history;
+  const bool keyed = !request.idempotency_key.empty();
   auto args = std::make_shared<std::vector<std::string>>(std::vector<std::string>{
       meta_key(request.channel), stream_key(request.channel), pubsub_channel(request.channel),
       std::to_string(new_history_id()), std::to_string(limits.max_messages), std::to_string(limits.max_age.count()),
       std::move(request.event), std::move(request.data), request.is_json ? "1" : "0"});
-  asio::post(io_, [this, args, channel = std::move(request.channel), reply = std::move(reply)]() mutable {
+  if (keyed) {
+    // The key lives in the channel's slot and is decided by the publish script itself: no extra round trip.
+    auto window = std::max(request.idempotency_window, std::chrono::milliseconds(1));
+    args->insert(args->begin() + 2, idempotency_key(request.channel, request.idempotency_key));
+    args->push_back(std::to_string(window.count()));
+  }
+  const Script script = keyed ? Script::publish_once : Script::publish;
+  asio::post(io_, [this, args, script, channel = std::move(request.channel), reply = std::move(reply)]() mutable {
     if (!up_here_) return reply(unavailable());
-    run_script(Script::publish, args, [args, channel = std::move(channel), reply](redisReply* r) mutable {
-      if (is_error(r)) return reply(failure(r));
-      if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) return reply(broker_unavailable("Bad publish reply."));
-      Cursor cursor{number(r->element[0]), number(r->element[1])};
-      auto time_ms = static_cast<std::int64_t>(number(r->element[2]));
-      auto& a = *args;
-      reply(std::make_shared<const Message>(std::move(channel), cursor, time_ms, std::move(a[6]), std::move(a[7]),
-                                            a[8] == "1"));
-    });
+    run_script(
+        script, args,
+        [args, keyed = script == Script::publish_once, channel = std::move(channel), reply](redisReply* r) mutable {
+          if (is_error(r)) return reply(failure(r));
+          if (r->type != REDIS_REPLY_ARRAY || r->elements != (keyed ? 4U : 3U)) {
+            return reply(broker_unavailable("Bad publish reply."));
+          }
+          Cursor cursor{number(r->element[0]), number(r->element[1])};
+          if (keyed && number(r->element[3]) == 1) return reply(Replayed{cursor});
+          auto time_ms = static_cast<std::int64_t>(number(r->element[2]));
+          auto& a = *args;
+          const std::size_t event = keyed ? 7 : 6;  // the key's name is the third argument of publish_once
+          reply(std::make_shared<const Message>(std::move(channel), cursor, time_ms, std::move(a[event]),
+                                                std::move(a[event + 1]), a[event + 2] == "1"));
+        });
   });
 }
 

@@ -61,7 +61,17 @@ class RedisBroker final : public Broker {
   void stop();
 
   // The scripts loaded at connect, indexing the table in redis_broker.cpp (checked there when compiled).
-  enum class Script { publish, read, info, presence_hold, presence_drop, presence_reap, presence_list, count };
+  enum class Script {
+    publish,
+    read,
+    info,
+    presence_hold,
+    presence_drop,
+    presence_reap,
+    presence_list,
+    publish_once,
+    count
+  };
 
  private:
   using ReplyHandler = std::function<void(redisReply*)>;  // nullptr: no reply (the connection is gone)
@@ -101,6 +111,7 @@ class RedisBroker final : public Broker {
   std::string meta_key(const std::string& channel) const;
   std::string stream_key(const std::string& channel) const;
   std::string pubsub_channel(const std::string& channel) const;
+  std::string idempotency_key(const std::string& channel, const std::string& key) const;
   std::string presence_key(const std::string& channel, std::string_view suffix) const;
 
   RedisOptions options_;

@@ -9,6 +9,8 @@
 // Both expire after the namespace's history age (at least a minute) without a publish or read, so an
 // idle channel vanishes and its next use draws a new history id: old cursors then read as a gap, as the
 // contract says. Within that time an aged-out message is trimmed but the history id stays.
+//   P{C}:i:<K>  string "<history> <seq>": the cursor of the publish that used idempotency key K, expiring
+//           (PX, Redis's clock) when the key's window ends (publish_once)
 // Pub/Sub channel P{C} carries each published message as
 //   "<history> <seq> <time_ms> <j> <event length>\n<event><data>"
 namespace herald::redis_scripts {
@@ -59,6 +61,21 @@ end
 // Returns {history id, seq, time_ms}.
 inline constexpr const char* publish = R"lua(
 return append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7])
+)lua";
+
+// A publish with an idempotency key (broker.hpp, point 10), decided in the same step as the append: a key
+// still remembered answers its first publish's cursor and appends nothing.
+// KEYS: meta, stream, the key's P{C}:i:<K>. ARGV: as publish, then the window in ms.
+// Returns {history id, seq, time_ms, replayed (0/1)}; a replay's time_ms is 0.
+inline constexpr const char* publish_once = R"lua(
+local first = redis.call('GET', KEYS[3])
+if first then
+  local space = string.find(first, ' ', 1, true)
+  return {string.sub(first, 1, space - 1), string.sub(first, space + 1), 0, 1}
+end
+local r = append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7])
+redis.call('SET', KEYS[3], r[1] .. ' ' .. r[2], 'PX', ARGV[8])
+return {r[1], r[2], r[3], 0}
 )lua";
 
 // KEYS: meta, stream. ARGV: max messages, max age ms, mode ("now", "last", "since"), N for "last" or the

@@ -133,10 +133,18 @@ void read_limits(const toml::table& table, Limits& limits) {
   reader.read("presence_list_limit", limits.presence_list_limit);
   reader.read("presence_name_bytes", limits.presence_name_bytes);
   reader.read("presence_members_per_address", limits.presence_members_per_address);
+  reader.read("idempotency_seconds", limits.idempotency_seconds);
+  reader.read("idempotency_keys_per_channel", limits.idempotency_keys_per_channel);
+  reader.read("broadcast_max_channels", limits.broadcast_max_channels);
   reader.refuse_unknown();
   if (limits.poll_batch_limit == 0) throw std::runtime_error("setting 'limits.poll_batch_limit' must be at least 1");
   if (limits.presence_lease_seconds < 3) {
     throw std::runtime_error("setting 'limits.presence_lease_seconds' must be at least 3");
+  }
+  for (auto [value, key] : {std::pair<std::size_t, const char*>{limits.idempotency_seconds, "idempotency_seconds"},
+                            {limits.idempotency_keys_per_channel, "idempotency_keys_per_channel"},
+                            {limits.broadcast_max_channels, "broadcast_max_channels"}}) {
+    if (value == 0) throw std::runtime_error(std::string("setting 'limits.") + key + "' must be at least 1");
   }
   if (limits.sse_heartbeat_seconds == 0) {
     throw std::runtime_error("setting 'limits.sse_heartbeat_seconds' must be at least 1");

@@ -48,7 +48,10 @@ struct Limits {
   unsigned presence_linger_seconds = 2;       // a member whose last connection closed leaves after this (reconnects)
   std::size_t presence_list_limit = 1000;     // members named by GET /channels/{c}/presence (all are counted)
   std::size_t presence_name_bytes = 64;       // a display name's size at most
-  std::size_t presence_members_per_address = 20;  // members one client address holds on a node (0: no cap)
+  std::size_t presence_members_per_address = 20;     // members one client address holds on a node (0: no cap)
+  unsigned idempotency_seconds = 300;                // a publish's idempotency key is remembered this long
+  std::size_t idempotency_keys_per_channel = 10000;  // the memory broker remembers at most this many per channel
+  std::size_t broadcast_max_channels = 100;          // channels one POST /api/broadcast may name
 };
 
 // Which ways of listening are offered (an operator may turn one off, e.g. behind a proxy that breaks it).

@@ -1,5 +1,6 @@
 #include "core/publish_rules.hpp"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -30,7 +31,15 @@ std::variant<PublishRequest, Error> make_publish_request(std::string channel, st
     if (ec) return Error{"bad_json", "The payload is not valid JSON: " + ec.message() + "."};
     body = boost::json::serialize(value);  // compact: one line in SSE, no stray whitespace in envelopes
   }
-  return PublishRequest{std::move(channel), std::move(event), std::move(body), is_json};
+  return PublishRequest{
+      .channel = std::move(channel), .event = std::move(event), .data = std::move(body), .is_json = is_json};
+}
+
+std::optional<Error> refuse_idempotency_key(std::string_view key) {
+  bool visible = std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+  if (!key.empty() && key.size() <= max_idempotency_key_bytes && visible) return std::nullopt;
+  return Error{"bad_idempotency_key", "An idempotency key is 1-" + std::to_string(max_idempotency_key_bytes) +
+                                          " characters of visible ASCII (no spaces)."};
 }
 
 std::optional<Error> refuse_presence_event(bool presence_namespace, std::string_view event) {

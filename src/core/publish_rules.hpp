@@ -1,5 +1,6 @@
 #pragma once
 // What a publish must satisfy, whoever sends it (POST /pub or a /ws client frame).
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,7 +15,16 @@ struct PublishRequest {
   std::string event;  // empty: none
   std::string data;   // UTF-8 text, or compact JSON when is_json
   bool is_json = false;
+  // Idempotent publish (broker.hpp, point 10): empty, none. A repeat of the key on the channel within
+  // the window answers the first publish's cursor and publishes nothing.
+  std::string idempotency_key;
+  std::chrono::milliseconds idempotency_window{0};
 };
+
+// The longest idempotency key (bytes of visible ASCII: docs/limits.md).
+inline constexpr std::size_t max_idempotency_key_bytes = 128;
+// Checks a client-given idempotency key: 1 to max_idempotency_key_bytes of visible ASCII (0x21-0x7E).
+std::optional<Error> refuse_idempotency_key(std::string_view key);
 
 // Checks the channel and event names, the size, and that the payload is UTF-8 (or JSON when
 // `is_json`, which is then compacted). Returns the request ready for the broker, or why not.

@@ -27,7 +27,7 @@ OriginCheck check_origin(const Request& request, const std::vector<std::string>&
 void add_cors_headers(http::fields& fields, std::string_view origin) {
   fields.set(http::field::access_control_allow_origin, origin);
   fields.set(http::field::access_control_allow_credentials, "true");
-  fields.set(http::field::access_control_expose_headers, "Herald-Cursor, Retry-After");
+  fields.set(http::field::access_control_expose_headers, "Herald-Cursor, Idempotent-Replayed, Retry-After");
   fields.set(http::field::vary, "Origin");
 }
 

@@ -26,6 +26,7 @@ http::status status_of(const std::string& error_code) {
       {"bad_utf8", http::status::bad_request},
       {"bad_cursor", http::status::bad_request},
       {"bad_parameter", http::status::bad_request},
+      {"bad_idempotency_key", http::status::bad_request},
       {"unauthorized", http::status::unauthorized},
       {"forbidden", http::status::forbidden},
       {"not_found", http::status::not_found},

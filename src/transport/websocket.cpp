@@ -282,14 +282,22 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
     auto made = make_publish_request(frame.channel, std::move(frame.event), std::move(frame.data), frame.data_is_json,
                                      context_.admission->payload_limit(frame.channel));
     if (auto* error = std::get_if<Error>(&made)) return send(error_frame(*error, frame.ref));
-    context_.broker.publish(std::get<PublishRequest>(std::move(made)),
-                            [self = shared_from_this(), ref = frame.ref](auto outcome) {
-                              if (auto* error = std::get_if<Error>(&outcome)) {
-                                return self->send(error_frame(*error, ref));
-                              }
-                              const auto& message = std::get<MessagePtr>(outcome);
-                              self->send(published_frame(message->channel(), message->id(), ref));
-                            });
+    auto request = std::get<PublishRequest>(std::move(made));
+    std::string keyed_channel;  // a replay is answered without a message: it names the channel
+    if (!frame.idempotency_key.empty()) {
+      request.idempotency_key = std::move(frame.idempotency_key);
+      request.idempotency_window = std::chrono::seconds(context_.config.limits.idempotency_seconds);
+      keyed_channel = request.channel;
+    }
+    context_.broker.publish(std::move(request), [self = shared_from_this(), ref = std::move(frame.ref),
+                                                 keyed_channel = std::move(keyed_channel)](auto outcome) {
+      if (auto* error = std::get_if<Error>(&outcome)) return self->send(error_frame(*error, ref));
+      if (auto* replayed = std::get_if<Replayed>(&outcome)) {
+        return self->send(published_frame(keyed_channel, format_cursor(replayed->id), ref, true));
+      }
+      const auto& message = std::get<MessagePtr>(outcome);
+      self->send(published_frame(message->channel(), message->id(), ref));
+    });
   }
 
   // A reply of the connection's own (JSON), as a text frame behind what is queued.

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "core/publish_rules.hpp"
+
 namespace herald {
 namespace json = boost::json;
 namespace {
@@ -75,6 +77,11 @@ std::variant<ClientFrame, Error> parse_client_frame(std::string_view text, std::
       frame.data = json::serialize(*data);
       frame.data_is_json = true;
     }
+    if (const auto* key = object.if_contains("idempotency_key"); key != nullptr && !key->is_null()) {
+      if (!key->is_string()) return Error{"bad_idempotency_key", "\"idempotency_key\" must be a string."};
+      frame.idempotency_key = std::string(key->as_string());
+      if (auto refused = refuse_idempotency_key(frame.idempotency_key)) return *refused;
+    }
   }
   return frame;
 }
@@ -93,8 +100,10 @@ std::string unsubscribed_frame(const std::string& channel, const std::string& re
   return with_ref(R"({"op":"unsubscribed","channel":")" + channel + R"("})", ref);
 }
 
-std::string published_frame(const std::string& channel, const std::string& id, const std::string& ref) {
-  return with_ref(R"({"op":"published","channel":")" + channel + R"(","id":")" + id + R"("})", ref);
+std::string published_frame(const std::string& channel, const std::string& id, const std::string& ref, bool replayed) {
+  return with_ref(R"({"op":"published","channel":")" + channel + R"(","id":")" + id +
+                      (replayed ? R"(","replayed":true})" : R"("})"),
+                  ref);
 }
 
 std::string error_frame(const Error& error, const std::string& ref) {

@@ -17,9 +17,10 @@ struct ClientFrame {
   std::string event;
   std::string data;  // publish: the text, or compact JSON when data_is_json
   bool data_is_json = false;
-  std::string ref;           // serialized JSON value echoed in the reply; empty when absent
-  std::string token;         // subscribe: the subscribe token, for private namespaces
-  std::string client, name;  // subscribe: who this is, in a presence namespace (both or neither)
+  std::string ref;              // serialized JSON value echoed in the reply; empty when absent
+  std::string token;            // subscribe: the subscribe token, for private namespaces
+  std::string client, name;     // subscribe: who this is, in a presence namespace (both or neither)
+  std::string idempotency_key;  // publish: a repeat within the window answers the first id (empty: none)
 };
 
 // Parses one client text frame; the Error names what was wrong (code "bad_frame", "bad_cursor", ...).
@@ -30,7 +31,9 @@ std::string subscribed_frame(const std::string& channel, Cursor cursor, bool gap
 // A gap found while catching up after `subscribed` (history was trimmed faster than the socket read).
 std::string gap_frame(const std::string& channel, Cursor cursor);
 std::string unsubscribed_frame(const std::string& channel, const std::string& ref);
-std::string published_frame(const std::string& channel, const std::string& id, const std::string& ref);
+// `replayed`: the publish's idempotency key was used within its window; `id` is the first publish's.
+std::string published_frame(const std::string& channel, const std::string& id, const std::string& ref,
+                            bool replayed = false);
 std::string error_frame(const Error& error, const std::string& ref);
 
 }  // namespace herald

@@ -3,6 +3,8 @@
 // may arrive on the broker's own thread: every helper waits for its answer.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <future>
 #include <thread>
@@ -65,11 +67,27 @@ struct BrokerConformance : ::testing::Test {
   }
 
   MessagePtr publish(const std::string& channel, const std::string& data) {
-    std::promise<std::variant<MessagePtr, Error>> answer;
-    broker->publish(PublishRequest{channel, "", data, false},
+    std::promise<std::variant<MessagePtr, Replayed, Error>> answer;
+    broker->publish(PublishRequest{.channel = channel, .data = data},
                     [&](auto result) { answer.set_value(std::move(result)); });
     auto result = answer.get_future().get();
     if (auto* error = std::get_if<Error>(&result)) ADD_FAILURE() << error->code << ": " << error->message;
+    return std::get<MessagePtr>(result);
+  }
+  // A publish with an idempotency key (point 10): the message, or the first publish's cursor.
+  std::variant<MessagePtr, Replayed> publish_once(const std::string& channel, const std::string& data,
+                                                  const std::string& key,
+                                                  std::chrono::milliseconds window = std::chrono::seconds(60)) {
+    std::promise<std::variant<MessagePtr, Replayed, Error>> answer;
+    broker->publish(
+        PublishRequest{.channel = channel, .data = data, .idempotency_key = key, .idempotency_window = window},
+        [&](auto result) { answer.set_value(std::move(result)); });
+    auto result = answer.get_future().get();
+    if (auto* error = std::get_if<Error>(&result)) {
+      ADD_FAILURE() << error->code << ": " << error->message;
+      return Replayed{};
+    }
+    if (auto* replayed = std::get_if<Replayed>(&result)) return *replayed;
     return std::get<MessagePtr>(result);
   }
   ReadResult read(const std::string& channel, ReadFrom from, std::size_t limit = 100) {
@@ -154,8 +172,9 @@ TYPED_TEST(BrokerConformance, PublishAppendsAndTellsTheSinkInOrder) {
 TYPED_TEST(BrokerConformance, EventsAndJsonSurviveTheRoundTrip) {
   this->read("shape", {});
   std::promise<MessagePtr> answer;
-  this->broker->publish(PublishRequest{"shape", "greet", R"({"a":"x\ny"})", true},
-                        [&](auto result) { answer.set_value(std::get<MessagePtr>(result)); });
+  this->broker->publish(
+      PublishRequest{.channel = "shape", .event = "greet", .data = R"({"a":"x\ny"})", .is_json = true},
+      [&](auto result) { answer.set_value(std::get<MessagePtr>(result)); });
   auto published = answer.get_future().get();
   auto read = this->read("shape", {.last = 1});
   ASSERT_EQ(read.messages.size(), 1U);
@@ -349,6 +368,128 @@ TYPED_TEST(BrokerConformance, PresenceReapsAMemberWhoseLeaseRanOutOnce) {
   auto here = this->list("lapse");
   ASSERT_EQ(here.count, 1U);
   EXPECT_EQ(here.members[0].client, "stays");
+}
+
+}  // namespace
+}  // namespace herald
+
+namespace herald {
+namespace {
+
+// Point 10: idempotent publish.
+TYPED_TEST(BrokerConformance, ARepeatedKeyAnswersTheFirstIdAndPublishesNothing) {
+  this->read("once", {});  // a reader joins: the sink hears the channel
+  auto first = this->publish_once("once", "a", "order-1");
+  ASSERT_TRUE(std::holds_alternative<MessagePtr>(first));
+  const Cursor id = std::get<MessagePtr>(first)->cursor();
+  for (int i = 0; i < 3; ++i) {
+    auto again = this->publish_once("once", "b", "order-1");
+    ASSERT_TRUE(std::holds_alternative<Replayed>(again)) << "repeat " << i << " published";
+    EXPECT_EQ(std::get<Replayed>(again).id, id);
+  }
+  auto plain = this->publish("once", "c");  // unkeyed: always published
+  EXPECT_EQ(plain->cursor().seq, id.seq + 1);
+  auto kept = this->read("once", {.last = 10});
+  ASSERT_EQ(kept.messages.size(), 2U);
+  EXPECT_EQ(kept.messages[0]->data(), "a");
+  auto sunk = this->sunk_after(2);
+  ASSERT_EQ(sunk.size(), 2U);  // the repeats reached nobody
+  EXPECT_EQ(sunk[0]->cursor(), id);
+  EXPECT_EQ(sunk[1]->cursor(), plain->cursor());
+}
+
+TYPED_TEST(BrokerConformance, DifferentKeysAndChannelsPublishAnew) {
+  auto a = this->publish_once("keys", "a", "k1");
+  auto b = this->publish_once("keys", "b", "k2");
+  auto other = this->publish_once("keys-elsewhere", "c", "k1");  // keys are per channel
+  ASSERT_TRUE(std::holds_alternative<MessagePtr>(a));
+  ASSERT_TRUE(std::holds_alternative<MessagePtr>(b));
+  ASSERT_TRUE(std::holds_alternative<MessagePtr>(other));
+  EXPECT_EQ(std::get<MessagePtr>(b)->cursor().seq, std::get<MessagePtr>(a)->cursor().seq + 1);
+  EXPECT_EQ(this->info("keys").kept, 2U);
+  EXPECT_EQ(this->info("keys-elsewhere").kept, 1U);
+}
+
+TYPED_TEST(BrokerConformance, AfterItsWindowAKeyPublishesAgain) {
+  constexpr auto window = 500ms;
+  const auto start = std::chrono::steady_clock::now();
+  auto first = this->publish_once("lapsing", "a", "k", window);
+  ASSERT_TRUE(std::holds_alternative<MessagePtr>(first));
+  const Cursor id = std::get<MessagePtr>(first)->cursor();
+  // Repeats are replays until the window (the store's clock) runs out, then the key publishes again.
+  std::variant<MessagePtr, Replayed> again = Replayed{id};
+  int replays = 0;
+  while (std::holds_alternative<Replayed>(again) && std::chrono::steady_clock::now() - start < patience) {
+    ASSERT_EQ(std::get<Replayed>(again).id, id);
+    std::this_thread::sleep_for(20ms);  // the window is the store's clock: poll it
+    again = this->publish_once("lapsing", "b", "k", window);
+    ++replays;
+  }
+  ASSERT_TRUE(std::holds_alternative<MessagePtr>(again));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, window);
+  EXPECT_GT(replays, 1);
+  EXPECT_EQ(std::get<MessagePtr>(again)->cursor().seq, id.seq + 1);
+  EXPECT_EQ(this->info("lapsing").kept, 2U);
+}
+
+TYPED_TEST(BrokerConformance, ConcurrentRepeatsOfAKeyAppendExactlyOnce) {
+  constexpr int racers = 16;
+  for (int round = 0; round < 5; ++round) {
+    const std::string key = "race-" + std::to_string(round);
+    std::vector<std::variant<MessagePtr, Replayed>> outcomes(racers);
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < racers; ++t) {
+      threads.emplace_back([&, t] {
+        ready.fetch_add(1);
+        while (ready.load() < racers) std::this_thread::yield();  // all start together
+        outcomes[t] = this->publish_once("racing", "x", key);
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    auto published = std::count_if(outcomes.begin(), outcomes.end(),
+                                   [](const auto& o) { return std::holds_alternative<MessagePtr>(o); });
+    ASSERT_EQ(published, 1) << "round " << round;
+    Cursor id;
+    for (const auto& o : outcomes) {
+      if (auto* m = std::get_if<MessagePtr>(&o)) id = (*m)->cursor();
+    }
+    for (const auto& o : outcomes) {
+      if (auto* r = std::get_if<Replayed>(&o)) {
+        EXPECT_EQ(r->id, id);
+      }
+    }
+  }
+  EXPECT_EQ(this->info("racing").kept, 5U);
+}
+
+// A key is remembered for its window even when the channel's history ages out first and the sweep runs.
+TYPED_TEST(BrokerConformance, AKeyOutlivesTheHistoryItWasUsedOn) {
+  auto first = this->publish_once("brief:keyed", "a", "k", 10s);
+  ASSERT_TRUE(std::holds_alternative<MessagePtr>(first));
+  std::this_thread::sleep_for(400ms);  // past the namespace's 300 ms age
+  this->broker->sweep([](const std::string&) { return false; });
+  auto again = this->publish_once("brief:keyed", "b", "k", 10s);
+  ASSERT_TRUE(std::holds_alternative<Replayed>(again));
+  EXPECT_EQ(std::get<Replayed>(again).id, std::get<MessagePtr>(first)->cursor());
+}
+
+// The memory broker's bound: past it the oldest keys are forgotten (docs/limits.md).
+TEST(MemoryBrokerIdempotency, RemembersAtMostItsBoundPerChannel) {
+  MemoryBroker broker(NamespacePolicy{}, 3);
+  auto publish = [&](const std::string& channel, const std::string& key) {
+    std::variant<MessagePtr, Replayed, Error> out = Error{};
+    broker.publish(
+        PublishRequest{
+            .channel = channel, .data = "x", .idempotency_key = key, .idempotency_window = std::chrono::seconds(60)},
+        [&](auto result) { out = std::move(result); });
+    return out;
+  };
+  for (const char* key : {"k1", "k2", "k3", "k4"}) ASSERT_TRUE(std::holds_alternative<MessagePtr>(publish("c", key)));
+  EXPECT_TRUE(std::holds_alternative<MessagePtr>(publish("c", "k1")));  // forgotten: the oldest of four
+  EXPECT_TRUE(std::holds_alternative<Replayed>(publish("c", "k4")));
+  EXPECT_TRUE(std::holds_alternative<Replayed>(publish("c", "k1")));
+  EXPECT_TRUE(std::holds_alternative<MessagePtr>(publish("other", "k2")));  // per channel
 }
 
 }  // namespace

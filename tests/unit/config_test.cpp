@@ -76,6 +76,22 @@ TEST(Config, SlowConsumersAreClosedUnlessTheyCatchUp) {
   EXPECT_NE(error_of("[limits]\nslow_consumer = \"skip\"").find(R"(must be "close" or "catch_up")"), std::string::npos);
 }
 
+TEST(Config, IdempotencyAndBroadcastLimits) {
+  Config defaults = load("");
+  EXPECT_EQ(defaults.limits.idempotency_seconds, 300U);
+  EXPECT_EQ(defaults.limits.idempotency_keys_per_channel, 10000U);
+  EXPECT_EQ(defaults.limits.broadcast_max_channels, 100U);
+  Config set = load("[limits]\nidempotency_seconds = 60\nidempotency_keys_per_channel = 5\nbroadcast_max_channels = 7");
+  EXPECT_EQ(set.limits.idempotency_seconds, 60U);
+  EXPECT_EQ(set.limits.idempotency_keys_per_channel, 5U);
+  EXPECT_EQ(set.limits.broadcast_max_channels, 7U);
+  for (const char* key : {"idempotency_seconds", "idempotency_keys_per_channel", "broadcast_max_channels"}) {
+    EXPECT_NE(
+        error_of(std::string("[limits]\n") + key + " = 0").find("'limits." + std::string(key) + "' must be at least 1"),
+        std::string::npos);
+  }
+}
+
 TEST(Config, ChoosesTheBrokerAndReadsRedisSettings) {
   EXPECT_EQ(load("").broker, "memory");
   Config config = load(

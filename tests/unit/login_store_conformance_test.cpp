@@ -45,7 +45,10 @@ struct MemoryKind {
     store = std::make_unique<MemoryLoginStore>(
         settings,
         [this](Event event) {
-          broker->publish(PublishRequest{std::move(event.channel), std::move(event.name), std::move(event.data), true},
+          broker->publish(PublishRequest{.channel = std::move(event.channel),
+                                         .event = std::move(event.name),
+                                         .data = std::move(event.data),
+                                         .is_json = true},
                           [](const auto&) {});
         },
         ":memory:");

@@ -35,3 +35,21 @@ TEST(PublishRules, AcceptsMultibyteUtf8) {
 
 }  // namespace
 }  // namespace herald
+
+namespace herald {
+namespace {
+
+TEST(PublishRules, IdempotencyKeysAreShortVisibleAscii) {
+  EXPECT_FALSE(refuse_idempotency_key("order-8812:shipped"));
+  EXPECT_FALSE(refuse_idempotency_key(std::string(max_idempotency_key_bytes, 'k')));
+  EXPECT_FALSE(refuse_idempotency_key("!~"));
+  for (std::string bad : {std::string(), std::string(max_idempotency_key_bytes + 1, 'k'), std::string("a b"),
+                          std::string("tab\there"), std::string("caf\xc3\xa9"), std::string("nul\0x", 5)}) {
+    auto refused = refuse_idempotency_key(bad);
+    ASSERT_TRUE(refused) << bad;
+    EXPECT_EQ(refused->code, "bad_idempotency_key");
+  }
+}
+
+}  // namespace
+}  // namespace herald

@@ -58,10 +58,12 @@ struct Node {
     return broker->connected() == up;
   }
   std::variant<MessagePtr, Error> publish(const std::string& channel, const std::string& data) {
-    std::promise<std::variant<MessagePtr, Error>> answer;
-    broker->publish(PublishRequest{channel, "", data, false},
+    std::promise<std::variant<MessagePtr, Replayed, Error>> answer;
+    broker->publish(PublishRequest{.channel = channel, .data = data},
                     [&](auto result) { answer.set_value(std::move(result)); });
-    return answer.get_future().get();
+    auto result = answer.get_future().get();
+    if (auto* error = std::get_if<Error>(&result)) return *error;
+    return std::get<MessagePtr>(result);
   }
   std::variant<ReadResult, Error> read(const std::string& channel, ReadFrom from) {
     std::promise<std::variant<ReadResult, Error>> answer;

@@ -33,6 +33,18 @@ TEST(WsProtocol, PublishTakesTextOrJson) {
   EXPECT_TRUE(json.data_is_json);
 }
 
+TEST(WsProtocol, PublishTakesAnIdempotencyKey) {
+  auto keyed = std::get<ClientFrame>(parse(R"({"op":"publish","channel":"c","data":1,"idempotency_key":"k-1"})"));
+  EXPECT_EQ(keyed.idempotency_key, "k-1");
+  EXPECT_EQ(std::get<ClientFrame>(parse(R"({"op":"publish","channel":"c","data":1})")).idempotency_key, "");
+  EXPECT_EQ(code(R"({"op":"publish","channel":"c","data":1,"idempotency_key":7})"), "bad_idempotency_key");
+  EXPECT_EQ(code(R"({"op":"publish","channel":"c","data":1,"idempotency_key":""})"), "bad_idempotency_key");
+  EXPECT_EQ(code(R"({"op":"publish","channel":"c","data":1,"idempotency_key":"a b"})"), "bad_idempotency_key");
+  EXPECT_EQ(published_frame("c", "00000001.5", "", true),
+            R"({"op":"published","channel":"c","id":"00000001.5","replayed":true})");
+  EXPECT_EQ(published_frame("c", "00000001.5", "", false), R"({"op":"published","channel":"c","id":"00000001.5"})");
+}
+
 TEST(WsProtocol, RefusesMalformedFrames) {
   EXPECT_EQ(code("not json"), "bad_frame");
   EXPECT_EQ(code("[1]"), "bad_frame");
