@@ -87,7 +87,11 @@ for (const transport of ['websocket', 'sse', 'longpoll', 'poll']) {
       assert.deepEqual(await page.evaluate(() => window.heard), ids, 'every message once, in order');
       const states = await page.evaluate(() => window.states);
       assert.ok(!states.some((s) => s.state === 'closed'), JSON.stringify(states));
-      assert.deepEqual(device.errors, []);
+      // (Chromium logs each 401 token_expired answer a poll reads; nothing else may go wrong.)
+      assert.deepEqual(
+        device.errors.filter((e) => !e.includes('status of 401')),
+        [],
+      );
     } finally {
       await device.close();
     }
