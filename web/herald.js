@@ -25,6 +25,12 @@
 // attempt, from?, reason?}; onGap {channel?, cursor} when the server says messages were missed;
 // stats counts requests (every fetch or connection attempt), bytes received and messages delivered.
 //
+// getToken: an async function that answers a token (a connection token, or a subscribe token for a
+// private channel), sent as ?token= on every connection. It is asked before the first connection and
+// again whenever herald says the token expired (WebSocket close 4001, SSE `close` event, a 401
+// token_expired answer); the subscription then reconnects from its cursor, losing nothing. When herald
+// ends it for good (4003 disconnected, 4004 unsubscribed: `reconnect: false`), onStatus says 'closed'.
+//
 // publish(data, {event}) sends over the subscription's own WebSocket while that is the transport in
 // use, and by POST /pub/{channel} otherwise; it resolves to {id, via: 'websocket' | 'post'} or throws
 // an Error whose `code` is herald's (rate_limited, forbidden, too_large, ...) and `detail` its message.
@@ -45,6 +51,7 @@ const DEFAULTS = {
   onMessage: () => {},
   onStatus: () => {},
   onGap: () => {},
+  getToken: undefined, // async () => token; see above
 };
 
 // Response and frame sizes are counted in UTF-8 bytes, as they travelled.
@@ -87,6 +94,8 @@ export function subscribe(url, options = {}) {
   let upgradeTimer = 0;
   let closed = false;
   let upgrading = false; // the current attempt is a try at a better transport
+  let token = null; // from getToken, until herald says it expired
+  let lastExpiry = 0; // when herald last said so (a fresh token that is already expired backs off)
 
   const current = () => levels[level];
   const status = (state, extra = {}) =>
@@ -112,6 +121,7 @@ export function subscribe(url, options = {}) {
     if (cursor) u.searchParams.set('since', cursor);
     else if (opt.last !== undefined) u.searchParams.set('last', String(opt.last));
     for (const [k, v] of Object.entries(params)) u.searchParams.set(k, String(v));
+    if (token) u.searchParams.set('token', token);
     return u;
   }
 
@@ -130,6 +140,22 @@ export function subscribe(url, options = {}) {
     stopConn();
     const c = { live: true, stop() {} };
     conn = c;
+    if (opt.getToken && !token) {
+      // Asked once per token; the connection goes on when it answers (and not if it was given up meanwhile).
+      Promise.resolve()
+        .then(() => opt.getToken())
+        .then(
+          (t) => {
+            if (!c.live || closed) return;
+            token = typeof t === 'string' && t ? t : null;
+            if (!token) return finish('getToken gave no token');
+            conn = null;
+            connect();
+          },
+          () => retry(c),
+        );
+      return;
+    }
     status('connecting', upgrading ? { upgrading: true } : {});
     const start = { websocket: openWebSocket, sse: openSSE, longpoll: openPoll, poll: openPoll }[current()];
     const streaming = start === openWebSocket || start === openSSE;
@@ -163,6 +189,27 @@ export function subscribe(url, options = {}) {
     if (typeof removeEventListener === 'function') removeEventListener('online', onOnline);
     closed = true;
     status('closed', { reason, ...refusal });
+  }
+
+  // herald says the token expired: ask for a fresh one and reconnect from the cursor at once (after a
+  // backoff when the last fresh one was refused as expired too).
+  function expired(c) {
+    if (!c.live || closed) return;
+    token = null;
+    const again = Date.now() - lastExpiry < 2000;
+    lastExpiry = Date.now();
+    if (again) return retry(c);
+    c.live = false;
+    c.stop();
+    connect();
+  }
+
+  // herald ended the subscription on purpose (`ending`: {code, message, reconnect}).
+  function ended(c, ending) {
+    if (!c.live || closed) return;
+    if (ending.code === 'token_expired' && opt.getToken) return expired(c);
+    if (ending.reconnect === false) return finish(`${ending.code} — ${ending.message || ''}`, { code: ending.code });
+    retry(c);
   }
 
   // Reconnect the same transport after a backoff delay (1 s, 2 s, 4 s … with jitter).
@@ -213,6 +260,10 @@ export function subscribe(url, options = {}) {
   async function probe(c) {
     const r = await pollOnce(c, requestUrl(), 10000);
     if (!c.live) return { outcome: 'gone' };
+    if (r.kind === 'expired') {
+      expired(c);
+      return { outcome: 'gone' };
+    }
     if (r.kind === 'final') {
       finish(r.reason, r.refusal);
       return { outcome: 'gone' };
@@ -263,6 +314,9 @@ export function subscribe(url, options = {}) {
         if (c.live && next) cursor = next;
         return { kind: 'ok', more: Boolean(body && body.more) };
       }
+      if (res.status === 401 && opt.getToken && refusalOf(res.status, text).code === 'token_expired') {
+        return { kind: 'expired' };
+      }
       if (isFinal(res.status)) {
         return { kind: 'final', reason: describeError(res.status, text), refusal: refusalOf(res.status, text) };
       }
@@ -293,6 +347,7 @@ export function subscribe(url, options = {}) {
         const u = requestUrl(hold ? { wait: opt.waitSeconds } : {});
         const r = await pollOnce(c, u, hold ? (opt.waitSeconds + 15) * 1000 : 15000);
         if (!c.live) return;
+        if (r.kind === 'expired') return expired(c);
         if (r.kind === 'final') return finish(r.reason, r.refusal);
         if (r.kind === 'later') return retry(c, { delayMs: r.retryAfterMs });
         if (r.kind === 'network') {
@@ -352,6 +407,11 @@ export function subscribe(url, options = {}) {
       ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
       c.ws = null;
       failPending(`websocket closed (${e.code})`);
+      // herald's own endings (docs/api.md): 4001 token expired, 4003 disconnected, 4004 unsubscribed.
+      if (e.code === 4001) return ended(c, { code: 'token_expired', reconnect: true });
+      if (e.code === 4003 || e.code === 4004) {
+        return ended(c, { code: e.reason || (e.code === 4003 ? 'disconnected' : 'unsubscribed'), reconnect: false });
+      }
       // 1008 slow consumer, 1001 going away, 1006 dropped: all resume from the cursor.
       streamFailed(c, wasOpen, `websocket closed (${e.code})`);
     };
@@ -394,7 +454,10 @@ export function subscribe(url, options = {}) {
         return;
       }
       if (env && env.gap === true) gap(c, { channel: env.channel, cursor: env.cursor || e.lastEventId });
-      else deliver(c, env);
+      else if (env && env.close) {
+        es.close();
+        ended(c, env.close);
+      } else deliver(c, env);
     };
     // Without format=envelope a gap would come as a named event; harmless to listen for it too.
     function onGapEvent(e) {

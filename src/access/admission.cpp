@@ -46,10 +46,56 @@ std::optional<KeyMatch> match_publish_key(const Config& config, std::string_view
   return found;
 }
 
-std::optional<Error> Admission::read(const Client& client, const std::string& channel, std::string_view token) const {
-  if (auto refused = refuse_name(config_, channel)) return refused;
-  if (!config_.namespaces.for_channel(channel).private_channels) return std::nullopt;
-  return auth::authorize_private(token, config_.token_secret, channel, client.address, unix_seconds());
+std::variant<Identity, Error> Admission::identify(const Client& client, std::string_view token) const {
+  // Without a secret no token can be checked: a token then means nothing (and identifies nobody). Nor
+  // does a bearer that is not a JWT at all (header.claims.signature): a publish key, say.
+  if (token.empty() || config_.token_secret.empty() || std::count(token.begin(), token.end(), '.') != 2) {
+    return Identity{};
+  }
+  auto verified = auth::verify_subscribe_token(token, config_.token_secret, unix_seconds());
+  if (auto* error = std::get_if<Error>(&verified)) return *error;
+  auto& grant = std::get<auth::SubscribeGrant>(verified);
+  if (!grant.client.empty() && grant.client != client.address) {
+    return Error{"forbidden", "The token was issued to another client."};
+  }
+  if (!grant.identifies()) return Identity{};
+  return Identity{std::move(grant)};
+}
+
+std::variant<ReadGrant, Error> Admission::read(const Client& client, const std::string& channel, std::string_view token,
+                                               const Identity& identity) const {
+  if (auto refused = refuse_name(config_, channel)) return *refused;
+  const NamespaceSettings& space = config_.namespaces.for_channel(channel);
+  if (space.identified && !identity) {
+    return Error{"identity_required",
+                 "Namespace '" + std::string(namespace_of(channel)) +
+                     "' needs a connection token (a JWT with 'sub'): Authorization: Bearer, ?token=, or a /ws "
+                     "auth frame."};
+  }
+  if (!space.private_channels) return ReadGrant{};
+  if (identity && identity->covers(channel)) {
+    if (auto refused = auth::check_grant(*identity, channel, client.address)) return *refused;
+    return ReadGrant{};
+  }
+  if (identity && token.empty()) return Error{"forbidden", "The connection token does not cover this channel."};
+  if (token.empty()) {
+    return *auth::authorize_private(token, config_.token_secret, channel, client.address, unix_seconds());
+  }
+  // The subscribe token: the frame's, or the one the request carried.
+  auto verified = auth::verify_subscribe_token(token, config_.token_secret, unix_seconds());
+  if (auto* error = std::get_if<Error>(&verified)) return *error;
+  const auto& grant = std::get<auth::SubscribeGrant>(verified);
+  if (auto refused = auth::check_grant(grant, channel, client.address)) return *refused;
+  return ReadGrant{grant.expires_at};
+}
+
+std::optional<PresenceMember> Admission::member_for(const std::string& channel, const Identity& identity,
+                                                    std::optional<PresenceMember> asserted) const {
+  const NamespaceSettings& space = config_.namespaces.for_channel(channel);
+  if (space.identified && space.presence && identity) {
+    return PresenceMember{identity->subject, identity->info.empty() ? "null" : identity->info};
+  }
+  return asserted;
 }
 
 std::optional<Error> Admission::inspect(const std::string& channel) const { return refuse_name(config_, channel); }
@@ -113,10 +159,12 @@ std::optional<Error> Admission::publish_as_client(const Client& client, const st
 }
 
 std::optional<Error> Admission::check_member(const std::string& channel, const PresenceMember& member) const {
-  if (!config_.namespaces.for_channel(channel).presence) {
+  const NamespaceSettings& space = config_.namespaces.for_channel(channel);
+  if (!space.presence) {
     return Error{"presence_off", "Namespace '" + std::string(namespace_of(channel)) +
                                      "' keeps no presence: drop 'client' and 'name' (see [namespace.<name>])."};
   }
+  if (space.identified) return std::nullopt;  // the member is the token's, signed by the application
   return check_presence_member(member, config_.limits.presence_name_bytes);
 }
 
@@ -147,6 +195,22 @@ std::optional<Error> Admission::approve_logins(const Client& client) const {
                  "lists \"_login\"."};
   }
   return take(publish_rate_, match->global ? "key:*" : "key:" + std::to_string(match->index), "with this key");
+}
+
+std::optional<Error> Admission::administer(const Client& client, std::string_view space) const {
+  if (!client.bearer || (config_.publish_key.empty() && config_.publish_keys.empty())) {
+    return Error{"unauthorized",
+                 "The server API needs 'Authorization: Bearer <publish key>' (publish_key or a [[publish_keys]] "
+                 "entry); no address is trusted for it."};
+  }
+  auto match = match_publish_key(config_, *client.bearer);
+  if (!match) return Error{"forbidden", "The publish key is not valid."};
+  if (!match->covers(config_, space)) {
+    return Error{"forbidden", space == "*" ? std::string("This acts on every namespace: use publish_key, or a "
+                                                         "[[publish_keys]] entry for \"*\".")
+                                           : "This publish key may not act on namespace '" + std::string(space) + "'."};
+  }
+  return std::nullopt;
 }
 
 std::optional<Error> Admission::read_metrics(const Client& client) const {

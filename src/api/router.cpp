@@ -7,6 +7,7 @@
 #include "api/login_routes.hpp"
 #include "api/metrics_routes.hpp"
 #include "api/routes.hpp"
+#include "api/server_api.hpp"
 #include "core/channel_name.hpp"
 #include "http/http_session.hpp"
 #include "http/responses.hpp"
@@ -74,7 +75,7 @@ void route_request(const std::shared_ptr<HttpSession>& session, Request request)
   } else if (auto channel = path_rest(url, "/sub/")) {
     if (only(http::verb::get)) subscribe_route(session, std::move(request), std::move(*channel), url.params());
   } else if (url.encoded_path() == "/ws") {
-    if (only(http::verb::get)) multiplex_route(session, request);
+    if (only(http::verb::get)) multiplex_route(session, request, url.params());
   } else if (url.encoded_path() == "/api/broadcast") {
     if (only(http::verb::post)) broadcast_route(session, std::move(request));
   } else if (auto channel = path_rest(url, "/channels/")) {
@@ -101,8 +102,9 @@ void route_request(const std::shared_ptr<HttpSession>& session, Request request)
         session->send(json_response(request, http::status::ok, R"({"status":"ready"})"));
       }
     }
-  } else if (route_metrics(session, request, url) || route_login(session, request, url)) {
-    // answered by the metrics or the login routes
+  } else if (route_server_api(session, request, url) || route_metrics(session, request, url) ||
+             route_login(session, request, url)) {
+    // answered by the server API, the metrics or the login routes
   } else if (method == http::verb::get || method == http::verb::head) {
     session->send(serve_static_file(session->context().config.web_root, request, url.path()));
   } else {

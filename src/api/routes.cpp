@@ -6,12 +6,14 @@
 #include <boost/url/parse.hpp>
 
 #include "access/admission.hpp"
+#include "access/user_connections.hpp"
 #include "core/channel_name.hpp"
 #include "core/publish_rules.hpp"
 #include "core/subscriber_counts.hpp"
 #include "http/http_session.hpp"
 #include "http/origins.hpp"
 #include "http/responses.hpp"
+#include "presence/presence.hpp"
 #include "transport/poll.hpp"
 #include "transport/sse.hpp"
 #include "transport/subscribe_request.hpp"
@@ -29,6 +31,14 @@ bool is_json_content(const Request& request) {
   auto media = type.substr(0, semicolon);
   while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
   return beast::iequals(media, "application/json");
+}
+
+// Whether the request will stay open (WebSocket, SSE, a long poll): only those count as a user's
+// connections; an interval poll answers at once.
+bool holds_connection(const Request& request, boost::urls::params_view params) {
+  if (websocket::is_upgrade(request) || accepts_event_stream(request)) return true;
+  auto wait = params.find("wait");
+  return wait != params.end() && !(*wait).value.empty() && (*wait).value.find_first_not_of('0') != std::string::npos;
 }
 
 }  // namespace
@@ -82,21 +92,47 @@ void publish_route(const std::shared_ptr<HttpSession>& session, Request request,
 void subscribe_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel,
                      boost::urls::params_view params) {
   const Admission& admission = *session->context().admission;
-  if (auto refused = admission.read(session->client(request), channel, subscribe_token_of(request, params))) {
-    return session->send(error_response(request, *refused));
+  const Client client = session->client(request);
+  const std::string token = subscribe_token_of(request, params);
+  auto identified = admission.identify(client, token);
+  if (auto* refused = std::get_if<Error>(&identified)) return session->send(error_response(request, *refused));
+  Identity identity = std::get<Identity>(std::move(identified));
+  auto admitted = admission.read(client, channel, token, identity);
+  if (auto* refused = std::get_if<Error>(&admitted)) return session->send(error_response(request, *refused));
+  // The listener ends with the first of its tokens to end: the connection token's, the subscribe token's.
+  const std::int64_t ends =
+      earliest(identity ? identity->expires_at : 0, std::get<ReadGrant>(admitted).token_expires_at);
+  UserConnections* users = session->context().user_connections;
+  if (!identity || users == nullptr || users->limit() == 0 || !holds_connection(request, params)) {
+    return listen_route(session, std::move(request), std::move(channel), params, identity, ends);
   }
-  listen_route(session, std::move(request), std::move(channel), params);
+  // An identified connection that stays open takes one of its user's places first (on every node).
+  const std::string user = identity->subject;
+  users->admit(user,
+               [session, request = std::move(request), channel = std::move(channel), identity = std::move(identity),
+                ends](std::variant<std::shared_ptr<void>, Error> outcome) mutable {
+                 if (auto* refused = std::get_if<Error>(&outcome))
+                   return session->send(error_response(request, *refused));
+                 auto url = boost::urls::parse_origin_form(request.target());
+                 listen_route(session, std::move(request), std::move(channel), url->params(), identity, ends,
+                              std::get<std::shared_ptr<void>>(std::move(outcome)));
+               });
 }
 
 void listen_route(const std::shared_ptr<HttpSession>& session, Request request, std::string channel,
-                  boost::urls::params_view params) {
+                  boost::urls::params_view params, const Identity& identity, std::int64_t expires_at,
+                  std::shared_ptr<void> user_hold) {
   const Transports& offered = session->context().config.transports;
   auto parsed = parse_subscribe_request(request, params, session->context().config.limits);
   if (auto* error = std::get_if<Error>(&parsed)) return session->send(error_response(request, *error));
   SubscribeRequest subscribe = std::get<SubscribeRequest>(std::move(parsed));
   subscribe.channel = std::move(channel);
+  subscribe.expires_at = expires_at;
+  subscribe.user_hold = std::move(user_hold);
+  if (identity) subscribe.user = identity->subject;
   const Admission& admission = *session->context().admission;
   const Client client = session->client(request);
+  subscribe.member = admission.member_for(subscribe.channel, identity, std::move(subscribe.member));
   // A connection that stays open holds its member; an interval poll extends the member's lease. False:
   // refused (and answered).
   auto hold_member = [&] {
@@ -118,7 +154,7 @@ void listen_route(const std::shared_ptr<HttpSession>& session, Request request, 
     if (!offered.websocket) return disabled("WebSocket");
     if (!client.origin_ok) return session->send(error_response(request, foreign_origin));
     if (!hold_member()) return;
-    return start_websocket(session, request, std::move(subscribe));
+    return start_websocket(session, request, std::move(subscribe), identity);
   }
   if (accepts_event_stream(request)) {
     if (!offered.sse) return disabled("Server-Sent Events");
@@ -138,7 +174,8 @@ void listen_route(const std::shared_ptr<HttpSession>& session, Request request, 
   serve_poll(session, std::move(request), std::move(subscribe));
 }
 
-void multiplex_route(const std::shared_ptr<HttpSession>& session, const Request& request) {
+void multiplex_route(const std::shared_ptr<HttpSession>& session, const Request& request,
+                     boost::urls::params_view params) {
   if (!websocket::is_upgrade(request)) {
     return session->send(
         error_response(request, {"bad_request", "/ws is a WebSocket endpoint: send an Upgrade: websocket request."}));
@@ -146,8 +183,24 @@ void multiplex_route(const std::shared_ptr<HttpSession>& session, const Request&
   if (!session->context().config.transports.websocket) {
     return session->send(error_response(request, {"transport_disabled", "This server does not offer WebSocket."}));
   }
-  if (!session->client(request).origin_ok) return session->send(error_response(request, foreign_origin));
-  start_websocket(session, request, std::nullopt);
+  const Client client = session->client(request);
+  if (!client.origin_ok) return session->send(error_response(request, foreign_origin));
+  // A connection token with the upgrade (?token= or Bearer) identifies the socket from the start; a
+  // browser, which cannot set the header, may instead send an auth frame first.
+  auto identified = session->context().admission->identify(client, subscribe_token_of(request, params));
+  if (auto* refused = std::get_if<Error>(&identified)) return session->send(error_response(request, *refused));
+  Identity identity = std::get<Identity>(std::move(identified));
+  UserConnections* users = session->context().user_connections;
+  if (!identity || users == nullptr || users->limit() == 0) {
+    return start_websocket(session, request, std::nullopt, std::move(identity));
+  }
+  const std::string user = identity->subject;
+  users->admit(user, [session, request,
+                      identity = std::move(identity)](std::variant<std::shared_ptr<void>, Error> outcome) mutable {
+    if (auto* refused = std::get_if<Error>(&outcome)) return session->send(error_response(request, *refused));
+    start_websocket(session, request, std::nullopt, std::move(identity),
+                    std::get<std::shared_ptr<void>>(std::move(outcome)));
+  });
 }
 
 void channel_info_route(const std::shared_ptr<HttpSession>& session, const Request& request,
@@ -178,10 +231,9 @@ void answer_presence(HttpSession& session, const Request& request, const std::st
                      std::variant<PresenceList, Error> outcome) {
   if (auto* error = std::get_if<Error>(&outcome)) return session.send(error_response(request, *error));
   const auto& list = std::get<PresenceList>(outcome);
+  const bool identified = session.context().config.namespaces.for_channel(channel).identified;
   boost::json::array members;
-  for (const auto& member : list.members) {
-    members.push_back({{"client", member.client}, {"name", member.name}});
-  }
+  for (const auto& member : list.members) members.push_back(presence_json(member, identified));
   boost::json::object body{{"channel", channel},
                            {"count", list.count},
                            {"members", std::move(members)},
@@ -194,9 +246,12 @@ void answer_presence(HttpSession& session, const Request& request, const std::st
 void presence_route(const std::shared_ptr<HttpSession>& session, const Request& request, const std::string& channel,
                     boost::urls::params_view params) {
   ServerContext& context = session->context();
-  if (auto refused = context.admission->read(session->client(request), channel, subscribe_token_of(request, params))) {
-    return session->send(error_response(request, *refused));
-  }
+  const Client client = session->client(request);
+  const std::string token = subscribe_token_of(request, params);
+  auto identified = context.admission->identify(client, token);
+  if (auto* refused = std::get_if<Error>(&identified)) return session->send(error_response(request, *refused));
+  auto admitted = context.admission->read(client, channel, token, std::get<Identity>(identified));
+  if (auto* refused = std::get_if<Error>(&admitted)) return session->send(error_response(request, *refused));
   if (!context.config.namespaces.for_channel(channel).presence) {
     return session->send(error_response(
         request, {"presence_off", "Namespace '" + std::string(namespace_of(channel)) + "' keeps no presence."}));

@@ -44,6 +44,21 @@ class CountingBroker final : public Broker {
   void presence_list(const std::string& channel, std::size_t limit, PresenceListCallback done) override {
     inner_.presence_list(channel, limit, std::move(done));
   }
+  void user_admit(const std::string& user, const std::string& connection, std::size_t limit,
+                  std::chrono::milliseconds lease, UserAdmitCallback done) override {
+    inner_.user_admit(user, connection, limit, lease, std::move(done));
+  }
+  void user_release(const std::string& user, const std::string& connection) override {
+    inner_.user_release(user, connection);
+  }
+  void user_refresh(const std::vector<std::pair<std::string, std::string>>& held,
+                    std::chrono::milliseconds lease) override {
+    inner_.user_refresh(held, lease);
+  }
+  void set_control_sink(ControlSink sink) override { inner_.set_control_sink(std::move(sink)); }
+  void control(std::string command, ControlCallback done) override {
+    inner_.control(std::move(command), std::move(done));
+  }
   std::uint64_t published() const { return published_.load(std::memory_order_relaxed); }
   // Messages this node published without this broker: the Redis login store's events (its scripts
   // publish them in the same step as the transition).

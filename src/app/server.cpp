@@ -12,7 +12,9 @@
 #include <thread>
 
 #include "access/admission.hpp"
+#include "access/user_connections.hpp"
 #include "api/router.hpp"
+#include "app/control.hpp"
 #include "app/metrics_feed.hpp"
 #include "app/reload.hpp"
 #include "broker/memory_broker.hpp"
@@ -78,12 +80,14 @@ void schedule_login_tick(asio::steady_timer& timer, login::LoginModule& login) {
 }
 
 // Ends members who left, refreshes the leases of those still here, reaps what dead nodes left.
-void schedule_presence_tick(asio::steady_timer& timer, Presence& presence) {
+// (And renews this node's leases of its users' connections: limits.max_connections_per_user.)
+void schedule_presence_tick(asio::steady_timer& timer, Presence& presence, UserConnections& users) {
   timer.expires_after(std::chrono::seconds(1));
-  timer.async_wait([&timer, &presence](error_code ec) {
+  timer.async_wait([&timer, &presence, &users](error_code ec) {
     if (ec) return;
     presence.tick(std::chrono::steady_clock::now());
-    schedule_presence_tick(timer, presence);
+    users.tick(std::chrono::steady_clock::now());
+    schedule_presence_tick(timer, presence, users);
   });
 }
 
@@ -221,15 +225,20 @@ int run_server(const Config& given, const std::function<Config()>& reload) {
         std::make_unique<RateLimiter>(config.limits.client_publishes_per_second, std::chrono::seconds(1));
   }
   // Before the event loops: connections hold members until they are destroyed with the loops.
-  Presence presence(broker,
-                    {.lease = std::chrono::seconds(config.limits.presence_lease_seconds),
-                     .linger = std::chrono::seconds(config.limits.presence_linger_seconds),
-                     .max_payload_bytes = config.limits.max_payload_bytes,
-                     .members_per_address = config.limits.presence_members_per_address,
-                     .join_rate = client_publish_rate.get()},
-                    [&counts](const std::string& channel) { return is_listened(counts, channel); });
+  Presence presence(
+      broker,
+      {.lease = std::chrono::seconds(config.limits.presence_lease_seconds),
+       .linger = std::chrono::seconds(config.limits.presence_linger_seconds),
+       .max_payload_bytes = config.limits.max_payload_bytes,
+       .members_per_address = config.limits.presence_members_per_address,
+       .join_rate = client_publish_rate.get(),
+       .identified =
+           [&config](const std::string& channel) { return config.namespaces.for_channel(channel).identified; }},
+      [&counts](const std::string& channel) { return is_listened(counts, channel); });
   Trust trust(config);
   const Admission admission(config, publish_rate.get(), client_publish_rate.get(), &presence);
+  UserConnections user_connections(broker, config.limits.max_connections_per_user,
+                                   std::chrono::seconds(config.limits.presence_lease_seconds));
   // A reload replaces the TLS context; the ones before stay while connections made with them may live.
   std::list<ssl::context> tls_contexts;
   if (config.tls.enabled()) {
@@ -252,9 +261,15 @@ int run_server(const Config& given, const std::function<Config()>& reload) {
                         .gate = gate,
                         .trust = &trust,
                         .admission = &admission,
+                        .user_connections = &user_connections,
                         .handle_request = route_request};
   EventLoops loops(threads, counts);
   broker.set_sink([&loops](const MessagePtr& message) { loops.dispatch(message); });
+  Control control(broker, loops, counts);
+  context.ask_cluster = [&control](std::string query, ServerContext::ClusterAnswers done) {
+    control.ask(std::move(query), std::move(done));
+  };
+  control.start();
 
   auto broker_up = [redis] { return redis == nullptr || redis->connected(); };
   context.broker_ready = broker_up;
@@ -296,7 +311,7 @@ int run_server(const Config& given, const std::function<Config()>& reload) {
   if (login) schedule_login_tick(login_timer, *login);
 
   asio::steady_timer presence_timer(loops.context(0));
-  schedule_presence_tick(presence_timer, presence);
+  schedule_presence_tick(presence_timer, presence, user_connections);
 
   asio::steady_timer drain_timer(loops.context(0));
   asio::signal_set hangups(loops.context(0), SIGHUP);

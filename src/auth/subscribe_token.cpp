@@ -3,12 +3,15 @@
 #include <sodium.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <optional>
 
 namespace herald::auth {
 namespace {
 
-const Error bad_token{"bad_token", "The subscribe token is not valid."};
+const Error bad_token{"bad_token", "The token is not valid."};
+constexpr std::size_t max_subject_bytes = 256;
+constexpr std::size_t max_info_bytes = 1024;
 
 std::optional<std::string> from_base64url(std::string_view text) {
   std::string out(text.size(), '\0');
@@ -107,17 +110,32 @@ std::variant<SubscribeGrant, Error> verify_subscribe_token(std::string_view toke
   auto expires = exp ? seconds(*exp) : std::nullopt;
   if (!expires) return bad_token;
   grant.expires_at = *expires;
-  if (now_seconds >= grant.expires_at) return Error{"token_expired", "The subscribe token has expired."};
+  if (now_seconds >= grant.expires_at) return Error{"token_expired", "The token has expired."};
   if (auto nbf = claims->if_contains("nbf")) {
     auto not_before = seconds(*nbf);
     if (!not_before) return bad_token;
-    if (now_seconds < *not_before) return Error{"token_expired", "The subscribe token is not valid yet."};
+    if (now_seconds < *not_before) return Error{"token_expired", "The token is not valid yet."};
   }
+  if (auto sub = claims->if_contains("sub")) {
+    if (!sub->is_string() || sub->as_string().empty() || sub->as_string().size() > max_subject_bytes) {
+      return bad_token;
+    }
+    grant.subject = std::string(sub->as_string());
+  }
+  if (auto info = claims->if_contains("info")) {
+    grant.info = boost::json::serialize(*info);
+    if (grant.info.size() > max_info_bytes) return bad_token;
+  }
+  // A subscribe token exists to name channels; a connection token (with `sub`) may name none.
   auto channels = claims->if_contains("channels");
-  if (!channels || !channels->is_array()) return bad_token;
-  for (const auto& entry : channels->as_array()) {
-    if (!entry.is_string()) return bad_token;
-    grant.channels.emplace_back(entry.as_string());
+  if (channels) {
+    if (!channels->is_array()) return bad_token;
+    for (const auto& entry : channels->as_array()) {
+      if (!entry.is_string()) return bad_token;
+      grant.channels.emplace_back(entry.as_string());
+    }
+  } else if (grant.subject.empty()) {
+    return bad_token;
   }
   if (auto publish = claims->if_contains("publish")) {
     if (!publish->is_array()) return bad_token;
@@ -145,7 +163,11 @@ std::optional<Error> authorize_private(std::string_view token, std::string_view 
   }
   auto verified = verify_subscribe_token(token, secret, now_seconds);
   if (auto* error = std::get_if<Error>(&verified)) return *error;
-  const auto& grant = std::get<SubscribeGrant>(verified);
+  return check_grant(std::get<SubscribeGrant>(verified), channel, client_ip, wanted);
+}
+
+std::optional<Error> check_grant(const SubscribeGrant& grant, std::string_view channel, std::string_view client_ip,
+                                 Grant wanted) {
   if (wanted == Grant::publish && !grant.covers_publish(channel)) {
     return Error{"forbidden", "The token's 'publish' claim does not cover this channel."};
   }

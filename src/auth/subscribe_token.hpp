@@ -11,6 +11,10 @@
 // namespace lets clients publish — listening alone never does. `exp`
 // (seconds since the Unix epoch) is required: a token without an end is refused. `client`, when
 // present, must equal the client's IP address, so a token leaked from one client is useless elsewhere.
+//
+// A connection token is the same JWT with `sub` (the user id, 1-256 bytes) and optionally `info` (any
+// JSON, at most 1024 bytes once serialized, shown in presence); its `channels` are then optional. A
+// connection that presents one is that user's until `exp` (docs/security.md, "Tokens on live connections").
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -34,7 +38,10 @@ struct SubscribeGrant {
   std::vector<std::string> publish;
   std::int64_t expires_at = 0;
   std::string client;
+  std::string subject;  // `sub`: set for a connection token (who the connection is)
+  std::string info;     // `info`, serialized JSON; empty when absent
 
+  bool identifies() const { return !subject.empty(); }
   bool covers(std::string_view channel) const;
   bool covers_publish(std::string_view channel) const;
 };
@@ -46,6 +53,10 @@ enum class Grant { subscribe, publish };
 // signature), "token_expired" (past exp, or before nbf).
 std::variant<SubscribeGrant, Error> verify_subscribe_token(std::string_view token, std::string_view secret,
                                                            std::int64_t now_seconds);
+
+// Whether `grant` lets this client listen on (or publish to) `channel`: forbidden (403) when not.
+std::optional<Error> check_grant(const SubscribeGrant& grant, std::string_view channel, std::string_view client_ip,
+                                 Grant wanted = Grant::subscribe);
 
 // Everything a subscription must pass on a private channel: a token at all, valid, for this channel,
 // and for this client. Errors: token_required, bad_token, token_expired (401), forbidden (403).

@@ -40,6 +40,14 @@
 //     per channel. A request without a key costs nothing more. The memory broker remembers at most
 //     `idempotency_keys_per_channel` keys per channel (the oldest are forgotten first); Redis expires each
 //     key on its own clock.
+// 11. Control: a command given to control() reaches the control sink of every node on the store, this
+//     node's included, at most once each (the server API: app/control.cpp). `done` follows point 6 and
+//     answers, once the store took the command, how many nodes heard it (or broker_unavailable).
+// 12. Connections per user (limits.max_connections_per_user): user_admit adds `connection` (unique to
+//     this node) to `user`'s connections unless the user already has `limit` on all nodes together
+//     (answers false), decided atomically in the store. Each is leased: user_refresh renews this node's
+//     (every third of the lease), so a node that dies leaves none behind once the lease ends;
+//     user_release ends one.
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -55,6 +63,8 @@ namespace herald {
 
 // Receives every message published through this broker, once, for the whole node.
 using MessageSink = std::function<void(const MessagePtr&)>;
+// Receives every control command (contract point 11), on a thread of the broker's choosing.
+using ControlSink = std::function<void(const std::string&)>;
 
 // The error of a broker that cannot reach its store (contract point 8).
 inline Error broker_unavailable(std::string why) { return Error{"broker_unavailable", std::move(why)}; }
@@ -106,6 +116,20 @@ class Broker {
   virtual void presence_drop(const std::string& channel, const std::string& client, PresenceChangeCallback done) = 0;
   virtual void presence_reap(const std::string& channel, PresenceReapCallback done) = 0;
   virtual void presence_list(const std::string& channel, std::size_t limit, PresenceListCallback done) = 0;
+
+  // Connections per user (contract point 12).
+  using UserAdmitCallback = std::function<void(std::variant<bool, Error>)>;
+  virtual void user_admit(const std::string& user, const std::string& connection, std::size_t limit,
+                          std::chrono::milliseconds lease, UserAdmitCallback done) = 0;
+  virtual void user_release(const std::string& user, const std::string& connection) = 0;
+  // `held`: (user, connection) pairs this node holds.
+  virtual void user_refresh(const std::vector<std::pair<std::string, std::string>>& held,
+                            std::chrono::milliseconds lease) = 0;
+
+  // Control (contract point 11).
+  using ControlCallback = std::function<void(std::variant<std::size_t, Error>)>;
+  virtual void set_control_sink(ControlSink sink) = 0;
+  virtual void control(std::string command, ControlCallback done) = 0;
 };
 
 }  // namespace herald

@@ -134,6 +134,29 @@ void MemoryBroker::sweep(const std::function<bool(const std::string&)>& listened
   }
 }
 
+// --- connections per user ---------------------------------------------------------------------------
+
+void MemoryBroker::user_admit(const std::string& user, const std::string& connection, std::size_t limit,
+                              std::chrono::milliseconds, UserAdmitCallback done) {
+  bool admitted = false;
+  {
+    std::lock_guard lock(users_mutex_);
+    auto& mine = users_[user];
+    admitted = limit == 0 || mine.size() < limit;
+    if (admitted) mine.insert(connection);
+    if (mine.empty()) users_.erase(user);
+  }
+  done(admitted);
+}
+
+void MemoryBroker::user_release(const std::string& user, const std::string& connection) {
+  std::lock_guard lock(users_mutex_);
+  auto found = users_.find(user);
+  if (found == users_.end()) return;
+  found->second.erase(connection);
+  if (found->second.empty()) users_.erase(found);
+}
+
 // --- presence --------------------------------------------------------------------------------------
 
 void MemoryBroker::presence_hold(const std::string& channel, const PresenceMember& member,

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "broker/broker.hpp"
 #include "core/namespace_settings.hpp"
@@ -32,7 +33,23 @@ class MemoryBroker final : public Broker {
   void presence_reap(const std::string& channel, PresenceReapCallback done) override;
   void presence_list(const std::string& channel, std::size_t limit, PresenceListCallback done) override;
 
+  // One node: its own count, no lease.
+  void user_admit(const std::string& user, const std::string& connection, std::size_t limit,
+                  std::chrono::milliseconds lease, UserAdmitCallback done) override;
+  void user_release(const std::string& user, const std::string& connection) override;
+  void user_refresh(const std::vector<std::pair<std::string, std::string>>&, std::chrono::milliseconds) override {}
+
+  // One node: a command goes straight to its own sink.
+  void set_control_sink(ControlSink sink) override { control_sink_ = std::move(sink); }
+  void control(std::string command, ControlCallback done) override {
+    if (control_sink_) control_sink_(command);
+    done(std::size_t{1});
+  }
+
  private:
+  ControlSink control_sink_;
+  std::mutex users_mutex_;
+  std::unordered_map<std::string, std::unordered_set<std::string>> users_;  // user -> connections
   // One node: its leases are the only ones, so a member is present until its lease runs out or is dropped.
   struct Lease {
     std::string name;

@@ -39,6 +39,8 @@ constexpr ScriptEntry scripts[] = {
     {Script::presence_reap, redis_scripts::presence_reap, "2"},
     {Script::presence_list, redis_scripts::presence_list, "2"},
     {Script::publish_once, redis_scripts::publish_once, "3"},
+    {Script::user_admit, redis_scripts::user_admit, "1"},
+    {Script::user_refresh, redis_scripts::user_refresh, "1"},
 };
 constexpr int script_count = static_cast<int>(Script::count);
 static_assert(std::size(scripts) == script_count, "a script of RedisBroker::Script is missing from the table");
@@ -202,10 +204,13 @@ void RedisBroker::handshake() {
       }
     });
   }
+  // The control channel first: a node is up only once it hears commands (on_control_reply says when).
   command(subscriber_, {"PING"}, [this](redisReply* reply) {
-    if (is_error(reply)) return;
-    subscriber_ready_ = true;
-    maybe_up();
+    if (is_error(reply) || subscriber_ == nullptr) return;
+    std::string name = control_channel();
+    const char* argv[] = {"SUBSCRIBE", name.c_str()};
+    std::size_t lengths[] = {9, name.size()};
+    redisAsyncCommandArgv(subscriber_, &RedisBroker::on_control_reply, this, 2, argv, lengths);
   });
 }
 
@@ -498,6 +503,34 @@ void RedisBroker::on_subscription_reply(redisAsyncContext* context, void* reply,
   if (!name.starts_with(prefix + "{") || !name.ends_with("}")) return;
   std::string channel(name.substr(prefix.size() + 1, name.size() - prefix.size() - 2));
   self->on_pubsub(std::string(text(r->element[0])), channel, r->element[2]);
+}
+
+void RedisBroker::on_control_reply(redisAsyncContext* context, void* reply, void* self_pointer) {
+  auto* self = static_cast<RedisBroker*>(self_pointer);
+  auto* r = static_cast<redisReply*>(reply);
+  if (r == nullptr || context != self->subscriber_ || r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
+  std::string_view type = text(r->element[0]);
+  if (type == "subscribe") {
+    self->subscriber_ready_ = true;
+    self->maybe_up();
+  } else if (type == "message" && self->control_sink_) {
+    self->control_sink_(std::string(text(r->element[2])));
+  }
+}
+
+void RedisBroker::set_control_sink(ControlSink sink) {
+  asio::post(io_, [this, sink = std::move(sink)]() mutable { control_sink_ = std::move(sink); });
+}
+
+void RedisBroker::control(std::string command_text, ControlCallback done) {
+  auto reply = on_calling_loop(std::move(done));
+  asio::post(io_, [this, command_text = std::move(command_text), reply = std::move(reply)]() mutable {
+    if (!up_here_) return reply(unavailable());
+    command(commands_, {"PUBLISH", control_channel(), command_text}, [reply](redisReply* r) {
+      if (is_error(r)) return reply(failure(r));
+      reply(static_cast<std::size_t>(number(r)));  // the nodes subscribed: one connection each
+    });
+  });
 }
 
 void RedisBroker::on_pubsub(const std::string& type, const std::string& channel, const redisReply* payload) {

@@ -55,6 +55,19 @@ class RedisBroker final : public Broker {
   void presence_reap(const std::string& channel, PresenceReapCallback done) override;
   void presence_list(const std::string& channel, std::size_t limit, PresenceListCallback done) override;
 
+  // A sorted set per user, `<key_prefix>{u:<user>}:c` (redis_scripts.hpp): every node's connections.
+  void user_admit(const std::string& user, const std::string& connection, std::size_t limit,
+                  std::chrono::milliseconds lease, UserAdmitCallback done) override;
+  void user_release(const std::string& user, const std::string& connection) override;
+  void user_refresh(const std::vector<std::pair<std::string, std::string>>& held,
+                    std::chrono::milliseconds lease) override;
+  std::string user_key(const std::string& user) const { return options_.key_prefix + "{u:" + user + "}:c"; }
+
+  // One Redis pub/sub channel, `<key_prefix>control`, that every node subscribes to from the moment it
+  // is up: a command is PUBLISHed there and each node's sink hears it.
+  void set_control_sink(ControlSink sink) override;
+  void control(std::string command, ControlCallback done) override;
+
   // Both connections are up (readable from any thread).
   bool connected() const { return up_.load(); }
   // Closes the connections (pending calls fail) and joins the broker's thread. Idempotent.
@@ -70,6 +83,8 @@ class RedisBroker final : public Broker {
     presence_reap,
     presence_list,
     publish_once,
+    user_admit,
+    user_refresh,
     count
   };
 
@@ -96,6 +111,8 @@ class RedisBroker final : public Broker {
   static void on_disconnect(const redisAsyncContext* context, int status);
   static void on_reply(redisAsyncContext* context, void* reply, void* handler);
   static void on_subscription_reply(redisAsyncContext* context, void* reply, void* self);
+  static void on_control_reply(redisAsyncContext* context, void* reply, void* self);
+  std::string control_channel() const { return options_.key_prefix + "control"; }
 
   void command(redisAsyncContext* context, const std::vector<std::string_view>& args, ReplyHandler handler);
   void run_script(Script script, const std::shared_ptr<std::vector<std::string>>& args, ReplyHandler handler);
@@ -118,6 +135,7 @@ class RedisBroker final : public Broker {
   NamespacePolicy policy_;
   std::function<bool(const std::string&)> listened_;
   MessageSink sink_;
+  ControlSink control_sink_;
 
   boost::asio::io_context io_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

@@ -2,6 +2,8 @@
 // one script, so a join or a leave is decided atomically for all nodes.
 #include <hiredis/async.h>
 
+#include <map>
+
 #include "broker/redis_broker.hpp"
 #include "broker/redis_reply.hpp"
 
@@ -84,6 +86,44 @@ void RedisBroker::presence_list(const std::string& channel, std::size_t limit, P
       reply(std::move(list));
     });
   });
+}
+
+// --- connections per user (broker.hpp, point 12) ----------------------------------------------------
+
+void RedisBroker::user_admit(const std::string& user, const std::string& connection, std::size_t limit,
+                             std::chrono::milliseconds lease, UserAdmitCallback done) {
+  auto reply = on_calling_loop(std::move(done));
+  auto args = std::make_shared<std::vector<std::string>>(
+      std::vector<std::string>{user_key(user), connection, std::to_string(limit), std::to_string(lease.count())});
+  asio::post(io_, [this, args, reply = std::move(reply)]() mutable {
+    if (!up_here_) return reply(unavailable());
+    run_script(Script::user_admit, args, [reply](redisReply* r) {
+      if (is_error(r)) return reply(failure(r));
+      reply(number(r) == 1);
+    });
+  });
+}
+
+void RedisBroker::user_release(const std::string& user, const std::string& connection) {
+  asio::post(io_, [this, key = user_key(user), connection] {
+    // Not up: the lease ends it.
+    if (up_here_) command(commands_, {"ZREM", key, connection}, [](redisReply*) {});
+  });
+}
+
+void RedisBroker::user_refresh(const std::vector<std::pair<std::string, std::string>>& held,
+                               std::chrono::milliseconds lease) {
+  // One script per user, with all of this node's connections of that user.
+  std::map<std::string, std::vector<std::string>> by_user;
+  for (const auto& [user, connection] : held) by_user[user].push_back(connection);
+  for (auto& [user, connections] : by_user) {
+    auto args = std::make_shared<std::vector<std::string>>(
+        std::vector<std::string>{user_key(user), std::to_string(lease.count())});
+    args->insert(args->end(), connections.begin(), connections.end());
+    asio::post(io_, [this, args] {
+      if (up_here_) run_script(Script::user_refresh, args, [](redisReply*) {});
+    });
+  }
 }
 
 }  // namespace herald

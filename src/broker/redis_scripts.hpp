@@ -205,4 +205,25 @@ end
 return out
 )lua";
 
+// Connections per user (broker.hpp, point 12). KEYS: the user's sorted set (connection -> lease end, ms).
+// ARGV: connection, limit (0: none), lease ms. Returns 1 when admitted, 0 when the user is at the limit.
+inline constexpr const char* user_admit = R"lua(
+local now = now_ms()
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local limit = tonumber(ARGV[2])
+if limit > 0 and redis.call('ZCARD', KEYS[1]) >= limit then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2 + 60000)
+return 1
+)lua";
+
+// KEYS: the user's sorted set. ARGV: lease ms, then this node's connections of the user: their leases
+// are renewed (XX: one released meanwhile stays released).
+inline constexpr const char* user_refresh = R"lua(
+local ends = now_ms() + tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', ends, ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]) * 2 + 60000)
+return 0
+)lua";
+
 }  // namespace herald::redis_scripts

@@ -96,6 +96,7 @@ void read_namespace(const toml::table& table, const std::string& where, Namespac
   reader.read("client_publish", settings.client_publish);
   reader.read("private", settings.private_channels);
   reader.read("presence", settings.presence);
+  reader.read("identified", settings.identified);
   reader.read("max_payload_bytes", settings.max_payload_bytes);
   reader.refuse_unknown();
 }
@@ -136,6 +137,7 @@ void read_limits(const toml::table& table, Limits& limits) {
   reader.read("idempotency_seconds", limits.idempotency_seconds);
   reader.read("idempotency_keys_per_channel", limits.idempotency_keys_per_channel);
   reader.read("broadcast_max_channels", limits.broadcast_max_channels);
+  reader.read("max_connections_per_user", limits.max_connections_per_user);
   reader.refuse_unknown();
   if (limits.poll_batch_limit == 0) throw std::runtime_error("setting 'limits.poll_batch_limit' must be at least 1");
   if (limits.presence_lease_seconds < 3) {
@@ -307,6 +309,11 @@ Config parse_config(std::string_view text, const std::string& path) {
     if (settings.private_channels && config.token_secret.empty()) {
       std::string message = path;
       message.append(": namespace '").append(name).append("' is private but no token_secret is set");
+      throw std::runtime_error(message);
+    }
+    if (settings.identified && config.token_secret.empty()) {
+      std::string message = path;
+      message.append(": namespace '").append(name).append("' is identified but no token_secret is set");
       throw std::runtime_error(message);
     }
   }

@@ -43,6 +43,7 @@ struct Limits {
   unsigned publishes_per_second = 0;          // per publish key, or per IP without one; 0: no limit
   std::size_t max_connections = 50000;        // open at once (0: no limit)
   std::size_t max_connections_per_ip = 5000;  // from one client address (0: no limit)
+  std::size_t max_connections_per_user = 0;   // streaming connections of one identified user, all nodes (0: none)
   unsigned client_publishes_per_second = 5;   // per IP, publishes without a key (client_publish namespaces)
   unsigned presence_lease_seconds = 15;       // an interval poller stays present this long; a dead node's members too
   unsigned presence_linger_seconds = 2;       // a member whose last connection closed leaves after this (reconnects)

@@ -12,10 +12,60 @@ void Hub::attach(Subscriber* connection) {
 
 void Hub::detach(Subscriber* connection) {
   if (connections_.erase(connection) == 0) return;
+  forget_user(connection);
   std::replace(deferred_.begin(), deferred_.end(), connection,
                static_cast<Subscriber*>(nullptr));  // gone before its write
   open_connections_.fetch_sub(1, std::memory_order_relaxed);
   by_transport_[static_cast<std::size_t>(connection->transport())].fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Hub::identify(Subscriber* connection, const std::string& user) {
+  if (user.empty() || !connections_.contains(connection)) return;
+  auto [it, fresh] = user_of_.try_emplace(connection, user);
+  if (!fresh) {
+    if (it->second == user) return;
+    forget_user(connection);
+    user_of_.emplace(connection, user);
+  }
+  users_[user].push_back(connection);
+}
+
+void Hub::forget_user(Subscriber* connection) {
+  auto it = user_of_.find(connection);
+  if (it == user_of_.end()) return;
+  auto list = users_.find(it->second);
+  if (list != users_.end()) {
+    std::erase(list->second, connection);
+    if (list->second.empty()) users_.erase(list);
+  }
+  user_of_.erase(it);
+}
+
+void Hub::disconnect_user(const std::string& user) {
+  auto found = users_.find(user);
+  if (found == users_.end()) return;
+  // close() may detach: walk a copy, and skip any that left meanwhile.
+  std::vector<Subscriber*> connections = found->second;
+  for (Subscriber* connection : connections) {
+    if (user_of_.contains(connection)) connection->close(CloseReason::disconnected);
+  }
+}
+
+void Hub::revoke(const std::string& user, const std::string& channel) {
+  auto found = users_.find(user);
+  if (found == users_.end()) return;
+  std::vector<Subscriber*> connections = found->second;
+  for (Subscriber* connection : connections) {
+    if (user_of_.contains(connection)) connection->revoke(channel);
+  }
+}
+
+std::array<std::size_t, transport_count> Hub::connections_of(const std::string& user) const {
+  std::array<std::size_t, transport_count> counts{};
+  if (auto found = users_.find(user); found != users_.end()) {
+    for (Subscriber* connection : found->second) ++counts[static_cast<std::size_t>(connection->transport())];
+  }
+  return counts;
 }
 
 void Hub::subscribe(const std::string& channel, Subscriber* subscriber) {

@@ -1,6 +1,7 @@
 #pragma once
 // The subscribers of one event loop, by channel. Each event loop owns one hub and is the only thread
 // that touches it, so delivering a message walks plain vectors with no lock.
+#include <array>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -32,6 +33,15 @@ class Hub {
   // This loop's counters: written on this loop only (by the hub and by the connections that live here).
   LoopMetrics& metrics() { return metrics_; }
   const LoopMetrics& metrics() const { return metrics_; }
+
+  // An attached connection is this user's (its connection token's `sub`) until it detaches.
+  void identify(Subscriber* connection, const std::string& user);
+  // Ends every connection of `user` on this loop (CloseReason::disconnected).
+  void disconnect_user(const std::string& user);
+  // Every connection of `user` on this loop stops hearing `channel` (Subscriber::revoke).
+  void revoke(const std::string& user, const std::string& channel);
+  // How many connections of `user` this loop has, by transport.
+  std::array<std::size_t, transport_count> connections_of(const std::string& user) const;
 
   void subscribe(const std::string& channel, Subscriber* subscriber);
   // Safe to call from inside deliver().
@@ -68,6 +78,10 @@ class Hub {
   std::uint64_t bit_;
   std::unordered_map<std::string, ChannelSubscribers> channels_;
   std::unordered_set<Subscriber*> connections_;
+  // Identified connections: who each is, and each user's (not on the fan-out path).
+  std::unordered_map<Subscriber*, std::string> user_of_;
+  std::unordered_map<std::string, std::vector<Subscriber*>> users_;
+  void forget_user(Subscriber* connection);
   bool batching_ = false;
   std::vector<Subscriber*> deferred_;  // asked to write once the batch ends, each once
   std::atomic<std::size_t> open_connections_{0};

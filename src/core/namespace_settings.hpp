@@ -16,6 +16,7 @@ struct NamespaceSettings {
   bool internal = false;              // herald's own channels (login events): /sub, /pub and /ws refuse them
   bool private_channels = false;      // subscribing needs a token signed with `token_secret` (auth/subscribe_token)
   bool presence = false;              // subscribers may say who they are; herald keeps who is here (presence/)
+  bool identified = false;            // listening needs a connection token (a JWT with `sub`); presence lists its user
   std::size_t max_payload_bytes = 0;  // a message's data at most; 0: limits.max_payload_bytes
 };
 

@@ -18,8 +18,8 @@ std::variant<PublishRequest, Error> make_publish_request(std::string channel, st
     return Error{"bad_event", "An event name is 1-128 characters from A-Z a-z 0-9 _ - . : @."};
   }
   // Names a browser's EventSource or herald itself gives a meaning: a message must not impersonate them.
-  if (event == "gap" || event == "error" || event == "open") {
-    return Error{"bad_event", "The event names gap, error and open are reserved."};
+  if (event == "gap" || event == "error" || event == "open" || event == "close") {
+    return Error{"bad_event", "The event names gap, error, open and close are reserved."};
   }
   if (body.size() > max_payload_bytes) {
     return Error{"too_large", "The payload is larger than " + std::to_string(max_payload_bytes) + " bytes."};

@@ -2,6 +2,7 @@
 // What every transport implements so the hub can hand it messages. One object per connection; a
 // connection that listens to several channels (the /ws protocol) is one subscriber in several lists.
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "core/message.hpp"
@@ -21,7 +22,27 @@ enum class Delivery : std::uint8_t {
                // limits.slow_consumer = "catch_up", kept and given this message later from history
 };
 
-enum class CloseReason : std::uint8_t { shutdown, slow_consumer };
+enum class CloseReason : std::uint8_t {
+  shutdown,
+  slow_consumer,
+  token_expired,  // the token the connection (or a subscription) relies on ended, and was not refreshed
+  disconnected,   // POST /api/disconnect: the user is logged out everywhere
+  unsubscribed,   // POST /api/unsubscribe: the user may no longer hear this channel
+};
+
+// What a client is told when the server ends a connection or a subscription on its own initiative: a
+// stable code, a sentence, and whether to come back (for token_expired: with a fresh token). Every
+// transport says it in its own form (docs/api.md, "When herald ends a connection").
+struct Ending {
+  std::string_view code;
+  std::string_view message;
+  bool reconnect;
+};
+Ending ending_of(CloseReason reason);
+// {"code":..,"message":..,"reconnect":..}, with "channel" when one subscription ends.
+std::string ending_json(CloseReason reason, std::string_view channel = {});
+// The WebSocket close code herald uses for each (4000-4999, the application's range; docs/api.md).
+std::uint16_t ending_close_code(CloseReason reason);
 
 class Subscriber {
  public:
@@ -33,6 +54,9 @@ class Subscriber {
   virtual Transport transport() const = 0;
   // Writes what deliver() queued while the hub was handing out a batch (Hub::defer_flush).
   virtual void flush_deferred() {}
+  // The connection's user may no longer hear `channel` (POST /api/unsubscribe): a connection of several
+  // channels leaves that one, a connection of that one channel ends (CloseReason::unsubscribed).
+  virtual void revoke(const std::string& channel) { (void)channel; }
 };
 
 // The last cursor a subscription has seen on one channel. A subscriber reads history and joins the

@@ -17,6 +17,65 @@ std::string_view transport_name(Transport transport) {
   return "unknown";
 }
 
+Ending ending_of(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::shutdown:
+      return {"shutting_down", "The server is shutting down.", true};
+    case CloseReason::slow_consumer:
+      return {"slow_consumer", "The connection fell too far behind; resume from the last cursor.", true};
+    case CloseReason::token_expired:
+      return {"token_expired", "The token has expired: come back with a fresh one.", true};
+    case CloseReason::disconnected:
+      return {"disconnected", "The application ended this user's connections.", false};
+    case CloseReason::unsubscribed:
+      return {"unsubscribed", "The application ended this user's subscription to the channel.", false};
+  }
+  return {"closed", "Closed.", true};
+}
+
+std::string ending_json(CloseReason reason, std::string_view channel) {
+  // Codes and sentences are herald's own, channel names a restricted alphabet: nothing to escape.
+  Ending ending = ending_of(reason);
+  std::string out = "{";
+  if (!channel.empty()) out.append(R"("channel":")").append(channel).append("\",");
+  out.append(R"("code":")").append(ending.code).append(R"(","message":")").append(ending.message);
+  out.append(R"(","reconnect":)").append(ending.reconnect ? "true" : "false").append("}");
+  return out;
+}
+
+std::uint16_t ending_close_code(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::token_expired:
+      return 4001;
+    case CloseReason::disconnected:
+      return 4003;
+    case CloseReason::unsubscribed:
+      return 4004;
+    case CloseReason::slow_consumer:
+      return 1008;
+    case CloseReason::shutdown:
+      return 1001;
+  }
+  return 1000;
+}
+
+std::vector<std::pair<std::string, std::array<std::int64_t, transport_count>>> SubscriberCounts::listened_with_prefix(
+    std::string_view prefix, std::string_view after, std::size_t limit) const {
+  std::vector<std::pair<std::string, std::array<std::int64_t, transport_count>>> found;
+  for (const Shard& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    for (const auto& [name, counts] : shard.channels) {
+      if (!name.starts_with(prefix) || name <= after || counts->total() <= 0) continue;
+      std::array<std::int64_t, transport_count> by{};
+      for (std::size_t t = 0; t < transport_count; ++t) by[t] = counts->by_transport[t].load(std::memory_order_relaxed);
+      found.emplace_back(name, by);
+    }
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (found.size() > limit) found.resize(limit);
+  return found;
+}
+
 std::int64_t ChannelCounts::total() const {
   std::int64_t sum = 0;
   for (const auto& count : by_transport) sum += count.load(std::memory_order_relaxed);

@@ -52,6 +52,10 @@ class SubscriberCounts {
   std::int64_t subscriptions(Transport transport) const {
     return subscriptions_[static_cast<std::size_t>(transport)].load(std::memory_order_relaxed);
   }
+  // The channels after `after` (by name) that start with `prefix` and have listeners, by name, at most
+  // `limit`, with their counts by transport (GET /api/channels). Walks every shard.
+  std::vector<std::pair<std::string, std::array<std::int64_t, transport_count>>> listened_with_prefix(
+      std::string_view prefix, std::string_view after, std::size_t limit) const;
   // Forgets channels that no hub holds any more.
   void sweep();
   // Walks every channel once (one shard lock at a time). With `top` > 0, also lists the `top` busiest

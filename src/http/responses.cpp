@@ -55,6 +55,10 @@ http::status status_of(const std::string& error_code) {
       {"too_many_from_address", http::status::too_many_requests},
       {"too_many_connections", http::status::service_unavailable},
       {"too_many_members", http::status::too_many_requests},
+      {"identity_required", http::status::unauthorized},
+      {"user_connection_limit", http::status::too_many_requests},
+      {"disconnected", http::status::forbidden},
+      {"unsubscribed", http::status::forbidden},
   };
   auto it = statuses.find(error_code);
   return it == statuses.end() ? http::status::internal_server_error : it->second;

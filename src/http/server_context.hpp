@@ -3,6 +3,9 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
+#include <variant>
+#include <vector>
 
 #include "broker/broker.hpp"
 #include "config/config.hpp"
@@ -18,6 +21,7 @@ namespace herald {
 class Admission;
 class HttpSession;
 class Presence;
+class UserConnections;
 namespace login {
 struct LoginModule;
 }
@@ -30,10 +34,11 @@ struct ServerContext {
   RateLimiter* publish_rate = nullptr;         // null when publishes are not rate-limited
   RateLimiter* client_publish_rate = nullptr;  // key-less publishes, per IP; null: not limited
   Presence* presence = nullptr;
-  asio::ssl::context* tls = nullptr;     // set: every connection is TLS ([tls])
-  std::shared_ptr<ConnectionGate> gate;  // admits connections within limits.max_connections(_per_ip)
-  const Trust* trust = nullptr;          // who a request is from (trusted proxies, own host names)
-  const Admission* admission = nullptr;  // who may read, publish and be present on which channel
+  asio::ssl::context* tls = nullptr;            // set: every connection is TLS ([tls])
+  std::shared_ptr<ConnectionGate> gate;         // admits connections within limits.max_connections(_per_ip)
+  const Trust* trust = nullptr;                 // who a request is from (trusted proxies, own host names)
+  const Admission* admission = nullptr;         // who may read, publish and be present on which channel
+  UserConnections* user_connections = nullptr;  // limits.max_connections_per_user
   // What to do with each request read (the API layer's router); the HTTP layer does not know the API.
   std::function<void(const std::shared_ptr<HttpSession>&, http::request<http::string_body>)> handle_request;
   // GET /metrics: renders the Prometheus text; and the channel the dashboard feed is published on. Both
@@ -42,6 +47,10 @@ struct ServerContext {
   std::string metrics_channel;
   // GET /readyz: whether the broker is reachable (unset: always, the memory broker).
   std::function<bool()> broker_ready;
+  // Asks every node (the control channel, app/control.cpp) a query of the server API, a JSON object's
+  // text; `done` runs on the calling loop with each node's answer (JSON text), or the broker's error.
+  using ClusterAnswers = std::function<void(std::variant<std::vector<std::string>, Error>)>;
+  std::function<void(std::string query, ClusterAnswers done)> ask_cluster;
   std::atomic<bool> shutting_down{false};
   // Answers being written; shutdown waits for them too, so a publisher is never left unsure whether
   // its message was taken.

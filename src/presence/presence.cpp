@@ -1,5 +1,6 @@
 #include "presence/presence.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <vector>
@@ -23,6 +24,14 @@ std::optional<Error> check_presence_member(const PresenceMember& member, std::si
                  "'name' is 1-" + std::to_string(max_name_bytes) + " bytes of UTF-8 text without control characters."};
   }
   return std::nullopt;
+}
+
+boost::json::object presence_json(const PresenceMember& member, bool identified) {
+  if (!identified) return {{"client", member.client}, {"name", member.name}};
+  boost::system::error_code ec;
+  boost::json::value info = boost::json::parse(member.name, ec);
+  if (ec) info = nullptr;
+  return {{"user", member.client}, {"info", std::move(info)}};
 }
 
 std::variant<Presence::Local*, Error> Presence::admit_locked(const std::string& channel, const PresenceMember& member,
@@ -151,8 +160,9 @@ void Presence::state(const std::string& channel, const PresenceMember& member) {
 }
 
 void Presence::announce(const std::string& channel, const char* event, const PresenceMember& member) {
-  boost::json::value data{{"client", member.client}, {"name", member.name}};
-  auto made = make_publish_request(channel, event, boost::json::serialize(data), true, settings_.max_payload_bytes);
+  const bool identified = settings_.identified && settings_.identified(channel);
+  auto made = make_publish_request(channel, event, boost::json::serialize(presence_json(member, identified)), true,
+                                   settings_.max_payload_bytes);
   if (auto* request = std::get_if<PublishRequest>(&made)) broker_.publish(std::move(*request), [](const auto&) {});
 }
 

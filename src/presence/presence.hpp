@@ -20,6 +20,8 @@
 #include <unordered_set>
 #include <variant>
 
+#include <boost/json/object.hpp>
+
 #include "broker/broker.hpp"
 #include "core/error.hpp"
 #include "core/rate_limiter.hpp"
@@ -35,7 +37,13 @@ struct PresenceSettings {
   // of made-up client ids would otherwise publish a join, and later a leave, for each.
   std::size_t members_per_address = 20;
   RateLimiter* join_rate = nullptr;
+  // Whether a channel's namespace is identified: its members are users (`sub`), their names the token's
+  // `info` (JSON text), and join/leave say {"user","info"} (see presence_json).
+  std::function<bool(const std::string&)> identified;
 };
+
+// A member as presence shows it: {"client","name"}, or in an identified namespace {"user","info"}.
+boost::json::object presence_json(const PresenceMember& member, bool identified);
 
 // Checks a member a client names: the id is 1-64 characters from A-Z a-z 0-9 _ -, the name 1 to
 // `max_name_bytes` bytes of UTF-8 without control characters.

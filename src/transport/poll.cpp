@@ -48,6 +48,7 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
 
   void start() {
     hub_.attach(this);
+    hub_.identify(this, subscribe_.user);
     join_channel(session_->context(), hub_, *this, catch_up_, subscribe_.channel, subscribe_.from,
                  [self = shared_from_this()](auto outcome) { self->on_history(std::move(outcome)); });
   }
@@ -69,7 +70,16 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
     return Delivery::sent;
   }
 
-  void close(CloseReason) override { end_without_message(LongPollOutcome::shutdown); }
+  void close(CloseReason reason) override {
+    if (reason == CloseReason::shutdown || reason == CloseReason::slow_consumer) {
+      return end_without_message(LongPollOutcome::shutdown);
+    }
+    end_with(reason);
+  }
+
+  void revoke(const std::string& channel) override {
+    if (channel == subscribe_.channel) close(CloseReason::unsubscribed);
+  }
 
   Transport transport() const override { return Transport::longpoll; }
 
@@ -88,9 +98,14 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
       return read_next_page(session_->context(), catch_up_, subscribe_.channel,
                             [self = shared_from_this()](auto next) { self->on_history(std::move(next)); });
     }
-    timer_.expires_after(std::chrono::seconds(subscribe_.wait_seconds));
-    timer_.async_wait([self = shared_from_this()](error_code ec) {
-      if (!ec) self->end_without_message(LongPollOutcome::timed_out);  // 204 and the cursor
+    // One timer: the end of the wait, or the token's end when that comes first.
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::seconds(subscribe_.wait_seconds));
+    const bool expires = subscribe_.expires_at != 0 && until_unix(subscribe_.expires_at) <= wait;
+    timer_.expires_after(expires ? until_unix(subscribe_.expires_at) : wait);
+    timer_.async_wait([self = shared_from_this(), expires](error_code ec) {
+      if (ec) return;
+      if (expires) return self->end_with(CloseReason::token_expired);
+      self->end_without_message(LongPollOutcome::timed_out);  // 204 and the cursor
     });
     session_->watch_for_disconnect([self = shared_from_this()] { self->abandon(); });
   }
@@ -107,6 +122,16 @@ class LongPoll final : public Subscriber, public std::enable_shared_from_this<Lo
                    std::to_string((come_back_in_ms(session_->context().config.limits) + 999) / 1000));
     }
     answer(std::move(response), outcome);
+  }
+
+  // herald ends the poll (docs/api.md): the ending as an error answer, with the cursor to resume from.
+  void end_with(CloseReason reason) {
+    const Ending ending = ending_of(reason);
+    std::string body = ending_json(reason);
+    body.replace(1, 6, "\"error\"");  // {"code":… → {"error":…, the shape of every error answer
+    Response response = json_response(request_, status_of(std::string(ending.code)), std::move(body));
+    if (catch_up_.live()) response.set("Herald-Cursor", format_cursor(catch_up_.cursor()));
+    answer(std::move(response), LongPollOutcome::answered);
   }
 
   // Answers once and leaves the channel; stays attached until the answer is written, so a shutdown

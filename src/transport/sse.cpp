@@ -27,6 +27,7 @@ class SseStream final : public StreamCore, public std::enable_shared_from_this<S
 
   void start(const Request& request) {
     hub_.attach(this);
+    hub_.identify(this, subscribe_.user);
     // SSE writes land in the kernel's buffer even when the peer has vanished without a FIN; the kernel
     // aborts the connection once sent data (a heartbeat, say) stays unacknowledged this long.
     using user_timeout = asio::detail::socket_option::integer<IPPROTO_TCP, TCP_USER_TIMEOUT>;
@@ -50,7 +51,14 @@ class SseStream final : public StreamCore, public std::enable_shared_from_this<S
   void close(CloseReason reason) override {
     if (closing_) return;
     const bool begun = head_.empty();
-    refuse({"shutting_down", "The server is shutting down."});  // when the stream has not begun
+    // (A slow consumer before its stream began is answered as before: 503 shutting_down.)
+    const Ending ending = ending_of(reason == CloseReason::slow_consumer ? CloseReason::shutdown : reason);
+    // Before the stream has begun, a plain HTTP error; after, an `event: close` saying why (a shutdown
+    // or a slow consumer is simply resumed from, as ever).
+    if (!refuse({std::string(ending.code), std::string(ending.message)}) && reason != CloseReason::shutdown &&
+        reason != CloseReason::slow_consumer) {
+      push(sse::close_block(ending_json(reason, subscribe_.channel), subscribe_.envelopes));
+    }
     closing_ = true;
     leave();
     if (reason == CloseReason::slow_consumer) {
@@ -66,6 +74,10 @@ class SseStream final : public StreamCore, public std::enable_shared_from_this<S
   }
 
   Transport transport() const override { return Transport::sse; }
+
+  void revoke(const std::string& channel) override {
+    if (channel == subscribe_.channel) close(CloseReason::unsubscribed);
+  }
 
  private:
   NetStream& out() override { return stream_; }
@@ -129,10 +141,17 @@ class SseStream final : public StreamCore, public std::enable_shared_from_this<S
     });
   }
 
+  // One timer per stream: the next heartbeat, or the token's end when that comes first.
   void schedule_heartbeat() {
-    heartbeat_.expires_after(std::chrono::seconds(context_.config.limits.sse_heartbeat_seconds));
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::seconds(context_.config.limits.sse_heartbeat_seconds));
+    if (subscribe_.expires_at != 0) wait = std::min(wait, until_unix(subscribe_.expires_at));
+    heartbeat_.expires_after(wait);
     heartbeat_.async_wait([self = shared_from_this()](error_code ec) {
       if (ec || self->closing_) return;
+      if (self->subscribe_.expires_at != 0 && until_unix(self->subscribe_.expires_at).count() == 0) {
+        return self->close(CloseReason::token_expired);
+      }
       if (!self->head_.empty()) return self->schedule_heartbeat();  // no head yet: nothing to keep alive
       if (!self->push(std::string(sse::heartbeat))) {
         // A full queue is already waiting to be written: when catching up, it keeps the connection.

@@ -53,6 +53,12 @@ std::string gap_block(std::string_view channel, Cursor cursor, bool envelopes) {
   return out;
 }
 
+std::string close_block(std::string_view ending_json, bool envelopes) {
+  std::string out = envelopes ? std::string(R"(data: {"close":)") + std::string(ending_json) + "}\n\n"
+                              : "event: close\ndata: " + std::string(ending_json) + "\n\n";
+  return out;
+}
+
 std::string error_comment(std::string_view message) {
   std::string out = ": error ";
   for (char c : message) out += (c == '\n' || c == '\r') ? ' ' : c;  // one comment line

@@ -21,6 +21,10 @@ const std::string& message_block(const Message& message, bool envelopes);
 // resume from as its id.
 std::string gap_block(std::string_view channel, Cursor cursor, bool envelopes);
 
+// herald ends the stream (docs/api.md): `event: close` with the ending's JSON (ending_json), or with
+// envelopes a data line {"close":{...}}. After it the stream ends.
+std::string close_block(std::string_view ending_json, bool envelopes);
+
 // A comment line that keeps proxies from timing the stream out.
 inline constexpr std::string_view heartbeat = ": hb\n\n";
 

@@ -76,6 +76,12 @@ bool accepts_event_stream(const Request& request) {
   return request[http::field::accept].find("text/event-stream") != std::string_view::npos;
 }
 
+std::chrono::milliseconds until_unix(std::int64_t at) {
+  using namespace std::chrono;
+  auto now = duration_cast<milliseconds>(system_clock::now().time_since_epoch());
+  return std::max(milliseconds(0), milliseconds(at * 1000) - now);
+}
+
 void join_channel(ServerContext& context, Hub& hub, Subscriber& subscriber, CatchUp& catch_up,
                   const std::string& channel, const ReadFrom& from, Broker::ReadCallback done) {
   hub.subscribe(channel, &subscriber);

@@ -2,6 +2,7 @@
 // What every transport shares on the subscribe side: reading the request's resume point, and joining a
 // channel so that history and live messages meet with no window between them.
 #include <boost/url/params_view.hpp>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,9 @@ struct SubscribeRequest {
   std::optional<PresenceMember> member;  // `client` and `name`: who this is, in a presence namespace
   std::shared_ptr<void> presence;        // the member's hold, for as long as the connection lives
   std::string token;                     // ?token= or Authorization: Bearer (private namespaces)
+  std::string user;                      // the connection token's `sub`: who is listening ("" when nobody)
+  std::int64_t expires_at = 0;           // unix seconds when the token it relies on ends (0: never)
+  std::shared_ptr<void> user_hold;       // the user's place under limits.max_connections_per_user
 };
 
 // A subscribe token comes as ?token=, or as Authorization: Bearer (what fetch can send; EventSource cannot).
@@ -36,6 +40,9 @@ std::variant<SubscribeRequest, Error> parse_subscribe_request(const Request& req
                                                               const Limits& limits);
 
 bool accepts_event_stream(const Request& request);
+
+// How long until the unix second `at` begins (zero when it has): a token is expired from its `exp` on.
+std::chrono::milliseconds until_unix(std::int64_t at);
 
 // Subscribes `subscriber` to the channel on this loop's hub, then asks for the first page of history
 // from `from` (subscribing first leaves no window for a message to slip through; `catch_up` holds live

@@ -6,6 +6,7 @@
 #include <limits>
 #include <unordered_map>
 
+#include "access/user_connections.hpp"
 #include "http/http_session.hpp"
 #include "transport/come_back.hpp"
 #include "transport/stream_core.hpp"
@@ -19,13 +20,16 @@ namespace {
 class WebSocketSession final : public StreamCore, public std::enable_shared_from_this<WebSocketSession> {
  public:
   WebSocketSession(NetStream stream, ServerContext& context, Hub& hub, bool multiplex, std::shared_ptr<void> ticket,
-                   Client client, std::string upgrade_token)
+                   Client client, std::string upgrade_token, Identity identity, std::int64_t expires_at)
       : StreamCore(context, hub, Wire::websocket),
         ticket_(std::move(ticket)),
         ws_(std::move(stream)),
+        expiry_(ws_.get_executor()),
         multiplex_(multiplex),
         client_(std::move(client)),
-        upgrade_token_(std::move(upgrade_token)) {
+        upgrade_token_(std::move(upgrade_token)),
+        identity_(std::move(identity)),
+        connection_expires_(expires_at) {
     // A socket's frames publish only as a client (where a namespace lets clients publish): neither a key
     // given with the upgrade nor the machine it comes from makes them more. The upgrade's Origin was
     // checked by the route.
@@ -55,6 +59,8 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
       self->route_writes();
       self->hub_.attach(self.get());
       self->attached_ = true;
+      if (self->identity_) self->hub_.identify(self.get(), self->identity_->subject);  // /ws, and /sub's too
+      self->arm_expiry();
       if (self->context_.shutting_down.load(std::memory_order_relaxed)) {
         self->close(CloseReason::shutdown);  // close_all ran during the handshake
         return self->read();                 // to hear the client's close reply
@@ -72,6 +78,12 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
 
   void close(CloseReason reason) override {
     if (closing_) return;
+    if (reason != CloseReason::shutdown && reason != CloseReason::slow_consumer) {
+      // Said before the close (docs/api.md): /ws in a frame, and every socket in its close code.
+      const Ending ending = ending_of(reason);
+      if (multiplex_) send_frame(ws::text_frame(ending_frame(ending_json(reason), true)));
+      close_reason_ = {static_cast<websocket::close_code>(ending_close_code(reason)), ending.code};
+    }
     closing_ = true;
     if (reason == CloseReason::slow_consumer) {
       spdlog::info("websocket: dropping a slow consumer ({} bytes queued, {} channels)", queue_.bytes(),
@@ -89,6 +101,17 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
   }
 
   Transport transport() const override { return Transport::websocket; }
+
+  // The user's place under limits.max_connections_per_user, held while the socket lives.
+  void hold_user_place(std::shared_ptr<void> hold) { user_hold_ = std::move(hold); }
+
+  void revoke(const std::string& channel) override {
+    if (!multiplex_) {
+      if (channel == single_channel_) close(CloseReason::unsubscribed);
+      return;
+    }
+    end_subscription(channel, CloseReason::unsubscribed);
+  }
 
  private:
   NetStream& out() override { return ws_.next_layer().net(); }
@@ -178,6 +201,10 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
     if (auto* error = std::get_if<Error>(&parsed)) return send(error_frame(*error, ref));
     ClientFrame& frame = std::get<ClientFrame>(parsed);
     switch (frame.op) {
+      case ClientFrame::Op::auth:
+        return authenticate(frame);
+      case ClientFrame::Op::refresh:
+        return refresh(frame);
       case ClientFrame::Op::subscribe:
         return subscribe(frame);
       case ClientFrame::Op::unsubscribe:
@@ -188,10 +215,82 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
     }
   }
 
+  // {"op":"auth"}: who this socket is, from a connection token, before it listens to anything. A token
+  // refused ends the socket (1008), as a refused subscribe token does.
+  void authenticate(const ClientFrame& frame) {
+    if (identity_ || authenticating_ || !subscriptions_.empty()) {
+      return send(error_frame({"bad_frame",
+                               "auth comes first, once: this socket is already identified or already listens (a "
+                               "fresh token goes in a refresh frame)."},
+                              frame.ref));
+    }
+    auto identified = context_.admission->identify(client_, frame.token);
+    if (auto* refused = std::get_if<Error>(&identified)) return refuse_and_close(*refused, frame.ref);
+    if (!std::get<Identity>(identified)) {
+      return refuse_and_close({"bad_token", "An auth frame's token is a connection token: a JWT with 'sub'."},
+                              frame.ref);
+    }
+    UserConnections* users = context_.user_connections;
+    if (users == nullptr || users->limit() == 0)
+      return identified_as(std::get<Identity>(std::move(identified)), frame.ref);
+    // One of the user's places first (on every node); past the limit the socket closes with 1013.
+    authenticating_ = true;
+    const std::string user = std::get<Identity>(identified)->subject;
+    users->admit(user, [self = shared_from_this(), identity = std::get<Identity>(std::move(identified)),
+                        ref = frame.ref](std::variant<std::shared_ptr<void>, Error> outcome) mutable {
+      self->authenticating_ = false;
+      if (self->closing_) return;
+      if (auto* refused = std::get_if<Error>(&outcome)) {
+        self->send(error_frame(*refused, ref));
+        self->close_reason_ = {websocket::close_code::try_again_later, refused->code};
+        return self->close(CloseReason::shutdown);
+      }
+      self->user_hold_ = std::get<std::shared_ptr<void>>(std::move(outcome));
+      self->identified_as(std::move(identity), ref);
+    });
+  }
+
+  void identified_as(Identity identity, const std::string& ref) {
+    identity_ = std::move(identity);
+    connection_expires_ = identity_->expires_at;
+    hub_.identify(this, identity_->subject);
+    send(authenticated_frame(identity_->subject, identity_->expires_at, ref));
+    arm_expiry();
+  }
+
+  // {"op":"refresh"}: a fresh token before the old one ends; nothing is re-read, nothing is lost. For the
+  // connection, the same user's connection token; for one subscription, a token that still admits it.
+  void refresh(const ClientFrame& frame) {
+    if (frame.channel.empty()) {
+      if (!identity_)
+        return send(error_frame({"bad_frame", "This socket has no connection token to refresh."}, frame.ref));
+      auto identified = context_.admission->identify(client_, frame.token);
+      if (auto* refused = std::get_if<Error>(&identified)) return send(error_frame(*refused, frame.ref));
+      auto& fresh = std::get<Identity>(identified);
+      if (!fresh || fresh->subject != identity_->subject) {
+        return send(error_frame({"forbidden", "A refreshed connection token must be the same user's."}, frame.ref));
+      }
+      identity_ = std::move(fresh);
+      connection_expires_ = identity_->expires_at;
+      send(refreshed_frame({}, connection_expires_, frame.ref));
+      return arm_expiry();
+    }
+    auto it = subscriptions_.find(frame.channel);
+    if (it == subscriptions_.end()) {
+      return send(error_frame({"not_subscribed", "This socket does not listen to " + frame.channel + "."}, frame.ref));
+    }
+    auto admitted = context_.admission->read(client_, frame.channel, frame.token, identity_);
+    if (auto* refused = std::get_if<Error>(&admitted)) return send(error_frame(*refused, frame.ref));
+    it->second.expires_at = std::get<ReadGrant>(admitted).token_expires_at;
+    send(refreshed_frame(frame.channel, it->second.expires_at, frame.ref));
+    arm_expiry();
+  }
+
   // A /ws subscribe frame: admitted here as the route admits /sub/{channel}.
   void subscribe(const ClientFrame& frame) {
     const std::string& ref = frame.ref;
-    if (auto refused = context_.admission->read(client_, frame.channel, frame.token)) {
+    auto admitted = context_.admission->read(client_, frame.channel, frame.token, identity_);
+    if (auto* refused = std::get_if<Error>(&admitted)) {
       // A refused token ends the socket (1008): a client must not keep probing tokens on one connection.
       if (context_.config.namespaces.for_channel(frame.channel).private_channels) {
         return refuse_and_close(*refused, ref);
@@ -199,13 +298,55 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
       return send(error_frame(*refused, ref));
     }
     std::shared_ptr<void> held;
-    if (!frame.client.empty() || !frame.name.empty()) {
-      auto member = context_.admission->hold_member(client_, frame.channel, PresenceMember{frame.client, frame.name});
-      if (auto* refused = std::get_if<Error>(&member)) return send(error_frame(*refused, ref));
-      held = std::get<std::shared_ptr<void>>(std::move(member));
+    std::optional<PresenceMember> asserted;
+    if (!frame.client.empty() || !frame.name.empty()) asserted = PresenceMember{frame.client, frame.name};
+    if (auto member = context_.admission->member_for(frame.channel, identity_, std::move(asserted))) {
+      auto hold = context_.admission->hold_member(client_, frame.channel, *member);
+      if (auto* refused = std::get_if<Error>(&hold)) return send(error_frame(*refused, ref));
+      held = std::get<std::shared_ptr<void>>(std::move(hold));
     }
     if (!subscribe(frame.channel, {frame.since, frame.last}, ref)) return;
-    if (held) subscriptions_[frame.channel].presence = std::move(held);
+    Subscription& subscription = subscriptions_[frame.channel];
+    if (held) subscription.presence = std::move(held);
+    subscription.expires_at = std::get<ReadGrant>(admitted).token_expires_at;
+    arm_expiry();
+  }
+
+  // herald ends one subscription (its token expired, or the application revoked it) and says why.
+  void end_subscription(const std::string& channel, CloseReason reason) {
+    if (closing_ || subscriptions_.erase(channel) == 0) return;
+    hub_.unsubscribe(channel, this);
+    send(ending_frame(ending_json(reason, channel), false));
+  }
+
+  // One timer per socket, set for the first token to end: the connection's or a subscription's.
+  void arm_expiry() {
+    if (closing_) return;
+    std::int64_t next = connection_expires_;
+    for (const auto& [channel, subscription] : subscriptions_) next = earliest(next, subscription.expires_at);
+    if (next == armed_for_) return;
+    armed_for_ = next;
+    if (next == 0) {
+      expiry_.cancel();
+      return;
+    }
+    expiry_.expires_after(until_unix(next));
+    expiry_.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec) self->on_expiry();
+    });
+  }
+
+  void on_expiry() {
+    armed_for_ = 0;
+    if (closing_) return;
+    const std::int64_t now = unix_seconds();
+    if (connection_expires_ != 0 && now >= connection_expires_) return close(CloseReason::token_expired);
+    std::vector<std::string> ended;
+    for (const auto& [channel, subscription] : subscriptions_) {
+      if (subscription.expires_at != 0 && now >= subscription.expires_at) ended.push_back(channel);
+    }
+    for (const auto& channel : ended) end_subscription(channel, CloseReason::token_expired);
+    arm_expiry();
   }
 
   // False when refused (the error frame is sent).
@@ -301,9 +442,10 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
   }
 
   // A reply of the connection's own (JSON), as a text frame behind what is queued.
-  void send(const std::string& json) {
+  void send(const std::string& json) { send_frame(ws::text_frame(json)); }
+  void send_frame(std::string frame) {
     if (closing_) return;
-    if (!push(ws::text_frame(json))) return close(CloseReason::slow_consumer);
+    if (!push(std::move(frame))) return close(CloseReason::slow_consumer);
     flush();
   }
 
@@ -320,15 +462,18 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
   // The connection is over (closed by either side, or failed): forget it everywhere.
   void teardown() {
     closing_ = true;
+    expiry_.cancel();  // its handler holds the session
     stopped_ = true;
     leave_all();
     single_presence_.reset();
+    user_hold_.reset();
     if (attached_) hub_.detach(this);
     attached_ = false;
   }
 
   std::shared_ptr<void> ticket_;  // this connection's place under limits.max_connections
   websocket::stream<WsLayer> ws_;
+  asio::steady_timer expiry_;  // the first token to end (arm_expiry)
   bool multiplex_;
   beast::flat_buffer in_;
   struct Subscription {
@@ -336,10 +481,16 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
     std::string ref;                 // of the subscribe frame, echoed in `subscribed`
     bool announced = false;          // `subscribed` sent
     std::shared_ptr<void> presence;  // the member's hold, when the frame named one
+    std::int64_t expires_at = 0;     // the end of the subscribe token it relies on (0: none)
   };
-  Client client_;               // who is on this socket (its address, for limits)
-  std::string upgrade_token_;   // the token the upgrade carried (?token= or Bearer), for a /sub socket's publishes
-  std::string single_channel_;  // /sub/{channel}: its channel
+  Client client_;              // who is on this socket (its address, for limits)
+  std::string upgrade_token_;  // the token the upgrade carried (?token= or Bearer), for a /sub socket's publishes
+  Identity identity_;          // the connection token's user, when the socket presented one
+  std::int64_t connection_expires_ = 0;    // when the socket's own token ends (0: never)
+  std::int64_t armed_for_ = 0;             // what expiry_ is set for
+  std::shared_ptr<void> user_hold_;        // the user's place under limits.max_connections_per_user
+  bool authenticating_ = false;            // an auth frame waits for the user's place
+  std::string single_channel_;             // /sub/{channel}: its channel
   std::shared_ptr<void> single_presence_;  // /sub/{channel}: the member's hold
   std::unordered_map<std::string, Subscription> subscriptions_;
   websocket::close_reason close_reason_{websocket::close_code::going_away, "server shutting down"};
@@ -350,12 +501,18 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
 }  // namespace
 
 void start_websocket(const std::shared_ptr<HttpSession>& session, const Request& request,
-                     std::optional<SubscribeRequest> single) {
+                     std::optional<SubscribeRequest> single, Identity identity, std::shared_ptr<void> user_hold) {
   std::string token;
-  if (single) token = single->token;
+  std::int64_t expires_at = identity ? identity->expires_at : 0;
+  if (single) {
+    token = single->token;
+    expires_at = single->expires_at;
+    user_hold = std::move(single->user_hold);
+  }
   auto ws = std::make_shared<WebSocketSession>(session->take_stream(), session->context(), session->hub(),
                                                !single.has_value(), session->take_ticket(), session->client(request),
-                                               std::move(token));
+                                               std::move(token), std::move(identity), expires_at);
+  ws->hold_user_place(std::move(user_hold));
   ws->accept(request, std::move(single));
 }
 

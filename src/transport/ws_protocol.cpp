@@ -36,13 +36,22 @@ std::variant<ClientFrame, Error> parse_client_frame(std::string_view text, std::
     frame.op = ClientFrame::Op::unsubscribe;
   } else if (*op == "publish") {
     frame.op = ClientFrame::Op::publish;
+  } else if (*op == "auth") {
+    frame.op = ClientFrame::Op::auth;
+  } else if (*op == "refresh") {
+    frame.op = ClientFrame::Op::refresh;
   } else {
-    return bad_frame("Unknown op; use subscribe, unsubscribe or publish.");
+    return bad_frame("Unknown op; use subscribe, unsubscribe, publish, auth or refresh.");
   }
 
   const auto* channel = object.if_contains("channel");
-  if (channel == nullptr || !channel->is_string()) return bad_frame("The frame has no \"channel\" string.");
-  frame.channel = std::string(channel->as_string());
+  const bool channel_optional = frame.op == ClientFrame::Op::auth || frame.op == ClientFrame::Op::refresh;
+  if (channel_optional && (channel == nullptr || channel->is_null())) {
+    channel = nullptr;
+  } else if (channel == nullptr || !channel->is_string()) {
+    return bad_frame("The frame has no \"channel\" string.");
+  }
+  if (channel != nullptr) frame.channel = std::string(channel->as_string());
 
   if (const auto* since = object.if_contains("since"); since != nullptr && !since->is_null()) {
     if (!since->is_string()) return Error{"bad_cursor", "\"since\" must be a cursor string."};
@@ -57,6 +66,7 @@ std::variant<ClientFrame, Error> parse_client_frame(std::string_view text, std::
     if (!token->is_string()) return bad_frame("\"token\" must be a string.");
     frame.token = std::string(token->as_string());
   }
+  if (channel_optional && frame.token.empty()) return bad_frame("An auth or refresh frame needs a \"token\".");
   for (auto [key, field] : {std::pair{"client", &frame.client}, std::pair{"name", &frame.name}}) {
     if (const auto* value = object.if_contains(key); value != nullptr && !value->is_null()) {
       if (!value->is_string()) return Error{"bad_presence", std::string("\"") + key + "\" must be a string."};
@@ -104,6 +114,22 @@ std::string published_frame(const std::string& channel, const std::string& id, c
   return with_ref(R"({"op":"published","channel":")" + channel + R"(","id":")" + id +
                       (replayed ? R"(","replayed":true})" : R"("})"),
                   ref);
+}
+
+std::string authenticated_frame(const std::string& user, std::int64_t expires_at, const std::string& ref) {
+  return with_ref(R"({"op":"authenticated","user":)" + json::serialize(json::string(user)) + R"(,"expires_at":)" +
+                      std::to_string(expires_at) + "}",
+                  ref);
+}
+
+std::string refreshed_frame(const std::string& channel, std::int64_t expires_at, const std::string& ref) {
+  std::string frame = R"({"op":"refreshed",)";
+  if (!channel.empty()) frame += R"("channel":")" + channel + "\",";
+  return with_ref(frame + R"("expires_at":)" + std::to_string(expires_at) + "}", ref);
+}
+
+std::string ending_frame(const std::string& ending_json, bool whole_socket) {
+  return std::string(whole_socket ? R"({"op":"close",)" : R"({"op":"unsubscribed",)") + ending_json.substr(1);
 }
 
 std::string error_frame(const Error& error, const std::string& ref) {

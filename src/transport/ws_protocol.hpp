@@ -1,5 +1,6 @@
 #pragma once
 // The /ws protocol: JSON frames that subscribe, unsubscribe and publish over one WebSocket.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
@@ -10,7 +11,9 @@
 namespace herald {
 
 struct ClientFrame {
-  enum class Op { subscribe, unsubscribe, publish } op = Op::subscribe;
+  // auth: who the socket is (a connection token, before it subscribes); refresh: a fresh token for the
+  // connection (no channel) or for one subscription (its channel), before the old one ends.
+  enum class Op { subscribe, unsubscribe, publish, auth, refresh } op = Op::subscribe;
   std::string channel;
   std::optional<Cursor> since;
   std::optional<std::size_t> last;
@@ -35,5 +38,11 @@ std::string unsubscribed_frame(const std::string& channel, const std::string& re
 std::string published_frame(const std::string& channel, const std::string& id, const std::string& ref,
                             bool replayed = false);
 std::string error_frame(const Error& error, const std::string& ref);
+std::string authenticated_frame(const std::string& user, std::int64_t expires_at, const std::string& ref);
+// `channel` empty: the connection's token was refreshed.
+std::string refreshed_frame(const std::string& channel, std::int64_t expires_at, const std::string& ref);
+// herald ends one subscription ({"op":"unsubscribed","channel",…}) or the socket ({"op":"close",…}), with
+// the ending's code, message and reconnect (core/subscriber.hpp).
+std::string ending_frame(const std::string& ending_json, bool whole_socket);
 
 }  // namespace herald

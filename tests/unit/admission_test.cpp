@@ -31,6 +31,11 @@ struct AdmissionTest : ::testing::Test {
   static std::string token(const std::string& claims) { return auth::sign_subscribe_token(claims, secret); }
   static std::string in_an_hour() { return std::to_string(unix_seconds() + 3600); }
   static std::string code(const std::optional<Error>& error) { return error ? error->code : "ok"; }
+  template <class T>
+  static std::string code(const std::variant<T, Error>& outcome) {
+    const auto* error = std::get_if<Error>(&outcome);
+    return error ? error->code : "ok";
+  }
 
   Client browser{.address = "192.0.2.1", .this_machine = false, .origin_ok = true};
   Client machine{.address = "127.0.0.1", .this_machine = true, .origin_ok = true};
@@ -48,6 +53,45 @@ TEST_F(AdmissionTest, ReadingChecksNamesHeraldsOwnNamespacesAndTokens) {
             "ok");
   EXPECT_EQ(code(admission.read(browser, "team:2", token(R"({"channels":["team:1"],"exp":)" + in_an_hour() + "}"))),
             "forbidden");
+}
+
+TEST_F(AdmissionTest, AConnectionTokenIdentifiesAndCoversItsChannelsUntilItEnds) {
+  NamespaceSettings identified;
+  identified.identified = true;
+  identified.presence = true;
+  config.namespaces.by_namespace["room"] = identified;
+  Admission admission(config, nullptr, nullptr, nullptr);
+  const std::string exp = in_an_hour();
+  // No token, a subscribe token, a non-JWT bearer: nobody.
+  EXPECT_FALSE(std::get<Identity>(admission.identify(browser, "")));
+  EXPECT_FALSE(std::get<Identity>(admission.identify(browser, token(R"({"channels":["x"],"exp":)" + exp + "}"))));
+  EXPECT_FALSE(std::get<Identity>(admission.identify(browser, "a-publish-key")));
+  // A JWT presented must be valid.
+  EXPECT_EQ(code(admission.identify(browser, auth::sign_subscribe_token(R"({"sub":"a","exp":)" + exp + "}", "other"))),
+            "bad_token");
+  EXPECT_EQ(code(admission.identify(browser, token(R"({"sub":"a","exp":1})"))), "token_expired");
+  EXPECT_EQ(code(admission.identify(browser, token(R"({"sub":"a","exp":)" + exp + R"(,"client":"192.0.2.9"})"))),
+            "forbidden");
+
+  Identity alice = std::get<Identity>(
+      admission.identify(browser, token(R"({"sub":"alice","info":{"n":1},"channels":["team:a*"],"exp":)" + exp + "}")));
+  ASSERT_TRUE(alice);
+  EXPECT_EQ(alice->subject, "alice");
+  EXPECT_EQ(alice->info, R"({"n":1})");
+  // An identified namespace needs an identity; a private channel is covered by the connection token's
+  // channels (relying on no other token), or by a subscribe token whose end it then answers.
+  EXPECT_EQ(code(admission.read(browser, "room:1", "")), "identity_required");
+  EXPECT_EQ(code(admission.read(browser, "room:1", "", alice)), "ok");
+  EXPECT_EQ(std::get<ReadGrant>(admission.read(browser, "team:ab", "", alice)).token_expires_at, 0);
+  EXPECT_EQ(code(admission.read(browser, "team:b", "", alice)), "forbidden");
+  const std::string other = token(R"({"channels":["team:b"],"exp":)" + exp + "}");
+  EXPECT_EQ(std::get<ReadGrant>(admission.read(browser, "team:b", other, alice)).token_expires_at, std::stoll(exp));
+  // Presence in an identified namespace is the token's user, whatever was asserted.
+  auto member = admission.member_for("room:1", alice, PresenceMember{"x", "Mallory"});
+  ASSERT_TRUE(member);
+  EXPECT_EQ(member->client, "alice");
+  EXPECT_EQ(member->name, R"({"n":1})");
+  EXPECT_EQ(admission.member_for("chat:1", alice, PresenceMember{"x", "Ann"})->name, "Ann");
 }
 
 TEST_F(AdmissionTest, WithoutAKeyOnlyTheOperatorsSettingLetsThisMachinePublish) {

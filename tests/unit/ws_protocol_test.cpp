@@ -56,6 +56,20 @@ TEST(WsProtocol, RefusesMalformedFrames) {
   EXPECT_EQ(code(R"({"op":"publish","channel":"c"})"), "bad_frame");
 }
 
+TEST(WsProtocol, AuthAndRefreshTakeATokenAndMayNameNoChannel) {
+  auto auth = std::get<ClientFrame>(parse(R"({"op":"auth","token":"t"})"));
+  EXPECT_EQ(auth.op, ClientFrame::Op::auth);
+  EXPECT_EQ(auth.token, "t");
+  auto refresh = std::get<ClientFrame>(parse(R"({"op":"refresh","channel":"private:x","token":"u"})"));
+  EXPECT_EQ(refresh.op, ClientFrame::Op::refresh);
+  EXPECT_EQ(refresh.channel, "private:x");
+  EXPECT_EQ(code(R"({"op":"auth"})"), "bad_frame");
+  EXPECT_EQ(code(R"({"op":"refresh","token":7})"), "bad_frame");
+  EXPECT_EQ(ending_frame(R"({"channel":"c","code":"token_expired"})", false),
+            R"({"op":"unsubscribed","channel":"c","code":"token_expired"})");
+  EXPECT_EQ(refreshed_frame("", 12, "1"), R"({"op":"refreshed","expires_at":12,"ref":1})");
+}
+
 TEST(WsProtocol, ErrorFramesEchoTheRef) {
   std::string ref;
   auto result = parse_client_frame(R"({"op":"dance","channel":"c","ref":"abc"})", ref);
