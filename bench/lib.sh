@@ -61,7 +61,9 @@ TOML
       local port
       port=$(free_port)
       mkdir -p "$SERVER_DIR"/{client_body,proxy,fastcgi,uwsgi,scgi}
+      # NCHAN_MASTER_PROCESS=off: one process does everything (bench/quick/instructions.sh counts it).
       sed -e "s|@PREFIX@|$SERVER_DIR|g" -e "s|@PORT@|$port|g" -e "s|@WORKERS@|$NCHAN_WORKERS|g" \
+        -e "s|^master_process on;|master_process ${NCHAN_MASTER_PROCESS:-on};|" \
         "$BENCH_ROOT/peers/nchan.conf.in" >"$SERVER_DIR/nginx.conf"
       $SERVER_PIN nginx -p "$SERVER_DIR" -c "$SERVER_DIR/nginx.conf" -e "$SERVER_DIR/error.log" >"$SERVER_DIR/log" 2>&1 &
       local master=$!

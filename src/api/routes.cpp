@@ -111,8 +111,9 @@ void subscribe_route(const std::shared_ptr<HttpSession>& session, Request reques
   users->admit(user,
                [session, request = std::move(request), channel = std::move(channel), identity = std::move(identity),
                 ends](std::variant<std::shared_ptr<void>, Error> outcome) mutable {
-                 if (auto* refused = std::get_if<Error>(&outcome))
+                 if (auto* refused = std::get_if<Error>(&outcome)) {
                    return session->send(error_response(request, *refused));
+                 }
                  auto url = boost::urls::parse_origin_form(request.target());
                  listen_route(session, std::move(request), std::move(channel), url->params(), identity, ends,
                               std::get<std::shared_ptr<void>>(std::move(outcome)));

@@ -92,7 +92,7 @@ boost::json::object zero_counts() { return {{"websocket", 0}, {"sse", 0}, {"long
 
 // Asks every node and answers with what `merge` makes of their answers (each a JSON object).
 template <class Merge>
-void ask_cluster(const std::shared_ptr<HttpSession>& session, const Request& request, boost::json::object query,
+void ask_cluster(const std::shared_ptr<HttpSession>& session, const Request& request, const boost::json::object& query,
                  Merge merge) {
   session->context().ask_cluster(
       boost::json::serialize(query),

@@ -73,7 +73,7 @@ void Control::answer(const boost::json::object& query) {
   const std::string id = member(query, "id");
   const std::string what = member(query, "what");
   boost::json::object reply{{"op", "answer"}, {"id", id}, {"node", node_}};
-  auto send = [this](boost::json::object reply) {
+  auto send = [this](const boost::json::object& reply) {
     broker_.control(boost::json::serialize(reply), [](const std::variant<std::size_t, Error>&) {});
   };
   if (what == "channels") {
@@ -84,7 +84,7 @@ void Control::answer(const boost::json::object& query) {
       channels[name] = by_transport(counts);
     }
     reply["channels"] = std::move(channels);
-    return send(std::move(reply));
+    return send(reply);
   }
   if (what == "user") {
     // Each loop counts its own; the last to answer sends this node's reply.
@@ -103,14 +103,14 @@ void Control::answer(const boost::json::object& query) {
       for (std::size_t t = 0; t < transport_count; ++t) tally->counts[t] += static_cast<std::int64_t>(mine[t]);
       if (--tally->loops_left > 0) return;
       tally->reply["connections"] = by_transport(tally->counts);
-      send(std::move(tally->reply));
+      send(tally->reply);
     });
     return;
   }
   spdlog::warn("control: an unknown query: {}", what);
 }
 
-void Control::ask(std::string query, ServerContext::ClusterAnswers done) {
+void Control::ask(const std::string& query, ServerContext::ClusterAnswers done) {
   boost::system::error_code ec;
   boost::json::value value = boost::json::parse(query, ec);
   if (ec || !value.is_object()) return done(Error{"bad_request", "An unreadable cluster query."});

@@ -33,7 +33,7 @@ class Control {
   // Hears the control channel from now on.
   void start();
   // ServerContext::ask_cluster: called on an event loop.
-  void ask(std::string query, ServerContext::ClusterAnswers done);
+  void ask(const std::string& query, ServerContext::ClusterAnswers done);
 
  private:
   struct Pending {

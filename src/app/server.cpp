@@ -266,8 +266,8 @@ int run_server(const Config& given, const std::function<Config()>& reload) {
   EventLoops loops(threads, counts);
   broker.set_sink([&loops](const MessagePtr& message) { loops.dispatch(message); });
   Control control(broker, loops, counts);
-  context.ask_cluster = [&control](std::string query, ServerContext::ClusterAnswers done) {
-    control.ask(std::move(query), std::move(done));
+  context.ask_cluster = [&control](const std::string& query, ServerContext::ClusterAnswers done) {
+    control.ask(query, std::move(done));
   };
   control.start();
 

@@ -215,7 +215,7 @@ void RedisLoginStore::call_keyed(Script script, KeyedArgs args, KeyedHandler han
            key_.id.clear();
            return call_keyed(script, std::move(args), std::move(handler), tries + 1);
          }
-         handler(std::move(fields), used);
+         handler(fields, used);
        });
 }
 

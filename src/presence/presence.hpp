@@ -55,7 +55,7 @@ class Presence {
   // `listened` says whether this node has subscribers of a channel: it keeps reaping such channels for
   // members a dead node left behind even when none of its own members are there.
   Presence(Broker& broker, PresenceSettings settings, std::function<bool(const std::string&)> listened)
-      : broker_(broker), settings_(settings), listened_(std::move(listened)) {}
+      : broker_(broker), settings_(std::move(settings)), listened_(std::move(listened)) {}
   Presence(const Presence&) = delete;
   Presence& operator=(const Presence&) = delete;
 

@@ -231,8 +231,9 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
                               frame.ref);
     }
     UserConnections* users = context_.user_connections;
-    if (users == nullptr || users->limit() == 0)
+    if (users == nullptr || users->limit() == 0) {
       return identified_as(std::get<Identity>(std::move(identified)), frame.ref);
+    }
     // One of the user's places first (on every node); past the limit the socket closes with 1013.
     authenticating_ = true;
     const std::string user = std::get<Identity>(identified)->subject;
@@ -262,8 +263,9 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
   // connection, the same user's connection token; for one subscription, a token that still admits it.
   void refresh(const ClientFrame& frame) {
     if (frame.channel.empty()) {
-      if (!identity_)
+      if (!identity_) {
         return send(error_frame({"bad_frame", "This socket has no connection token to refresh."}, frame.ref));
+      }
       auto identified = context_.admission->identify(client_, frame.token);
       if (auto* refused = std::get_if<Error>(&identified)) return send(error_frame(*refused, frame.ref));
       auto& fresh = std::get<Identity>(identified);
