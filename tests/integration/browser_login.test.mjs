@@ -253,6 +253,10 @@ describe('QR login in the browser', () => {
       }
       // Approve by typing the user code (no number to pick on /device).
       await openSignedIn(phone, `/device?user_code=${encodeURIComponent(screen.userCode)}`, /^\/device$/);
+      // The page fills the code in once it knows who is signed in (a request): wait for it, then check it.
+      await phone.page
+        .waitForFunction((code) => document.querySelector('#user-code')?.value === code, screen.userCode, WAIT)
+        .catch(() => {});
       assert.equal(await phone.page.inputValue('#user-code'), screen.userCode);
       await phone.page.click('#continue');
       await phone.page.waitForSelector('#request:not([hidden])', WAIT);
