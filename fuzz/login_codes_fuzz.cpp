@@ -32,7 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto& login = requests();
   if (!std::holds_alternative<herald::login::Refusal>(login.scan(text, "fuzz"))) __builtin_trap();
   if (!std::holds_alternative<herald::login::Refusal>(login.enter_code(text, "fuzz"))) __builtin_trap();
-  if (login.status(text)) __builtin_trap();
+  if (login.status({herald::login::Flow::qr, text})) __builtin_trap();
+  if (login.status({herald::login::Flow::device, text})) __builtin_trap();
   login.poll_token(text, "tv", std::chrono::steady_clock::now());
   return 0;
 }
