@@ -57,8 +57,9 @@ run: herald
 #  4. a short fuzz run of every parser.
 # Where the time goes on 2 cores (measured 2026-12-07, load about 2): the integration suite under ASan, about
 # 6 minutes per broker, is most of it; lint, the three builds (ccache keys objects on paths relative to the
-# checkout, so a fresh clone reuses what an earlier one compiled), the unit tests and the fuzz smoke take the
-# rest. About 22 minutes with ccache warm, 35 without (README, "What make test runs").
+# checkout), the unit tests and the fuzz smoke take the
+# rest. About 28 minutes in a fresh clone, where ccache misses whatever uses the precompiled header, 35 with
+# nothing cached (README, "What make test runs").
 test: test-deps
 	$(MAKE) lint
 	$(MAKE) test-sanitize
