@@ -1,81 +1,37 @@
-// QR login over HTTP (docs/login.md): the screen starts a request, a signed-in phone scans and approves,
-// the screen hears it on /login/events (each of the four transports) and exchanges its login cookie for
-// a session. Then what must be refused: the _login namespace on /sub, /pub and /ws; missing or foreign
-// cookies; foreign origins; missing CSRF; replays and races; session fixation; wrong numbers; denial;
-// expiry; rate limits; and no answer that tells an unknown code from an expired or used one.
+// QR login over HTTP (docs/login.md), the flow: the screen starts a request, a signed-in phone scans and
+// approves, the screen hears it on /login/events (each of the four transports) and exchanges its login
+// cookie for a session. Then what must be refused: the _login namespace on /sub, /pub and /ws; missing or
+// foreign cookies; foreign origins; missing CSRF; replays and races; session fixation; wrong numbers;
+// denial; expiry and rotation; and no answer that tells an unknown code from an expired or used one.
+// Rate limits and approval keys: login_abuse.test.mjs; accounts and sessions: login_accounts.test.mjs.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { openSSE, openWS, request, startBalanced } from './lib/herald.mjs';
 import {
   Client,
-  FOREIGN_ORIGIN,
-  INVALID_CODE,
-  TRANSPORTS,
+  assertError,
+  assertJsonHas,
   listenAsScreen,
+  loginCookieClient,
   madeUpSecret,
   madeUpUserCode,
   phoneFor,
   postForm,
-  postFrom,
   scanAndApprove,
+  sessionClient,
   show,
   signIn,
   startScreen,
   ALICE,
+  BOB,
+  FOREIGN_ORIGIN,
+  INVALID_CODE,
   LOGIN_KEY,
   LOGIN_KEY_CONFIG,
   NO_LIMITS,
+  TRANSPORTS,
+  USER_CODE_RE,
 } from './lib/login.mjs';
-
-const BOB = { name: 'bob', password: 'hunter2 but longer' };
-const USER_CODE_RE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
-
-function assertError(r, status, error, what = '') {
-  assert.equal(r.status, status, `${what} expected ${status} ${error}, got ${show(r)}`);
-  assert.equal(r.json?.error, error, `${what} body: ${r.text}`);
-}
-
-/** The documented fields of an error body (every error may also carry a human `message`). */
-function assertJsonHas(r, expected) {
-  for (const [k, v] of Object.entries(expected)) {
-    assert.deepEqual(r.json?.[k], v, `${k} in ${r.status} ${r.text}`);
-  }
-  for (const k of Object.keys(r.json ?? {})) {
-    assert.ok(k in expected || k === 'message', `unexpected field ${k} in ${r.text}`);
-  }
-}
-
-/**
- * A 429 with Retry-After, naming the `limit` (its setting) and saying in a sentence what was limited
- * (`says`) and when to retry.
- */
-function assertRetryAfter(r, what, limit, says) {
-  assert.equal(r.status, 429, `${what}: expected 429, got ${show(r)}`);
-  const ra = r.headers.get('retry-after');
-  assert.match(ra ?? '', /^\d+$/, `${what}: Retry-After is whole seconds (got ${ra})`);
-  assert.ok(Number(ra) >= 1 && Number(ra) <= 60, `${what}: Retry-After ${ra} within a minute`);
-  assert.equal(r.json?.error, 'rate_limited', `${what}: a JSON error body (got ${r.text})`);
-  assert.equal(r.json?.limit, limit, `${what}: names its limit (got ${r.text})`);
-  assert.match(r.json?.message ?? '', says, `${what}: says what was limited (got ${r.text})`);
-  assert.match(r.json.message, new RegExp(`Try again in ${ra} seconds?\\.$`), `${what}: says when to retry`);
-}
-
-/** A client that holds only `herald_session=<token>`. */
-function sessionClient(url, token) {
-  const c = new Client(url);
-  c.setCookie('herald_session', token, '/');
-  return c;
-}
-
-/** A client that holds only `herald_login=<value>` (a copy of a screen's cookie). */
-function loginCookieClient(url, value) {
-  const c = new Client(url);
-  c.setCookie('herald_login', value, '/login');
-  return c;
-}
 
 describe('QR login', () => {
   let h;
@@ -607,63 +563,8 @@ describe('QR login', () => {
     const ex = await screen.post('/login/exchange');
     assertError(ex, 403, 'access_denied', 'exchange after a server-to-server denial');
   });
-
-  it('sign-in: a wrong password and an unknown name get the same 401', async () => {
-    const wrong = await new Client(h.url).post('/signin', { name: 'alice', password: 'not it' });
-    const unknown = await new Client(h.url).post('/signin', { name: 'nobody-here', password: 'not it' });
-    assert.equal(wrong.status, 401, show(wrong));
-    assert.equal(unknown.status, 401, show(unknown));
-    assert.equal(wrong.json?.error, 'bad_credentials', wrong.text);
-    assert.equal(unknown.text, wrong.text, 'byte-for-byte the same body');
-    assert.equal(wrong.setCookie('herald_session'), undefined);
-    assert.equal(unknown.setCookie('herald_session'), undefined);
-    const foreign = await new Client(h.url, { origin: FOREIGN_ORIGIN }).post('/signin', ALICE);
-    assertError(foreign, 403, 'forbidden', 'sign-in from a foreign origin');
-
-    const ok = await new Client(h.url).post('/signin', ALICE);
-    assert.equal(ok.status, 200, show(ok));
-    assert.deepEqual(ok.json, { user: 'alice' });
-    const sc = ok.setCookie('herald_session');
-    assert.equal(sc.attrs.httponly, true, sc.line);
-    assert.equal(String(sc.attrs.samesite).toLowerCase(), 'lax', sc.line);
-    assert.equal(sc.attrs.path, '/', sc.line);
-    const anon = await new Client(h.url).get('/me');
-    assertError(anon, 401, 'unauthorized', 'GET /me without a session');
-    // A page's "am I signed in?" is never an error: the same answer as /me, or user null.
-    const anonSession = await new Client(h.url).get('/session');
-    assert.equal(anonSession.status, 200, show(anonSession));
-    assert.deepEqual(anonSession.json, { user: null });
-    const mine = await sessionClient(h.url, sc.value).get('/session');
-    assert.equal(mine.status, 200, show(mine));
-    assert.equal(mine.json.user, 'alice');
-    assert.deepEqual(mine.json, (await sessionClient(h.url, sc.value).get('/me')).json, 'with the CSRF token, as /me');
-    assert.equal(mine.headers.get('cache-control'), 'no-store');
-    // Every answer of the login routes, errors and refused methods included, is kept by no cache; a
-    // static file asked for on the same connection afterwards is not.
-    const client = new Client(h.url);
-    for (const [what, r] of [
-      ['GET /me without a session', anon],
-      ['GET /session without a session', anonSession],
-      ['GET /login/start (a refused method)', await client.get('/login/start')],
-      ['GET /login/status without a login cookie', await client.get('/login/status')],
-    ]) {
-      assert.equal(r.headers.get('cache-control'), 'no-store', `${what}: ${show(r)}`);
-    }
-    const page = await client.get('/index.html');
-    assert.equal(page.status, 200, show(page));
-    assert.notEqual(page.headers.get('cache-control'), 'no-store', 'a static page after a login answer');
-  });
-
-  it('logout ends the session', async () => {
-    const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
-    const token = phone.cookie('herald_session');
-    const out = await phone.post('/logout');
-    assert.equal(out.status, 204, show(out));
-    assert.equal(phone.cookie('herald_session'), undefined, 'the cookie is cleared');
-    const me = await sessionClient(h.url, token).get('/me');
-    assertError(me, 401, 'unauthorized', 'the old session after logout');
-  });
 });
+
 
 describe('QR login: expiry, and one answer for every invalid code', () => {
   let h;
@@ -805,199 +706,3 @@ describe('QR login: rotation', () => {
   });
 });
 
-describe('QR login: rate limits', () => {
-  const servers = [];
-  after(() => Promise.all(servers.map((s) => s.stop())));
-  const start = async (login) => {
-    const s = await startBalanced({ users: [ALICE], login });
-    servers.push(s);
-    return s;
-  };
-
-  it('starts and sign-ins per IP answer 429 with Retry-After', async () => {
-    const h = await start('starts_per_minute = 3\nsignins_per_minute = 3');
-    for (let i = 0; i < 3; i++) {
-      const r = await new Client(h.url).post('/login/start');
-      assert.equal(r.status, 201, `start ${i + 1}: ${show(r)}`);
-    }
-    const fourth = await new Client(h.url).post('/login/start');
-    assertRetryAfter(fourth, 'the fourth start in a minute', 'starts_per_minute',
-      /^Too many sign-ins were started from this address: at most 3 a minute/);
-    assert.equal(fourth.setCookie('herald_login'), undefined);
-
-    for (let i = 0; i < 3; i++) {
-      const r = await new Client(h.url).post('/signin', { name: 'alice', password: `guess ${i}` });
-      assert.equal(r.status, 401, `sign-in ${i + 1}: ${show(r)}`);
-    }
-    const right = await new Client(h.url).post('/signin', ALICE);
-    assertRetryAfter(right, 'the fourth sign-in in a minute, even with the right password', 'signins_per_minute',
-      /^Too many sign-in attempts from this address: at most 3 a minute/);
-    assert.equal(right.setCookie('herald_session'), undefined);
-  });
-
-  it('code attempts per account answer 429 with Retry-After', async () => {
-    const h = await start('code_attempts_per_minute = 3');
-    const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
-    for (let i = 0; i < 3; i++) {
-      const r = await phone.post(i % 2 ? '/login/device' : '/login/scan', i % 2 ? { user_code: madeUpUserCode() } : { c: madeUpSecret() });
-      assert.equal(r.status, 404, `attempt ${i + 1}: ${show(r)}`);
-    }
-    const fourth = await phone.post('/login/scan', { c: madeUpSecret() });
-    assertRetryAfter(fourth, 'the fourth code attempt in a minute', 'code_attempts_per_minute',
-      /^Too many codes were tried: at most 3 a minute for each account and each address/);
-  });
-
-  it('approval prompts per account answer 429 with Retry-After', async () => {
-    const h = await start('prompts_per_minute = 2');
-    const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
-    for (let i = 0; i < 2; i++) {
-      const { qr } = await startScreen(h.url);
-      const r = await phone.post('/login/scan', { c: qr });
-      assert.equal(r.status, 200, `scan ${i + 1}: ${show(r)}`);
-    }
-    const { screen, qr } = await startScreen(h.url);
-    const third = await phone.post('/login/scan', { c: qr });
-    assertRetryAfter(third, 'the third prompt in a minute', 'prompts_per_minute',
-      /^This account was asked to approve too many sign-ins: at most 2 a minute/);
-    assert.doesNotMatch(third.json.message, /attempt/i, 'no attempt was wrong: it says so by not blaming one');
-    assert.equal((await screen.get('/login/status')).json?.state, 'pending', 'the refused scan bound nothing');
-  });
-
-  // Guesses are bounded by code_attempts_per_minute; prompts_per_minute counts only prompts (good codes).
-  it('wrong codes count as code attempts, not prompts: a good code still prompts after them', async () => {
-    const h = await start('code_attempts_per_minute = 6\nprompts_per_minute = 2');
-    const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
-    for (let i = 0; i < 5; i++) {
-      const r = await phone.post(i % 2 ? '/login/device' : '/login/scan', i % 2 ? { user_code: madeUpUserCode() } : { c: madeUpSecret() });
-      assert.equal(r.status, 404, `wrong code ${i + 1} of 5 (code_attempts_per_minute = 6): ${show(r)}`);
-    }
-    const { qr } = await startScreen(h.url);
-    const good = await phone.post('/login/scan', { c: qr });
-    assert.equal(good.status, 200, `a good code, the 6th attempt and the 1st prompt: ${show(good)}`);
-    const seventh = await phone.post('/login/scan', { c: madeUpSecret() });
-    assertRetryAfter(seventh, 'the 7th code attempt', 'code_attempts_per_minute', /^Too many codes were tried/);
-  });
-
-  // Strangers guessing alice's password from other addresses must not lock alice out; one address guessing
-  // is still refused. 127.0.0.2 … are loopback addresses of their own.
-  it('wrong passwords for alice from other addresses only slow her own sign-in; one address is refused', async () => {
-    const h = await start('signins_per_minute = 3');
-    const strangers = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
-    const guesses = await Promise.all(
-      strangers.flatMap((address) =>
-        [1, 2, 3].map((i) => postFrom(h.url, address, '/signin', { name: 'alice', password: `guess ${i}` }))),
-    );
-    for (const g of guesses) assert.equal(g.status, 401, `every guess is checked (slowed, not refused): ${show(g)}`);
-
-    const began = Date.now();
-    const own = await postFrom(h.url, '127.0.0.9', '/signin', ALICE);
-    const took = Date.now() - began;
-    assert.equal(own.status, 200, `alice from a fresh address after 12 wrong guesses elsewhere: ${show(own)}`);
-    assert.deepEqual(own.json, { user: 'alice' });
-    assert.ok(took >= 4000, `the name's budget is spent, so the check waited (${took} ms)`);
-    assert.ok(took < 9000, `… but at most 5 s (${took} ms)`);
-
-    // However long the slowed checks took (the address's budget refills one a 20 s), a burst from one address
-    // is refused: each attempt takes from the budget before its check waits.
-    const burst = await Promise.all(
-      [1, 2, 3, 4].map((i) => postFrom(h.url, '127.0.0.2', '/signin', { name: 'alice', password: `burst ${i}` })),
-    );
-    const refused = burst.find((r) => r.status === 429);
-    assert.ok(refused, `a burst of 4 from one address: ${burst.map((r) => r.status)}`);
-    assertRetryAfter(refused, 'sign-ins past the address budget', 'signins_per_minute',
-      /^Too many sign-in attempts from this address: at most 3 a minute/);
-  });
-
-  // The per-name slowdown is per name: guesses on bob's name from everywhere leave alice's sign-in as fast as ever.
-  it('guesses on one name do not slow the sign-in of another', async () => {
-    const h = await start('signins_per_minute = 3');
-    const strangers = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
-    const guesses = await Promise.all(
-      strangers.flatMap((address) =>
-        [1, 2, 3].map((i) => postFrom(h.url, address, '/signin', { name: 'bob', password: `guess ${i}` }))),
-    );
-    for (const g of guesses) assert.equal(g.status, 401, show(g));
-    const began = Date.now();
-    const own = await postFrom(h.url, '127.0.0.9', '/signin', ALICE);
-    const took = Date.now() - began;
-    assert.equal(own.status, 200, show(own));
-    assert.ok(took < 3000, `alice's name has its whole budget: no wait (${took} ms; a slowed check waits 4-5 s)`);
-  });
-});
-
-describe('server-to-server approval needs a key for _login, never an address', () => {
-  const servers = [];
-  after(() => Promise.all(servers.map((s) => s.stop())));
-  const approveWith = (h, start, headers) =>
-    request(`${h.url}/api/login/approve`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...headers },
-      body: JSON.stringify({ user: 'ext-42', user_code: start.user_code }),
-    });
-
-  it('with no key configured, nobody approves, even from loopback', async () => {
-    const h = await startBalanced({ login: NO_LIMITS });
-    servers.push(h);
-    const { screen, start } = await startScreen(h.url);
-    assertError(await approveWith(h, start, {}), 401, 'unauthorized', 'no key configured, loopback caller');
-    assertError(await approveWith(h, start, { Authorization: 'Bearer anything' }), 401, 'unauthorized', 'any bearer');
-    assert.equal((await screen.get('/login/status')).json?.state, 'pending', 'nothing was approved');
-  });
-
-  it('a key for every namespace ("*") is not a key for the login', async () => {
-    const h = await startBalanced({
-      config: '[[publish_keys]]\nkey = "any-ns"\nnamespaces = ["*"]\n' + LOGIN_KEY_CONFIG,
-      login: NO_LIMITS,
-    });
-    servers.push(h);
-    const { start } = await startScreen(h.url);
-    assertError(await approveWith(h, start, { Authorization: 'Bearer any-ns' }), 403, 'forbidden', '"*" key');
-    const ok = await approveWith(h, start, { Authorization: `Bearer ${LOGIN_KEY}` });
-    assert.equal(ok.status, 200, show(ok));
-  });
-
-  it('refuses a missing or wrong publish_key, accepts the right one', async () => {
-    const h = await startBalanced({ config: 'publish_key = "k"', login: NO_LIMITS });
-    servers.push(h);
-    const { screen, start } = await startScreen(h.url);
-    const events = await listenAsScreen(screen, 'sse');
-    try {
-      assertError(await approveWith(h, start, {}), 401, 'unauthorized', 'no key (even from loopback)');
-      assertError(await approveWith(h, start, { Authorization: 'Bearer not-k' }), 403, 'forbidden', 'a wrong key');
-      assert.equal((await screen.get('/login/status')).json?.state, 'pending', 'the refused calls approved nothing');
-      const ok = await approveWith(h, start, { Authorization: 'Bearer k' });
-      assert.equal(ok.status, 200, show(ok));
-      await events.next('approved');
-    } finally {
-      events.close();
-    }
-    const ex = await screen.post('/login/exchange');
-    assert.deepEqual(ex.json, { user: 'ext-42' }, show(ex));
-  });
-});
-
-describe('accounts and sessions survive a restart', () => {
-  let dir;
-  let h;
-  before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'herald-login-restart-'));
-  });
-  after(async () => {
-    await h?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it('a session from before the restart still works, and so does signing in', async () => {
-    h = await startBalanced({ dir, users: [ALICE] });
-    const phone = await phoneFor(h.url, ALICE.name, ALICE.password);
-    const token = phone.cookie('herald_session');
-    await h.stop();
-
-    h = await startBalanced({ dir });
-    const me = await sessionClient(h.url, token).get('/me');
-    assert.equal(me.status, 200, show(me));
-    assert.equal(me.json.user, 'alice');
-    const again = await new Client(h.url).post('/signin', ALICE);
-    assert.equal(again.status, 200, `the account survived: ${show(again)}`);
-  });
-});

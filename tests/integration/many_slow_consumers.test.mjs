@@ -28,7 +28,7 @@ it('1,000 clients that never read are dropped with memory bounded; a reader gets
     sleepers.push(
       new Promise((resolve) =>
         ws.on('open', () => {
-          ws._socket.pause(); // never read again: the kernel's buffers fill, then herald's queue
+          ws.pause(); // never read again: the kernel's buffers fill, then herald's queue (ws.pause: ws resumes a socket paused under it)
           resolve(ws);
         }),
       ),

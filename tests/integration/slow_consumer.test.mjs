@@ -29,11 +29,11 @@ it('a WebSocket that stops reading is closed with 1008 and forgotten', async () 
   const ws = openWS(`${h.wsUrl}/sub/${chanPath(channel)}`);
   await ws.opened;
   await waitForSubscribers(h.url, channel, { websocket: 1 });
-  ws.ws._socket.pause(); // the client stops reading; its kernel buffers fill, then herald's queue
+  ws.ws.pause(); // the client stops reading (ws.pause: ws's own flow control resumes a socket paused under it)
   const dropped = waitForSubscribers(h.url, channel, { websocket: 0 }, { timeoutMs: 30000 });
   await publishUntil(channel, dropped);
   await dropped;
-  ws.ws._socket.resume();
+  ws.ws.resume();
   const { code, reason } = await within(ws.closed, 30000, 'the close to reach the client');
   assert.ok(code === 1008 || code === 1006, `close code ${code}`);
   if (code === 1008) assert.match(reason, /slow consumer/);

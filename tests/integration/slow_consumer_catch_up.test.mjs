@@ -102,8 +102,8 @@ function wsClient(channel, multiplex) {
     client.ended = true;
     for (const l of client.listeners) l();
   });
-  client.pause = () => w.ws._socket.pause();
-  client.resume = () => w.ws._socket.resume();
+  client.pause = () => w.ws.pause();
+  client.resume = () => w.ws.resume();
   client.close = () => w.terminate();
   client.ready = (async () => {
     await w.opened;

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import WebSocket from 'ws';
 
-import { startHerald, uniq } from './lib/herald.mjs';
+import { send, startHerald, uniq } from './lib/herald.mjs';
 import { ALICE, LOGIN_KEY_CONFIG, NO_LIMITS } from './lib/login.mjs';
-import { send, startProxy } from './lib/proxy.mjs';
+import { startProxy } from './lib/proxy.mjs';
 
 const json = { 'Content-Type': 'application/json' };
 
@@ -57,26 +57,26 @@ describe('a reverse proxy on the same host', () => {
   it('nobody approves a login server-to-server without a key, through the proxy or not', async () => {
     for (const base of [proxied.url, bare.url, h.url]) {
       const start = await startLogin(base, '127.0.0.2', {}, { origin: base === bare.url ? null : base });
-      assert.equal(start.status, 201, start.body);
+      assert.equal(start.status, 201, start.text);
       const r = await send(`${base}/api/login/approve`, {
         method: 'POST',
         headers: json,
         body: JSON.stringify({ user: 'alice', id: start.json.id }),
       });
-      assert.equal(r.status, 401, `via ${base}: ${r.body}`);
+      assert.equal(r.status, 401, `via ${base}: ${r.text}`);
       assert.equal(r.json?.error, 'unauthorized');
-      const cookie = start.headers['set-cookie'][0].split(';')[0];
+      const cookie = start.headers.getSetCookie()[0].split(';')[0];
       const exchange = await send(`${base}/login/exchange`, { method: 'POST', headers: { Cookie: cookie } });
-      assert.equal(exchange.status, 409, `no session for anyone: ${exchange.body}`);
+      assert.equal(exchange.status, 409, `no session for anyone: ${exchange.text}`);
     }
   });
 
   it('forwarded requests get no loopback trust: no keyless publish, no metrics', async () => {
     const channel = uniq('trust');
     const pub = await send(`${proxied.url}/pub/${channel}`, { method: 'POST', headers: json, body: '{"x":1}' });
-    assert.equal(pub.status, 403, pub.body);
+    assert.equal(pub.status, 403, pub.text);
     const metrics = await send(`${proxied.url}/metrics`);
-    assert.equal(metrics.status, 401, metrics.body);
+    assert.equal(metrics.status, 401, metrics.text);
     assert.equal(await upgrade(`ws://127.0.0.1:${proxied.port}/metrics/feed`), 401);
     // A client that writes the headers itself is no more trusted.
     const forged = await send(`${h.url}/pub/${channel}`, {
@@ -84,10 +84,10 @@ describe('a reverse proxy on the same host', () => {
       headers: { ...json, 'X-Real-IP': '127.0.0.1' },
       body: '{"x":1}',
     });
-    assert.equal(forged.status, 403, forged.body);
+    assert.equal(forged.status, 403, forged.text);
     // The same from this machine, directly: the demo's loopback_publish still works.
     const direct = await send(`${h.url}/pub/${channel}`, { method: 'POST', headers: json, body: '{"x":1}' });
-    assert.equal(direct.status, 201, direct.body);
+    assert.equal(direct.status, 201, direct.text);
     assert.equal((await send(`${h.url}/metrics`)).status, 200);
   });
 });
@@ -110,12 +110,12 @@ describe('trusted_proxies: the forwarded client is the one limits count', () => 
     const { proxy } = await setUp(true);
     for (let i = 0; i < 2; i++) assert.equal((await startLogin(proxy.url, '127.0.0.2')).status, 201);
     const third = await startLogin(proxy.url, '127.0.0.2');
-    assert.equal(third.status, 429, third.body);
+    assert.equal(third.status, 429, third.text);
     // A header the client wrote is not believed: nginx appends the address it saw, and that is the one.
     const spoofed = await startLogin(proxy.url, '127.0.0.2', { 'X-Forwarded-For': '203.0.113.9' });
-    assert.equal(spoofed.status, 429, `a spoofed X-Forwarded-For: ${spoofed.body}`);
+    assert.equal(spoofed.status, 429, `a spoofed X-Forwarded-For: ${spoofed.text}`);
     const other = await startLogin(proxy.url, '127.0.0.3');
-    assert.equal(other.status, 201, `another client through the same proxy: ${other.body}`);
+    assert.equal(other.status, 201, `another client through the same proxy: ${other.text}`);
   });
 
   it("a trusted proxy's requests are never this machine's, even when it forwards nothing", async () => {
@@ -123,7 +123,7 @@ describe('trusted_proxies: the forwarded client is the one limits count', () => 
     const bare = await startProxy(h.url, { forwardFor: false, host: '$proxy_host' });
     servers.unshift(bare);
     const pub = await send(`${bare.url}/pub/${uniq('bare')}`, { method: 'POST', headers: json, body: '{}' });
-    assert.equal(pub.status, 403, pub.body);
+    assert.equal(pub.status, 403, pub.text);
   });
 
   it('without trusted_proxies every client behind the proxy shares its bucket (what the setting is for)', async () => {
@@ -174,9 +174,9 @@ describe("DNS rebinding: only the server's own host names are trusted", () => {
       headers: { ...json, Host: rebound, Origin: page },
       body: '{"x":1}',
     });
-    assert.equal(pub.status, 403, pub.body);
+    assert.equal(pub.status, 403, pub.text);
     const metrics = await send(`${h.url}/metrics`, { headers: { Host: rebound } });
-    assert.equal(metrics.status, 401, metrics.body);
+    assert.equal(metrics.status, 401, metrics.text);
     assert.equal(await upgrade(`${h.wsUrl}/metrics/feed`, { Host: rebound, Origin: page }), 401);
     assert.equal(await upgrade(`${h.wsUrl}/ws`, { Host: rebound, Origin: page }), 403);
     const chat = await send(`${h.url}/pub/chat:${channel}`, {
@@ -184,13 +184,13 @@ describe("DNS rebinding: only the server's own host names are trusted", () => {
       headers: { 'Content-Type': 'text/plain', Host: rebound, Origin: page },
       body: 'hi',
     });
-    assert.equal(chat.status, 403, `a rebound page publishing as a client: ${chat.body}`);
+    assert.equal(chat.status, 403, `a rebound page publishing as a client: ${chat.text}`);
   });
 
   it("the server's own names keep working: localhost, its addresses, allowed_hosts", async () => {
     for (const host of [`localhost:${h.port}`, `127.0.0.1:${h.port}`, `push.test:${h.port}`, `[::1]:${h.port}`]) {
       const pub = await send(`${h.url}/pub/${uniq('own')}`, { method: 'POST', headers: { ...json, Host: host }, body: '{}' });
-      assert.equal(pub.status, 201, `Host ${host}: ${pub.body}`);
+      assert.equal(pub.status, 201, `Host ${host}: ${pub.text}`);
       assert.equal(await upgrade(`${h.wsUrl}/ws`, { Host: host, Origin: `http://${host}` }), 101, `Host ${host}`);
     }
   });

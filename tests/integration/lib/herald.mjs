@@ -7,6 +7,7 @@
 
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import http from 'node:http';
 import { mkdir, mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -270,6 +271,36 @@ export async function request(url, { method = 'GET', headers = {}, body, signal 
     json = undefined;
   }
   return { status: res.status, headers: res.headers, text, json, body: json ?? text };
+}
+
+/**
+ * One HTTP request with full control of its headers (Host included, which fetch will not set) and of the
+ * local address it comes from (127.0.0.2, 127.0.0.3, …: other clients on the loopback network, each its
+ * own client address to herald). Resolves as `request` does: {status, headers (a Headers), text, json, body}.
+ */
+export function send(url, { method = 'GET', headers = {}, body, localAddress } = {}) {
+  const length = body === undefined ? {} : { 'Content-Length': Buffer.byteLength(body) };
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers: { ...length, ...headers }, localAddress, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () => {
+        let json;
+        try {
+          json = text ? JSON.parse(text) : undefined;
+        } catch {
+          json = undefined;
+        }
+        const fields = new Headers();
+        for (let i = 0; i < res.rawHeaders.length; i += 2) fields.append(res.rawHeaders[i], res.rawHeaders[i + 1]);
+        resolve({ status: res.statusCode, headers: fields, text, json, body: json ?? text });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /**

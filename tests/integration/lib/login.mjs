@@ -3,9 +3,9 @@
 // only under their Path), and a listener for /login/events on any of the four transports that turns
 // what it hears into {event, data} items in a Collector.
 
-import http from 'node:http';
+import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Collector, openSSE, openWS, request } from './herald.mjs';
+import { Collector, openSSE, openWS, request, send } from './herald.mjs';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const TRANSPORTS = ['interval', 'longpoll', 'sse', 'websocket'];
@@ -211,39 +211,11 @@ export async function scanAndApprove(phone, qr, matchNumber) {
  * Origin, as its pages would. Returns {status, headers (a Headers), text, json}.
  */
 export function postFrom(base, localAddress, path, json) {
-  const url = new URL(path, base);
-  const body = JSON.stringify(json);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname + url.search,
-        method: 'POST',
-        localAddress,
-        agent: false,
-        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Origin: base },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => (text += chunk));
-        res.on('end', () => {
-          let parsed;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            parsed = undefined;
-          }
-          const headers = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-          resolve({ status: res.statusCode, headers, text, json: parsed });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
+  return send(new URL(path, base), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Origin: base },
+    body: JSON.stringify(json),
+    localAddress,
   });
 }
 
@@ -373,4 +345,53 @@ export async function listen(base, transport, headers, { origin = base, pollEver
 export function listenAsScreen(client, transport, opts) {
   const cookie = client.cookieHeader('/login/events');
   return listen(client.base, transport, cookie ? { Cookie: cookie } : {}, opts);
+}
+
+// Assertions and clients the login test files share.
+
+export const BOB = { name: 'bob', password: 'hunter2 but longer' };
+export const USER_CODE_RE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
+
+export function assertError(r, status, error, what = '') {
+  assert.equal(r.status, status, `${what} expected ${status} ${error}, got ${show(r)}`);
+  assert.equal(r.json?.error, error, `${what} body: ${r.text}`);
+}
+
+/** The documented fields of an error body (every error may also carry a human `message`). */
+export function assertJsonHas(r, expected) {
+  for (const [k, v] of Object.entries(expected)) {
+    assert.deepEqual(r.json?.[k], v, `${k} in ${r.status} ${r.text}`);
+  }
+  for (const k of Object.keys(r.json ?? {})) {
+    assert.ok(k in expected || k === 'message', `unexpected field ${k} in ${r.text}`);
+  }
+}
+
+/**
+ * A 429 with Retry-After, naming the `limit` (its setting) and saying in a sentence what was limited
+ * (`says`) and when to retry.
+ */
+export function assertRetryAfter(r, what, limit, says) {
+  assert.equal(r.status, 429, `${what}: expected 429, got ${show(r)}`);
+  const ra = r.headers.get('retry-after');
+  assert.match(ra ?? '', /^\d+$/, `${what}: Retry-After is whole seconds (got ${ra})`);
+  assert.ok(Number(ra) >= 1 && Number(ra) <= 60, `${what}: Retry-After ${ra} within a minute`);
+  assert.equal(r.json?.error, 'rate_limited', `${what}: a JSON error body (got ${r.text})`);
+  assert.equal(r.json?.limit, limit, `${what}: names its limit (got ${r.text})`);
+  assert.match(r.json?.message ?? '', says, `${what}: says what was limited (got ${r.text})`);
+  assert.match(r.json.message, new RegExp(`Try again in ${ra} seconds?\\.$`), `${what}: says when to retry`);
+}
+
+/** A client that holds only `herald_session=<token>`. */
+export function sessionClient(url, token) {
+  const c = new Client(url);
+  c.setCookie('herald_session', token, '/');
+  return c;
+}
+
+/** A client that holds only `herald_login=<value>` (a copy of a screen's cookie). */
+export function loginCookieClient(url, value) {
+  const c = new Client(url);
+  c.setCookie('herald_login', value, '/login');
+  return c;
 }

@@ -5,38 +5,11 @@
 // herald sees ('$http_host': the client's, port included; '$proxy_host': herald's own address, nginx's default).
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { eventually } from './herald.mjs';
+import { eventually, send } from './herald.mjs';
 import { freePort } from './redis.mjs';
-
-/**
- * One HTTP request with full control of its headers (Host included, which fetch will not set) and of the
- * local address it comes from (127.0.0.2, 127.0.0.3, …: other clients on the loopback network).
- * Resolves {status, headers, body, json}.
- */
-export function send(url, { method = 'GET', headers = {}, body, localAddress } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, localAddress, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => {
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode, headers: res.headers, body: text, json });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 export const nginxPath = process.env.HERALD_NGINX ?? '/usr/sbin/nginx';
 
