@@ -19,13 +19,6 @@ constexpr std::size_t busiest_channels = 10;  // a bounded list, whatever the nu
 
 }  // namespace
 
-void CountingBroker::publish(PublishRequest request, PublishCallback done) {
-  inner_.publish(std::move(request), [this, done = std::move(done)](std::variant<MessagePtr, Replayed, Error> outcome) {
-    if (std::holds_alternative<MessagePtr>(outcome)) published_.fetch_add(1, std::memory_order_relaxed);
-    done(std::move(outcome));
-  });
-}
-
 MetricsSnapshot collect_metrics(const MetricsSources& sources, std::size_t top) {
   MetricsSnapshot snapshot;
   snapshot.at = std::chrono::steady_clock::now();
@@ -46,7 +39,7 @@ MetricsSnapshot collect_metrics(const MetricsSources& sources, std::size_t top) 
   snapshot.open_connections = sources.gate.open();
   snapshot.connections_refused = {{"too_many_connections", sources.gate.refused_full()},
                                   {"too_many_from_address", sources.gate.refused_address()}};
-  snapshot.published = sources.published.published();
+  snapshot.published = sources.publisher.published();
   if (const login::LoginStore* login = sources.login) {
     using login::State;
     snapshot.login_enabled = true;
@@ -95,6 +88,7 @@ void DashboardFeed::tick(MetricsSnapshot& previous) {
   auto made = make_publish_request(channel_, "", render_dashboard(now, previous, unix_ms), true,
                                    std::numeric_limits<std::size_t>::max());
   if (auto* request = std::get_if<PublishRequest>(&made)) {
+    request->counted = false;
     // A broker that cannot reach its store refuses; the next second tries again.
     broker_.publish(std::move(*request), [](const auto&) {});
   } else {

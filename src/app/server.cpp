@@ -128,7 +128,7 @@ std::string node_feed_channel() {
 
 // The login's store: in memory (and SQLite) on one node; in Redis, shared by every node, with the Redis broker.
 // Events of the memory store go through the broker as publishes; the Redis store publishes them itself.
-std::unique_ptr<login::LoginStore> make_login_store(const Config& config, CountingBroker& broker) {
+std::unique_ptr<login::LoginStore> make_login_store(const Config& config, Broker& broker) {
   login::Settings settings = login::settings_of(config.login);
   if (config.broker == "redis") {
     return std::make_unique<login::RedisLoginStore>(
@@ -198,8 +198,7 @@ int run_server(const Config& given, const std::function<Config()>& reload) {
   } else {
     owned_broker = std::make_unique<MemoryBroker>(config.namespaces, config.limits.idempotency_keys_per_channel);
   }
-  // The API and the login publish through the counting broker; the dashboard feed does not count itself.
-  CountingBroker broker(*owned_broker);
+  Broker& broker = *owned_broker;
   std::unique_ptr<login::LoginModule> login;
   login::RedisLoginStore* redis_login = nullptr;
   asio::thread_pool blocking(1);  // password hashing, away from the event loops
@@ -286,7 +285,7 @@ int run_server(const Config& given, const std::function<Config()>& reload) {
   if (config.metrics.enabled) {
     context.metrics_text = [&metric_sources] { return render_prometheus(collect_metrics(metric_sources)); };
     context.metrics_channel = node_feed_channel();
-    feed.emplace(metric_sources, *owned_broker, context.metrics_channel);
+    feed.emplace(metric_sources, broker, context.metrics_channel);
   }
 
   std::shared_ptr<Listener> listener;

@@ -48,7 +48,13 @@
 //     (answers false), decided atomically in the store. Each is leased: user_refresh renews this node's
 //     (every third of the lease), so a node that dies leaves none behind once the lease ends;
 //     user_release ends one.
+// 13. Counting: published() grows by one for each message publish() appended (never for a Replayed
+//     answer or a failure), unless the request is not `counted` (herald's messages about itself: the
+//     dashboard snapshot). count_published() adds what this node published past the broker (the Redis
+//     login store's scripts publish their events themselves). It is what /metrics reports as published.
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -130,6 +136,15 @@ class Broker {
   using ControlCallback = std::function<void(std::variant<std::size_t, Error>)>;
   virtual void set_control_sink(ControlSink sink) = 0;
   virtual void control(std::string command, ControlCallback done) = 0;
+
+  // Counting (contract point 13): safe from any thread.
+  std::uint64_t published() const noexcept { return published_.load(std::memory_order_relaxed); }
+  void count_published(std::uint64_t messages = 1) noexcept {
+    published_.fetch_add(messages, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<std::uint64_t> published_{0};
 };
 
 }  // namespace herald

@@ -71,6 +71,7 @@ void MemoryBroker::publish(PublishRequest request, PublishCallback done) {
     if (message && sink_) sink_(message);
   }
   if (first) return done(Replayed{*first});
+  if (request.counted) count_published();
   done(std::move(message));
 }
 

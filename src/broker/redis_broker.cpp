@@ -368,23 +368,25 @@ void RedisBroker::publish(PublishRequest request, PublishCallback done) {
     args->push_back(std::to_string(window.count()));
   }
   const Script script = keyed ? Script::publish_once : Script::publish;
-  asio::post(io_, [this, args, script, channel = std::move(request.channel), reply = std::move(reply)]() mutable {
+  asio::post(io_, [this, args, script, counted = request.counted, channel = std::move(request.channel),
+                   reply = std::move(reply)]() mutable {
     if (!up_here_) return reply(unavailable());
-    run_script(
-        script, args,
-        [args, keyed = script == Script::publish_once, channel = std::move(channel), reply](redisReply* r) mutable {
-          if (is_error(r)) return reply(failure(r));
-          if (r->type != REDIS_REPLY_ARRAY || r->elements != (keyed ? 4U : 3U)) {
-            return reply(broker_unavailable("Bad publish reply."));
-          }
-          Cursor cursor{number(r->element[0]), number(r->element[1])};
-          if (keyed && number(r->element[3]) == 1) return reply(Replayed{cursor});
-          auto time_ms = static_cast<std::int64_t>(number(r->element[2]));
-          auto& a = *args;
-          const std::size_t event = keyed ? 7 : 6;  // the key's name is the third argument of publish_once
-          reply(std::make_shared<const Message>(std::move(channel), cursor, time_ms, std::move(a[event]),
-                                                std::move(a[event + 1]), a[event + 2] == "1"));
-        });
+    run_script(script, args,
+               [this, args, keyed = script == Script::publish_once, counted, channel = std::move(channel),
+                reply](redisReply* r) mutable {
+                 if (is_error(r)) return reply(failure(r));
+                 if (r->type != REDIS_REPLY_ARRAY || r->elements != (keyed ? 4U : 3U)) {
+                   return reply(broker_unavailable("Bad publish reply."));
+                 }
+                 Cursor cursor{number(r->element[0]), number(r->element[1])};
+                 if (keyed && number(r->element[3]) == 1) return reply(Replayed{cursor});
+                 auto time_ms = static_cast<std::int64_t>(number(r->element[2]));
+                 auto& a = *args;
+                 const std::size_t event = keyed ? 7 : 6;  // the key's name is the third argument of publish_once
+                 if (counted) count_published();
+                 reply(std::make_shared<const Message>(std::move(channel), cursor, time_ms, std::move(a[event]),
+                                                       std::move(a[event + 1]), a[event + 2] == "1"));
+               });
   });
 }
 

@@ -19,6 +19,9 @@ struct PublishRequest {
   // the window answers the first publish's cursor and publishes nothing.
   std::string idempotency_key;
   std::chrono::milliseconds idempotency_window{0};
+  // false: a message herald publishes about itself (the dashboard snapshot), which the broker does not
+  // count among what this node published (broker.hpp, point 13).
+  bool counted = true;
 };
 
 // The longest idempotency key (bytes of visible ASCII: docs/limits.md).

@@ -494,3 +494,26 @@ TEST(MemoryBrokerIdempotency, RemembersAtMostItsBoundPerChannel) {
 
 }  // namespace
 }  // namespace herald
+
+namespace herald {
+namespace {
+
+// Point 13: what a broker counts as published.
+TYPED_TEST(BrokerConformance, PublishedCountsWhatWasAppendedAndNothingElse) {
+  Broker& broker = *this->broker;
+  const std::uint64_t before = broker.published();
+  this->publish("counted", "a");
+  ASSERT_TRUE(std::holds_alternative<MessagePtr>(this->publish_once("counted", "b", "key")));
+  ASSERT_TRUE(std::holds_alternative<Replayed>(this->publish_once("counted", "c", "key")));  // a repeat
+  std::promise<std::variant<MessagePtr, Replayed, Error>> own;
+  broker.publish(PublishRequest{.channel = "counted", .data = "herald's own", .counted = false},
+                 [&](auto result) { own.set_value(std::move(result)); });
+  ASSERT_TRUE(std::holds_alternative<MessagePtr>(own.get_future().get()));  // appended, not counted
+  EXPECT_EQ(this->info("counted").kept, 3U);
+  EXPECT_EQ(broker.published() - before, 2U);
+  broker.count_published(2);  // published past the broker (the Redis login store's scripts)
+  EXPECT_EQ(broker.published() - before, 4U);
+}
+
+}  // namespace
+}  // namespace herald
