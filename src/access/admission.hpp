@@ -31,7 +31,7 @@
 #include <variant>
 
 #include "auth/subscribe_token.hpp"
-#include "broker/broker.hpp"
+#include "broker/presence_store.hpp"
 #include "config/config.hpp"
 #include "core/error.hpp"
 #include "core/publish_rules.hpp"

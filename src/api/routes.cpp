@@ -257,10 +257,10 @@ void presence_route(const std::shared_ptr<HttpSession>& session, const Request& 
     return session->send(error_response(
         request, {"presence_off", "Namespace '" + std::string(namespace_of(channel)) + "' keeps no presence."}));
   }
-  context.broker.presence_list(channel, context.config.limits.presence_list_limit,
-                               [session, request, channel](std::variant<PresenceList, Error> outcome) {
-                                 answer_presence(*session, request, channel, std::move(outcome));
-                               });
+  context.presence->list(channel, context.config.limits.presence_list_limit,
+                         [session, request, channel](std::variant<PresenceList, Error> outcome) {
+                           answer_presence(*session, request, channel, std::move(outcome));
+                         });
 }
 
 }  // namespace herald

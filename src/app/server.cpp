@@ -18,6 +18,7 @@
 #include "app/metrics_feed.hpp"
 #include "app/reload.hpp"
 #include "broker/memory_broker.hpp"
+#include "broker/memory_presence.hpp"
 #include "broker/redis_broker.hpp"
 #include "http/listener.hpp"
 #include "login/login_module.hpp"
@@ -199,6 +200,9 @@ int run_server(const Config& given, const std::function<Config()>& reload) {
     owned_broker = std::make_unique<MemoryBroker>(config.namespaces, config.limits.idempotency_keys_per_channel);
   }
   Broker& broker = *owned_broker;
+  // Presence's store: Redis shares the broker's connection and clock; one node keeps it in memory.
+  MemoryPresence memory_presence;
+  PresenceStore& presence_store = redis != nullptr ? static_cast<PresenceStore&>(*redis) : memory_presence;
   std::unique_ptr<login::LoginModule> login;
   login::RedisLoginStore* redis_login = nullptr;
   asio::thread_pool blocking(1);  // password hashing, away from the event loops
@@ -225,7 +229,7 @@ int run_server(const Config& given, const std::function<Config()>& reload) {
   }
   // Before the event loops: connections hold members until they are destroyed with the loops.
   Presence presence(
-      broker,
+      presence_store, broker,
       {.lease = std::chrono::seconds(config.limits.presence_lease_seconds),
        .linger = std::chrono::seconds(config.limits.presence_linger_seconds),
        .max_payload_bytes = config.limits.max_payload_bytes,

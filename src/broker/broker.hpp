@@ -25,13 +25,7 @@
 //  8. When the broker cannot reach its store it says so: publish(), read() and info() fail with the
 //     error code "broker_unavailable" (HTTP 503), never a silent drop. A message whose publish answered
 //     success is kept and delivered once the store is reachable again.
-//  9. Presence: each node states which members it holds on a channel with a lease (presence_hold), one
-//     clock for all nodes (the store's). A member is present while any node's lease on it lasts.
-//     presence_hold answers true when the member was not present before (a join, on exactly one node);
-//     presence_drop ends this node's lease and answers true when no other node holds the member (a leave,
-//     on exactly one node); presence_reap removes members whose every lease ran out (a node that died)
-//     and returns them, each to exactly one caller; presence_list counts the present members and names up
-//     to `limit` of them.
+//  9. (Presence has a store of its own: broker/presence_store.hpp, with its own contract and suite.)
 // 10. Idempotent publish: a request with an `idempotency_key` is decided in the same atomic step as the
 //     append (point 1). When a publish to the same channel with the same key was appended less than its
 //     `idempotency_window` ago (the store's clock), nothing is appended, nothing reaches the sink, and the
@@ -86,25 +80,11 @@ struct ChannelInfo {
   std::size_t kept = 0;
 };
 
-// Who is on a channel: a client-chosen id (one per page or device) and the name it shows.
-struct PresenceMember {
-  std::string client;
-  std::string name;
-};
-
-struct PresenceList {
-  std::size_t count = 0;                // members present now
-  std::vector<PresenceMember> members;  // at most the limit asked for
-};
-
 class Broker {
  public:
   using PublishCallback = std::function<void(std::variant<MessagePtr, Replayed, Error>)>;
   using ReadCallback = std::function<void(std::variant<ReadResult, Error>)>;
   using InfoCallback = std::function<void(std::variant<ChannelInfo, Error>)>;
-  using PresenceChangeCallback = std::function<void(std::variant<bool, Error>)>;
-  using PresenceReapCallback = std::function<void(std::vector<PresenceMember>)>;
-  using PresenceListCallback = std::function<void(std::variant<PresenceList, Error>)>;
 
   virtual ~Broker() = default;
 
@@ -115,13 +95,6 @@ class Broker {
   // Forgets idle channels whose history has aged out and that nobody on this node listens to
   // (`listened` says). Called periodically.
   virtual void sweep(const std::function<bool(const std::string&)>& listened) = 0;
-
-  // Presence (contract point 9). The callbacks follow point 6; reap answers nothing on failure.
-  virtual void presence_hold(const std::string& channel, const PresenceMember& member, std::chrono::milliseconds lease,
-                             PresenceChangeCallback done) = 0;
-  virtual void presence_drop(const std::string& channel, const std::string& client, PresenceChangeCallback done) = 0;
-  virtual void presence_reap(const std::string& channel, PresenceReapCallback done) = 0;
-  virtual void presence_list(const std::string& channel, std::size_t limit, PresenceListCallback done) = 0;
 
   // Connections per user (contract point 12).
   using UserAdmitCallback = std::function<void(std::variant<bool, Error>)>;

@@ -27,12 +27,6 @@ class MemoryBroker final : public Broker {
   void info(const std::string& channel, InfoCallback done) override;
   void sweep(const std::function<bool(const std::string&)>& listened) override;
 
-  void presence_hold(const std::string& channel, const PresenceMember& member, std::chrono::milliseconds lease,
-                     PresenceChangeCallback done) override;
-  void presence_drop(const std::string& channel, const std::string& client, PresenceChangeCallback done) override;
-  void presence_reap(const std::string& channel, PresenceReapCallback done) override;
-  void presence_list(const std::string& channel, std::size_t limit, PresenceListCallback done) override;
-
   // One node: its own count, no lease.
   void user_admit(const std::string& user, const std::string& connection, std::size_t limit,
                   std::chrono::milliseconds lease, UserAdmitCallback done) override;
@@ -50,13 +44,6 @@ class MemoryBroker final : public Broker {
   ControlSink control_sink_;
   std::mutex users_mutex_;
   std::unordered_map<std::string, std::unordered_set<std::string>> users_;  // user -> connections
-  // One node: its leases are the only ones, so a member is present until its lease runs out or is dropped.
-  struct Lease {
-    std::string name;
-    std::chrono::steady_clock::time_point until;
-  };
-  std::mutex presence_mutex_;
-  std::unordered_map<std::string, std::map<std::string, Lease>> presence_;  // channel -> client -> lease
 
   // The idempotency keys of one channel still in their window (point 10), oldest first in `order`. A key
   // used again after its window ran out is remembered anew, so `order` may also name an older use of it:

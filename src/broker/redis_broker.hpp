@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "broker/broker.hpp"
+#include "broker/presence_store.hpp"
 #include "broker/redis_options.hpp"
 #include "core/namespace_settings.hpp"
 
@@ -34,7 +35,7 @@ struct redisReply;
 
 namespace herald {
 
-class RedisBroker final : public Broker {
+class RedisBroker final : public Broker, public PresenceStore {
  public:
   // `listened` says whether this node has subscribers of a channel (read from any thread).
   RedisBroker(RedisOptions options, NamespacePolicy policy, std::function<bool(const std::string&)> listened);
@@ -48,12 +49,12 @@ class RedisBroker final : public Broker {
   void info(const std::string& channel, InfoCallback done) override;
   void sweep(const std::function<bool(const std::string&)>& listened) override;
 
-  // Presence lives in redis_presence.cpp.
+  // The presence store (presence_store.hpp) on the same connection and clock; in redis_presence.cpp.
   void presence_hold(const std::string& channel, const PresenceMember& member, std::chrono::milliseconds lease,
-                     PresenceChangeCallback done) override;
-  void presence_drop(const std::string& channel, const std::string& client, PresenceChangeCallback done) override;
-  void presence_reap(const std::string& channel, PresenceReapCallback done) override;
-  void presence_list(const std::string& channel, std::size_t limit, PresenceListCallback done) override;
+                     ChangeCallback done) override;
+  void presence_drop(const std::string& channel, const std::string& client, ChangeCallback done) override;
+  void presence_reap(const std::string& channel, ReapCallback done) override;
+  void presence_list(const std::string& channel, std::size_t limit, ListCallback done) override;
 
   // A sorted set per user, `<key_prefix>{u:<user>}:c` (redis_scripts.hpp): every node's connections.
   void user_admit(const std::string& user, const std::string& connection, std::size_t limit,

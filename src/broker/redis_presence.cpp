@@ -1,4 +1,4 @@
-// Presence on Redis (broker.hpp, point 9; the scripts and keys are in redis_scripts.hpp). Every call is
+// Presence on Redis (presence_store.hpp; the scripts and keys are in redis_scripts.hpp). Every call is
 // one script, so a join or a leave is decided atomically for all nodes.
 #include <hiredis/async.h>
 
@@ -31,7 +31,7 @@ std::string RedisBroker::presence_key(const std::string& channel, std::string_vi
 }
 
 void RedisBroker::presence_hold(const std::string& channel, const PresenceMember& member,
-                                std::chrono::milliseconds lease, PresenceChangeCallback done) {
+                                std::chrono::milliseconds lease, ChangeCallback done) {
   auto reply = on_calling_loop(std::move(done));
   auto args = std::make_shared<std::vector<std::string>>(std::vector<std::string>{
       presence_key(channel, "p"), presence_key(channel, "pn"), presence_key(channel, "pl:" + member.client),
@@ -45,7 +45,7 @@ void RedisBroker::presence_hold(const std::string& channel, const PresenceMember
   });
 }
 
-void RedisBroker::presence_drop(const std::string& channel, const std::string& client, PresenceChangeCallback done) {
+void RedisBroker::presence_drop(const std::string& channel, const std::string& client, ChangeCallback done) {
   auto reply = on_calling_loop(std::move(done));
   auto args = std::make_shared<std::vector<std::string>>(
       std::vector<std::string>{presence_key(channel, "p"), presence_key(channel, "pn"),
@@ -59,7 +59,7 @@ void RedisBroker::presence_drop(const std::string& channel, const std::string& c
   });
 }
 
-void RedisBroker::presence_reap(const std::string& channel, PresenceReapCallback done) {
+void RedisBroker::presence_reap(const std::string& channel, ReapCallback done) {
   auto reply = on_calling_loop(std::move(done));
   auto args = std::make_shared<std::vector<std::string>>(
       std::vector<std::string>{presence_key(channel, "p"), presence_key(channel, "pn"), presence_key(channel, "pl:"),
@@ -71,7 +71,7 @@ void RedisBroker::presence_reap(const std::string& channel, PresenceReapCallback
   });
 }
 
-void RedisBroker::presence_list(const std::string& channel, std::size_t limit, PresenceListCallback done) {
+void RedisBroker::presence_list(const std::string& channel, std::size_t limit, ListCallback done) {
   auto reply = on_calling_loop(std::move(done));
   auto args = std::make_shared<std::vector<std::string>>(
       std::vector<std::string>{presence_key(channel, "p"), presence_key(channel, "pn"), std::to_string(limit)});

@@ -144,7 +144,7 @@ trim_age(KEYS[2], now_ms() - tonumber(ARGV[1]))
 return {hid, tonumber(redis.call('HGET', KEYS[1], 's')), redis.call('XLEN', KEYS[2])}
 )lua";
 
-// --- presence (broker.hpp, point 9) ----------------------------------------------------------------
+// --- presence (presence_store.hpp) ------------------------------------------------------------------
 // Keys of channel C: P{C}:p  sorted set, client -> the latest lease end (ms, Redis clock) of any node
 //                    P{C}:pn hash, client -> display name
 //                    P{C}:pl:<client> hash, node id -> that node's lease end

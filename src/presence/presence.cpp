@@ -140,21 +140,21 @@ void Presence::tick(Clock::time_point now) {
   }
   // (Named pairs rather than structured bindings: lambdas capture them by name.)
   for (const auto& entry : gone) {
-    broker_.presence_drop(entry.first, entry.second.client, [this, entry](std::variant<bool, Error> left) {
+    store_.presence_drop(entry.first, entry.second.client, [this, entry](std::variant<bool, Error> left) {
       if (auto* yes = std::get_if<bool>(&left); yes && *yes) announce(entry.first, "leave", entry.second);
     });
   }
   for (auto& [channel, member] : kept) state(channel, member);
   // A node that died left its members behind: whichever node reaps them first announces their leave.
   for (auto& channel : listened) {
-    broker_.presence_reap(channel, [this, channel](const std::vector<PresenceMember>& reaped) {
+    store_.presence_reap(channel, [this, channel](const std::vector<PresenceMember>& reaped) {
       for (const auto& member : reaped) announce(channel, "leave", member);
     });
   }
 }
 
 void Presence::state(const std::string& channel, const PresenceMember& member) {
-  broker_.presence_hold(channel, member, settings_.lease, [this, channel, member](std::variant<bool, Error> joined) {
+  store_.presence_hold(channel, member, settings_.lease, [this, channel, member](std::variant<bool, Error> joined) {
     if (auto* yes = std::get_if<bool>(&joined); yes && *yes) announce(channel, "join", member);
   });
 }

@@ -1,7 +1,8 @@
 #pragma once
 // Who is on a channel now. A subscriber of a presence namespace may say who it is (a client id and a
 // display name); this node keeps its own members, states them to the broker with a lease, and publishes
-// a `join` or `leave` event on the channel when the broker says the member came or went on all nodes.
+// a `join` or `leave` event on the channel through the broker when the presence store says the member
+// came or went on all nodes.
 //
 // Streaming connections (SSE, WebSocket, a held long poll) hold their member while open; when the last
 // one closes the member lingers a moment, so a reconnect or a switch of transport is not a leave and a
@@ -23,6 +24,7 @@
 #include <boost/json/object.hpp>
 
 #include "broker/broker.hpp"
+#include "broker/presence_store.hpp"
 #include "core/error.hpp"
 #include "core/rate_limiter.hpp"
 
@@ -54,8 +56,10 @@ class Presence {
   using Clock = std::chrono::steady_clock;
   // `listened` says whether this node has subscribers of a channel: it keeps reaping such channels for
   // members a dead node left behind even when none of its own members are there.
-  Presence(Broker& broker, PresenceSettings settings, std::function<bool(const std::string&)> listened)
-      : broker_(broker), settings_(std::move(settings)), listened_(std::move(listened)) {}
+  // `store` keeps the leases; `broker` carries the join and leave events.
+  Presence(PresenceStore& store, Broker& broker, PresenceSettings settings,
+           std::function<bool(const std::string&)> listened)
+      : store_(store), broker_(broker), settings_(std::move(settings)), listened_(std::move(listened)) {}
   Presence(const Presence&) = delete;
   Presence& operator=(const Presence&) = delete;
 
@@ -70,6 +74,10 @@ class Presence {
   // Ends lingering members, refreshes the others' leases in the broker (every third of a lease), and
   // reaps members other nodes left behind. Called every second.
   void tick(Clock::time_point now);
+  // Who is on the channel, on every node: the count and up to `limit` members (GET /channels/{c}/presence).
+  void list(const std::string& channel, std::size_t limit, PresenceStore::ListCallback done) {
+    store_.presence_list(channel, limit, std::move(done));
+  }
 
  private:
   struct Local {
@@ -87,6 +95,7 @@ class Presence {
   void state(const std::string& channel, const PresenceMember& member);
   void announce(const std::string& channel, const char* event, const PresenceMember& member);
 
+  PresenceStore& store_;
   Broker& broker_;
   PresenceSettings settings_;
   std::mutex mutex_;

@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "broker/broker.hpp"
+#include "broker/presence_store.hpp"
 #include "config/config.hpp"
 #include "core/catch_up.hpp"
 #include "core/error.hpp"

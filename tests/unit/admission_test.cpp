@@ -6,6 +6,7 @@
 
 #include "auth/subscribe_token.hpp"
 #include "broker/memory_broker.hpp"
+#include "broker/memory_presence.hpp"
 #include "presence/presence.hpp"
 
 namespace herald {
@@ -152,8 +153,10 @@ TEST_F(AdmissionTest, InAPrivateNamespaceOnlyAPublishClaimGrantsPublishing) {
 
 TEST_F(AdmissionTest, MembersAreCheckedAndBudgeted) {
   MemoryBroker broker{config.namespaces};
+  MemoryPresence store;
   RateLimiter joins(100, std::chrono::seconds(1));
-  Presence presence{broker, {.members_per_address = 1, .join_rate = &joins}, [](const std::string&) { return false; }};
+  Presence presence{
+      store, broker, {.members_per_address = 1, .join_rate = &joins}, [](const std::string&) { return false; }};
   Admission admission(config, nullptr, &joins, &presence);
   EXPECT_EQ(code(admission.touch_member(browser, "news", {"a", "A"})), "presence_off");
   EXPECT_EQ(code(admission.touch_member(browser, "chat:1", {"a b", "A"})), "bad_presence");

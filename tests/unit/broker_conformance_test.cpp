@@ -10,8 +10,7 @@
 #include <thread>
 
 #include "broker/memory_broker.hpp"
-#include "broker/redis_broker.hpp"
-#include "redis_server.hpp"
+#include "redis_broker_of.hpp"
 
 namespace herald {
 namespace {
@@ -28,20 +27,7 @@ struct MemoryKind {
 struct RedisKind {
   static constexpr bool redis = true;
   static inline std::unique_ptr<test::RedisServer> server;
-  static inline int tests = 0;
-  static std::unique_ptr<Broker> make(const NamespacePolicy& policy) {
-    if (!server) server = std::make_unique<test::RedisServer>();
-    RedisOptions options;
-    options.port = server->port();
-    options.key_prefix = std::to_string(++tests);  // each test its own channels
-    options.key_prefix += ':';
-    auto broker = std::make_unique<RedisBroker>(options, policy, [](const std::string&) { return true; });
-    for (auto until = std::chrono::steady_clock::now() + patience;
-         !broker->connected() && std::chrono::steady_clock::now() < until;) {
-      std::this_thread::sleep_for(5ms);
-    }
-    return broker;
-  }
+  static std::unique_ptr<Broker> make(const NamespacePolicy& policy) { return test::redis_broker_of(server, policy); }
 };
 
 template <typename Kind>
@@ -107,28 +93,6 @@ struct BrokerConformance : ::testing::Test {
     std::unique_lock lock(mutex);
     changed.wait_for(lock, patience, [&] { return sunk.size() >= count; });
     return sunk;
-  }
-
-  bool hold(const std::string& channel, const std::string& client, std::chrono::milliseconds lease = 10s) {
-    std::promise<std::variant<bool, Error>> answer;
-    broker->presence_hold(channel, {client, "name of " + client}, lease,
-                          [&](auto result) { answer.set_value(std::move(result)); });
-    return std::get<bool>(answer.get_future().get());
-  }
-  bool drop(const std::string& channel, const std::string& client) {
-    std::promise<std::variant<bool, Error>> answer;
-    broker->presence_drop(channel, client, [&](auto result) { answer.set_value(std::move(result)); });
-    return std::get<bool>(answer.get_future().get());
-  }
-  PresenceList list(const std::string& channel, std::size_t limit = 100) {
-    std::promise<std::variant<PresenceList, Error>> answer;
-    broker->presence_list(channel, limit, [&](auto result) { answer.set_value(std::move(result)); });
-    return std::get<PresenceList>(answer.get_future().get());
-  }
-  std::vector<PresenceMember> reap(const std::string& channel) {
-    std::promise<std::vector<PresenceMember>> answer;
-    broker->presence_reap(channel, [&](auto result) { answer.set_value(std::move(result)); });
-    return answer.get_future().get();
   }
 
   NamespacePolicy policy;
@@ -322,52 +286,6 @@ TYPED_TEST(BrokerConformance, ConcurrentPublishersGetDistinctIncreasingCursors) 
   std::sort(all.begin(), all.end());
   EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
   EXPECT_EQ(all.back(), static_cast<std::uint64_t>(threads_count * per_thread));
-}
-
-}  // namespace
-}  // namespace herald
-
-namespace herald {
-namespace {
-
-TYPED_TEST(BrokerConformance, PresenceJoinsOnceAndLeavesOnce) {
-  EXPECT_TRUE(this->hold("room", "ann"));
-  EXPECT_FALSE(this->hold("room", "ann"));  // a refresh, not a second join
-  auto here = this->list("room");
-  ASSERT_EQ(here.count, 1U);
-  ASSERT_EQ(here.members.size(), 1U);
-  EXPECT_EQ(here.members[0].client, "ann");
-  EXPECT_EQ(here.members[0].name, "name of ann");
-  EXPECT_TRUE(this->drop("room", "ann"));
-  EXPECT_FALSE(this->drop("room", "ann"));
-  EXPECT_EQ(this->list("room").count, 0U);
-  EXPECT_TRUE(this->hold("room", "ann"));  // back again: a join again
-}
-
-TYPED_TEST(BrokerConformance, PresenceListCountsAllAndNamesUpToTheLimit) {
-  for (const char* client : {"a", "b", "c", "d", "e"}) EXPECT_TRUE(this->hold("crowd", client));
-  auto some = this->list("crowd", 2);
-  EXPECT_EQ(some.count, 5U);
-  EXPECT_EQ(some.members.size(), 2U);
-  EXPECT_EQ(this->list("elsewhere").count, 0U);
-}
-
-TYPED_TEST(BrokerConformance, PresenceReapsAMemberWhoseLeaseRanOutOnce) {
-  EXPECT_TRUE(this->hold("lapse", "gone", 150ms));
-  EXPECT_TRUE(this->hold("lapse", "stays", 10s));
-  std::vector<PresenceMember> reaped;
-  for (auto until = std::chrono::steady_clock::now() + patience;
-       reaped.empty() && std::chrono::steady_clock::now() < until;) {
-    reaped = this->reap("lapse");
-    if (reaped.empty()) std::this_thread::sleep_for(20ms);  // the lease is the store's clock: poll it
-  }
-  ASSERT_EQ(reaped.size(), 1U);
-  EXPECT_EQ(reaped[0].client, "gone");
-  EXPECT_EQ(reaped[0].name, "name of gone");
-  EXPECT_TRUE(this->reap("lapse").empty());
-  auto here = this->list("lapse");
-  ASSERT_EQ(here.count, 1U);
-  EXPECT_EQ(here.members[0].client, "stays");
 }
 
 }  // namespace

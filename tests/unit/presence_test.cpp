@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "broker/memory_broker.hpp"
+#include "broker/memory_presence.hpp"
 
 namespace herald {
 namespace {
@@ -33,7 +34,8 @@ struct PresenceTest : ::testing::Test {
   }
 
   MemoryBroker broker{NamespacePolicy{}};
-  Presence presence{broker, {.lease = 15s, .linger = 2s}, [](const std::string&) { return false; }};
+  MemoryPresence store;
+  Presence presence{store, broker, {.lease = 15s, .linger = 2s}, [](const std::string&) { return false; }};
   Presence::Clock::time_point now = Presence::Clock::now();
 };
 
@@ -88,7 +90,7 @@ TEST_F(PresenceTest, AConnectionAfterAPollLeavesAfterTheLingerNotTheLease) {
 // A flood of made-up client ids from one address would publish a join (and later a leave) each: members
 // per address are capped, and each new member draws on the address's publish budget.
 TEST_F(PresenceTest, OneAddressHoldsAtMostItsMembers) {
-  Presence capped{broker, {.members_per_address = 2}, [](const std::string&) { return false; }};
+  Presence capped{store, broker, {.members_per_address = 2}, [](const std::string&) { return false; }};
   auto a = capped.hold("room", {"a", "A"}, "192.0.2.1");
   auto b = capped.hold("room", {"b", "B"}, "192.0.2.1");
   auto c = capped.hold("room", {"c", "C"}, "192.0.2.1");
@@ -104,7 +106,8 @@ TEST_F(PresenceTest, OneAddressHoldsAtMostItsMembers) {
 
 TEST_F(PresenceTest, NewMembersDrawOnThePublishBudget) {
   RateLimiter rate(2, std::chrono::seconds(1));
-  Presence limited{broker, {.members_per_address = 0, .join_rate = &rate}, [](const std::string&) { return false; }};
+  Presence limited{
+      store, broker, {.members_per_address = 0, .join_rate = &rate}, [](const std::string&) { return false; }};
   EXPECT_FALSE(limited.touch("room", {"a", "A"}, "192.0.2.1"));
   EXPECT_FALSE(limited.touch("room", {"a", "A"}, "192.0.2.1"));  // not new: free
   EXPECT_FALSE(limited.touch("room", {"b", "B"}, "192.0.2.1"));
