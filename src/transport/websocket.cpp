@@ -200,7 +200,8 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
       held = std::get<std::shared_ptr<void>>(std::move(member));
     }
     if (!subscribe(frame.channel, {frame.since, frame.last}, ref)) return;
-    if (held) subscriptions_[frame.channel].presence = std::move(held);
+    // Stored whatever it looks like: a hold owns no pointer (its deleter is the release), so it tests false.
+    subscriptions_[frame.channel].presence = std::move(held);
   }
 
   // False when refused (the error frame is sent).
