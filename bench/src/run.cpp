@@ -193,6 +193,11 @@ awaitable<void> websocket_subscriber(Context& context, Subscriber& sub) {
     }));
   }
   ws.read_message_max(1 << 20);
+  if (context.options.deflate) {
+    websocket::permessage_deflate deflate;
+    deflate.client_enable = true;
+    ws.set_option(deflate);
+  }
   co_await ws.async_handshake(host_header(context), subscribe_path(context, sub), use_awaitable);
   beast::flat_buffer buffer;
   const bool socketio = context.options.target == "socketio";
@@ -424,7 +429,7 @@ awaitable<void> publisher(Context& context, PublishState& state, int worker, uin
       request.body() = "{\"user\":\"u1\",\"id\":\"" + screen.login_id + "\"}";
       screen.approved_at_us = now_micros();
     } else {
-      request.body() = make_payload(seq, now_micros(), options.pad);
+      request.body() = make_payload(seq, now_micros(), options.pad, options.pad_words);
     }
     try {
       auto response = co_await client.send(std::move(request));
