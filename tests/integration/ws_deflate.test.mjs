@@ -134,10 +134,10 @@ describe('permessage-deflate on', () => {
   });
 });
 
-describe('permessage-deflate off', () => {
+describe('permessage-deflate off (the default)', () => {
   let h;
   before(async () => {
-    h = await startHerald({ config: '[limits]\nws_deflate = false\n' });
+    h = await startHerald();
   });
   after(() => h?.stop());
 
