@@ -491,6 +491,26 @@ describe('tokens', () => {
     client.close();
   });
 
+  it('asks getToken again after it threw (at once, not from a promise)', async () => {
+    const net = fakeNetwork();
+    let n = 0;
+    const sub = subscribe('http://herald.test/sub/private:x', {
+      fetch: net.fetch,
+      WebSocket: null,
+      EventSource: null,
+      ...FAST,
+      transport: 'poll',
+      getToken: () => {
+        if (++n === 1) throw new Error('token service unavailable');
+        return 't2';
+      },
+    });
+    const poll = await net.requests.next();
+    assert.equal(poll.url.searchParams.get('token'), 't2');
+    assert.equal(n, 2);
+    sub.close();
+  });
+
   it('connection tokens go as ?token= on a channel stepped down to /sub', async () => {
     const { net, client } = setup({ tokenScope: 'connection', getToken: () => 'conn1' });
     listen(client, 'a', { since: 'c.1' });
