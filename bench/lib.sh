@@ -52,6 +52,8 @@ size = 1000
 [login]
 database = "$SERVER_DIR/herald.db"
 starts_per_minute = 1000000
+[limits]
+${HERALD_LIMITS:-}
 TOML
       $SERVER_PIN "$BUILD/herald" serve --listen 127.0.0.1:0 --config "$SERVER_DIR/herald.toml" >"$SERVER_DIR/log" 2>&1 &
       SERVER_PIDS=($!)
@@ -83,7 +85,7 @@ TOML
     ws | socketio)
       local script=ws-server.mjs
       [ "$target" = socketio ] && script=socketio-server.mjs
-      node "$BENCH_ROOT/peers/$script" >"$SERVER_DIR/log" 2>&1 &
+      WS_DEFLATE=${WS_DEFLATE:-} node "$BENCH_ROOT/peers/$script" >"$SERVER_DIR/log" 2>&1 &
       SERVER_PIDS=($!)
       SERVER_URL=$(wait_listening "$SERVER_DIR/log" "${SERVER_PIDS[0]}") || return 1
       ;;

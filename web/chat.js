@@ -1,6 +1,7 @@
-// The chat page: one room is one channel (chat:<room>) heard through herald.js on any transport.
+// The chat page: one room is one channel (chat:<room>) heard through herald.js on any transport (on
+// WebSocket, the client's one /ws socket, which publishes too).
 // Everything shown that a person typed goes through textContent, never innerHTML.
-import { subscribe } from '/herald.js';
+import { connect } from '/herald.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -8,6 +9,7 @@ const HISTORY = 50; // messages shown on join
 const PRESENCE_REFRESH_MS = 20000; // the member list is re-read now and then, besides join/leave
 const JOINED = 'herald-chat-joined'; // this tab is in a room: a reload goes straight back in
 const utf8 = new TextEncoder();
+const herald = connect('/');
 
 // One id per tab: two tabs of one person are two members, and a reload keeps its place.
 function clientId() {
@@ -95,9 +97,10 @@ function refusalText(s) {
 }
 
 function start(transport, since) {
-  const url = `/sub/${encodeURIComponent(`chat:${room}`)}?client=${me.client}&name=${encodeURIComponent(me.name)}`;
-  sub = subscribe(url, {
+  sub = herald.subscribe(`chat:${room}`, {
     transport,
+    client: me.client,
+    name: me.name,
     ...(since ? { since } : { last: HISTORY }),
     onMessage,
     onGap: () => line('gap', '', 'Some messages were missed while away.'),

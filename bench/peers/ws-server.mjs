@@ -28,7 +28,8 @@ const server = http.createServer((request, response) => {
   });
 });
 
-const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+// WS_DEFLATE=1: permessage-deflate as ws does it, per connection (each socket compresses each message itself).
+const wss = new WebSocketServer({ noServer: true, perMessageDeflate: process.env.WS_DEFLATE === '1' ? { threshold: 256 } : false });
 server.on('upgrade', (request, socket, head) => {
   const match = /^\/sub\/([^?]+)/.exec(request.url);
   if (!match) return socket.destroy();

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   app.add_option("--publishers", o.publishers, "publishing connections (must divide --channels)")
       ->check(CLI::Range(1, 64));
   app.add_option("--pad", o.pad, "filler bytes per payload");
+  app.add_flag("--pad-words", o.pad_words, "filler of words, which compresses about as text does");
+  app.add_flag("--deflate", o.deflate, "ws: offer permessage-deflate");
   app.add_option("--threads", o.threads, "subscriber event loops")->check(CLI::Range(1, 64));
   app.add_option("--connect-concurrency", o.connect_concurrency)->check(CLI::Range(1, 100000));
   app.add_option("--pid", o.pids, "server process to sample for CPU and memory (repeatable)");

@@ -1,6 +1,6 @@
 // herald-bench's network side: one event loop per thread, each driving thousands of subscriber
 // coroutines, and a publisher on its own loop. This is the only translation unit that includes Asio and
-// Beast; their implementation comes compiled from herald_server (src/runtime/asio_impl.cpp).
+// Beast; their implementation comes compiled from herald_runtime (src/runtime/asio_impl.cpp).
 #include "run.hpp"
 
 #include <netinet/in.h>
@@ -193,6 +193,11 @@ awaitable<void> websocket_subscriber(Context& context, Subscriber& sub) {
     }));
   }
   ws.read_message_max(1 << 20);
+  if (context.options.deflate) {
+    websocket::permessage_deflate deflate;
+    deflate.client_enable = true;
+    ws.set_option(deflate);
+  }
   co_await ws.async_handshake(host_header(context), subscribe_path(context, sub), use_awaitable);
   beast::flat_buffer buffer;
   const bool socketio = context.options.target == "socketio";
@@ -424,7 +429,7 @@ awaitable<void> publisher(Context& context, PublishState& state, int worker, uin
       request.body() = "{\"user\":\"u1\",\"id\":\"" + screen.login_id + "\"}";
       screen.approved_at_us = now_micros();
     } else {
-      request.body() = make_payload(seq, now_micros(), options.pad);
+      request.body() = make_payload(seq, now_micros(), options.pad, options.pad_words);
     }
     try {
       auto response = co_await client.send(std::move(request));

@@ -19,6 +19,8 @@ struct Options {
   double duration = 10;              // seconds of publishing
   int publishers = 1;                // publishing connections (must divide `channels`)
   size_t pad = 0;                    // filler bytes in each payload
+  bool pad_words = false;            // the filler as words (compresses about as text does), not 'x's
+  bool deflate = false;              // ws: offer permessage-deflate (Beast's client inflates)
   int threads = 1;                   // subscriber event loops
   int connect_concurrency = 256;     // connections being opened at once, per event loop
   std::vector<int> pids;             // the server's processes, for CPU and memory

@@ -1,9 +1,11 @@
 #include "tracking.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <charconv>
 #include <string>
+#include <string_view>
 
 namespace herald::bench {
 
@@ -112,9 +114,25 @@ size_t scan_payloads(std::string_view text, const std::function<void(uint64_t, i
   }
 }
 
-std::string make_payload(uint64_t seq, int64_t sent_micros, size_t pad) {
+std::string make_payload(uint64_t seq, int64_t sent_micros, size_t pad, bool words) {
   std::string payload = "{\"seq\":" + std::to_string(seq) + ",\"t\":" + std::to_string(sent_micros);
-  if (pad > 0) payload += ",\"pad\":\"" + std::string(pad, 'x') + "\"";
+  if (pad > 0 && !words) payload += ",\"pad\":\"" + std::string(pad, 'x') + "\"";
+  if (pad > 0 && words) {
+    // Words drawn from a small vocabulary by a generator seeded with `seq`: repetition the way text and
+    // JSON repeat themselves, so deflate finds about what it finds in real messages.
+    static constexpr std::array<std::string_view, 16> vocabulary = {
+        "order", "status", "shipped", "customer", "price",    "amount", "the",      "of",
+        "and",   "update", "item",    "total",    "currency", "EUR",    "delivery", "address"};
+    std::string filler;
+    uint64_t state = seq * 6364136223846793005ULL + 1442695040888963407ULL;
+    while (filler.size() < pad) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      filler += vocabulary[(state >> 33U) % vocabulary.size()];
+      filler += (state >> 40U) % 7 == 0 ? std::to_string(state % 10000) + " " : " ";
+    }
+    filler.resize(pad);
+    payload += ",\"pad\":\"" + filler + "\"";
+  }
   payload += "}";
   return payload;
 }

@@ -66,7 +66,7 @@ struct DeliveryCounts {
 size_t scan_payloads(std::string_view text, const std::function<void(uint64_t seq, int64_t sent_micros)>& found);
 
 // The bench payload for `seq` sent at `sent_micros`, padded with `pad` bytes of filler.
-std::string make_payload(uint64_t seq, int64_t sent_micros, size_t pad);
+std::string make_payload(uint64_t seq, int64_t sent_micros, size_t pad, bool words = false);
 
 // The subscriber count in a channel-info answer: herald's `"subscribers":{"websocket":n,"sse":n,...}`
 // (summed), or Nchan's and the Node peers' `"subscribers": n`. -1 when there is none.

@@ -120,6 +120,8 @@ void read_limits(const toml::table& table, Limits& limits) {
   reader.read("ws_max_channels", limits.ws_max_channels);
   reader.read("ws_max_message_bytes", limits.ws_max_message_bytes);
   reader.read("ws_idle_timeout_seconds", limits.ws_idle_timeout_seconds);
+  reader.read("ws_deflate", limits.ws_deflate);
+  reader.read("ws_deflate_threshold_bytes", limits.ws_deflate_threshold_bytes);
   reader.read("request_timeout_seconds", limits.request_timeout_seconds);
   reader.read("shutdown_grace_seconds", limits.shutdown_grace_seconds);
   reader.read("drain_window_seconds", limits.drain_window_seconds);

@@ -30,6 +30,10 @@ struct Limits {
   std::size_t ws_max_channels = 100;
   std::size_t ws_max_message_bytes = 131072;
   unsigned ws_idle_timeout_seconds = 60;  // a ping goes out at half of it; no answer by the end: dropped
+  // permessage-deflate (RFC 7692) offered to WebSocket clients; each message is compressed once, for every
+  // socket that negotiated it. Messages whose frame payload is below the threshold go uncompressed.
+  bool ws_deflate = false;  // off: it doubles an idle socket's memory (bench/RESULTS.md)
+  std::size_t ws_deflate_threshold_bytes = 256;
   unsigned request_timeout_seconds = 30;  // to send a whole request, and to idle between keep-alive requests
   unsigned shutdown_grace_seconds = 3;
   // On SIGTERM, streaming clients are told to come back after a delay spread over this window (0: at once).

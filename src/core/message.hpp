@@ -35,8 +35,15 @@ class Message {
   // A transport's encoding of this message, built once by `make(*this)` on first need (by whichever
   // thread needs it first) and then written by every subscriber of that transport: each transport has
   // its slot and its encoder (transport/sse_encoding, transport/ws_frames), the core only keeps them.
-  enum class Slot : std::uint8_t { sse, sse_envelope, ws_multiplex, ws_single };
-  static constexpr std::size_t slot_count = 4;
+  enum class Slot : std::uint8_t {
+    sse,
+    sse_envelope,
+    ws_multiplex,
+    ws_single,
+    ws_multiplex_deflate,
+    ws_single_deflate
+  };
+  static constexpr std::size_t slot_count = 6;
   template <class Make>
   const std::string& encoded(Slot slot, Make&& make) const {
     auto index = static_cast<std::size_t>(slot);

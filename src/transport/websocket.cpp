@@ -47,8 +47,19 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
     timeouts.keep_alive_pings = true;  // ping at half the idle timeout; no pong by the end: dropped
     ws_.set_option(timeouts);
     ws_.read_message_max(limits.ws_max_message_bytes);
-    ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& response) { response.set(http::field::server, "herald"); }));
+    if (limits.ws_deflate) {
+      // Beast negotiates permessage-deflate and inflates what the client compresses; herald compresses its
+      // own frames, once per message (ws_frames), which server_no_context_takeover makes possible.
+      websocket::permessage_deflate deflate;
+      deflate.server_enable = true;
+      deflate.server_no_context_takeover = true;
+      ws_.set_option(deflate);
+    }
+    // Runs on the answer Beast has built, its Sec-WebSocket-Extensions included.
+    ws_.set_option(websocket::stream_base::decorator([this](websocket::response_type& response) {
+      response.set(http::field::server, "herald");
+      deflate_ = ws::deflate_agreed(response[http::field::sec_websocket_extensions]);
+    }));
     ws_.text(true);
     if (single) {
       single_channel_ = single->channel;
@@ -73,7 +84,7 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
   Delivery deliver(const MessagePtr& message) override {
     auto it = subscriptions_.find(message->channel());
     if (it == subscriptions_.end()) return closing_ ? Delivery::dropped : Delivery::skipped;
-    return offer(it->second.catch_up, message, ws::message_frame(*message, multiplex_), message->channel());
+    return offer(it->second.catch_up, message, frame_of(*message), message->channel());
   }
 
   void close(CloseReason reason) override {
@@ -115,6 +126,12 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
 
  private:
   NetStream& out() override { return ws_.next_layer().net(); }
+
+  // A message's frame for this socket: compressed where it negotiated permessage-deflate.
+  const std::string& frame_of(const Message& message) const {
+    if (!deflate_) return ws::message_frame(message, multiplex_);
+    return ws::deflated_message_frame(message, multiplex_, context_.config.limits.ws_deflate_threshold_bytes);
+  }
   std::shared_ptr<void> keep_alive() override { return shared_from_this(); }
 
   // From the end of the handshake, Beast's own frames (pong, ping, close) queue behind the data frames.
@@ -309,7 +326,8 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
     }
     if (!subscribe(frame.channel, {frame.since, frame.last}, ref)) return;
     Subscription& subscription = subscriptions_[frame.channel];
-    if (held) subscription.presence = std::move(held);
+    // Stored whatever it looks like: a hold owns no pointer (its deleter is the release), so it tests false.
+    subscription.presence = std::move(held);
     subscription.expires_at = std::get<ReadGrant>(admitted).token_expires_at;
     arm_expiry();
   }
@@ -395,7 +413,7 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
       push(ws::gap_frame(channel, page.gap_cursor, multiplex_));
     }
     take_page(subscription.catch_up, page,
-              [this](const Message& message) -> const std::string& { return ws::message_frame(message, multiplex_); });
+              [this](const Message& message) -> const std::string& { return frame_of(message); });
     flush();
   }
 
@@ -498,6 +516,7 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
   websocket::close_reason close_reason_{websocket::close_code::going_away, "server shutting down"};
   std::function<void()> after_written_;  // Beast's teardown, waiting for the queue to be written
   bool close_sent_ = false, attached_ = false;
+  bool deflate_ = false;  // permessage-deflate agreed in the handshake
 };
 
 }  // namespace

@@ -17,6 +17,15 @@ std::string text_frame(std::string_view payload);
 // A message as a /ws frame ({"op":"message",…}) or, on a /sub/{channel} socket, its bare envelope.
 const std::string& message_frame(const Message& message, bool multiplex);
 
+// The same for a socket that negotiated permessage-deflate (RFC 7692) with server_no_context_takeover:
+// the payload compressed on its own, so the frame is the same bytes for every such socket and is built
+// once per message. A payload below `threshold` bytes, or one that would not shrink, keeps the plain frame.
+const std::string& deflated_message_frame(const Message& message, bool multiplex, std::size_t threshold);
+
+// Whether the handshake's answer (its Sec-WebSocket-Extensions) lets herald send its compressed frames:
+// permessage-deflate agreed, without a server window smaller than the 32 KiB the frames are made with.
+bool deflate_agreed(std::string_view extensions);
+
 // Where history ran out, as a frame: {"op":"gap",…} on /ws, {"channel":…,"gap":true,…} on /sub.
 std::string gap_frame(std::string_view channel, Cursor cursor, bool multiplex);
 

@@ -81,6 +81,27 @@ describe('presence on one node', () => {
     watch.sse.close();
   });
 
+  it('a /ws member stays present while its subscription lasts, past the linger', async () => {
+    const ch = `room:${uniq()}`;
+    const watch = observe(h.url, ch);
+    await watch.sse.response;
+    const multi = openWS(`${h.wsUrl}/ws`);
+    await multi.opened;
+    assert.equal((await multi.request({ op: 'subscribe', channel: ch, client: 'mux1', name: 'Cy' })).op, 'subscribed');
+    await watch.waitFor('join', 'mux1');
+    // Another member comes and goes: its leave, a linger after it went, is the clock.
+    const sse = openSSE(`${h.url}/sub/${chanPath(ch)}?${member('sse1', 'Ada')}`);
+    await watch.waitFor('join', 'sse1');
+    sse.close();
+    await watch.waitFor('leave', 'sse1');
+    assert.deepEqual(watch.presenceEvents().filter((e) => e.client === 'mux1').map((e) => e.event), ['join']);
+    assert.deepEqual(names(await presenceOf(h.url, ch)), ['Cy']);
+    await multi.request({ op: 'unsubscribe', channel: ch });
+    await watch.waitFor('leave', 'mux1');
+    multi.close();
+    watch.sse.close();
+  });
+
   it('a member who reconnects within the linger, even on another transport, does not leave', async () => {
     const ch = `room:${uniq()}`;
     const watch = observe(h.url, ch);
