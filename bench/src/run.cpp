@@ -9,6 +9,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -183,9 +184,9 @@ int run(const Options& options) {
   shared.measuring = true;
   PublishState publish;
   publish.published.assign(static_cast<size_t>(options.channels), 0);
-  const uint64_t total = options.login_storm
-                             ? static_cast<uint64_t>(options.subscribers)
-                             : std::max<uint64_t>(1, static_cast<uint64_t>(options.rate * options.duration + 0.5));
+  const uint64_t total =
+      options.login_storm ? static_cast<uint64_t>(options.subscribers)
+                          : std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(options.rate * options.duration)));
   asio::io_context publish_io{1};
   publish.start = Clock::now();
   const int64_t window_start_us = now_micros();

@@ -113,7 +113,9 @@ awaitable<void> start_login(Context& context, Subscriber& sub, beast::tcp_stream
 
 awaitable<void> websocket_subscriber(Context& context, Subscriber& sub) {
   beast::tcp_stream stream = co_await connect(context, sub);
-  if (context.options.login_storm) co_await start_login(context, sub, stream);
+  if (context.options.login_storm) {
+    co_await start_login(context, sub, stream);
+  }
   websocket::stream<beast::tcp_stream> ws(std::move(stream));
   if (context.options.login_storm) {
     ws.set_option(websocket::stream_base::decorator([&](websocket::request_type& request) {
@@ -151,7 +153,9 @@ awaitable<void> websocket_subscriber(Context& context, Subscriber& sub) {
 
 awaitable<void> sse_subscriber(Context& context, Subscriber& sub) {
   beast::tcp_stream stream = co_await connect(context, sub);
-  if (context.options.login_storm) co_await start_login(context, sub, stream);
+  if (context.options.login_storm) {
+    co_await start_login(context, sub, stream);
+  }
   http::request<http::empty_body> request(http::verb::get, subscribe_path(context, sub), 11);
   request.set(http::field::host, host_header(context));
   request.set(http::field::accept, "text/event-stream");
@@ -195,7 +199,9 @@ awaitable<void> poll_subscriber(Context& context, Subscriber& sub) {
   while (!context.shared.stopping.load(std::memory_order_relaxed)) {
     if (!stream) {
       stream = std::make_unique<beast::tcp_stream>(co_await connect(context, sub));
-      if (options.login_storm && sub.login_id.empty()) co_await start_login(context, sub, *stream);
+      if (options.login_storm && sub.login_id.empty()) {
+        co_await start_login(context, sub, *stream);
+      }
     }
     std::string target = subscribe_path(context, sub);
     if (herald) {
