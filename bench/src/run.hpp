@@ -1,6 +1,7 @@
 #pragma once
 // One measured run of herald-bench: connect the subscribers, wait until the server counts them, publish
-// at a rate, drain, and report. Everything with Asio and Beast lives behind this header, in run.cpp.
+// at a rate, drain, and report. Everything with Asio and Beast lives behind this header: the phases in
+// run.cpp, the subscribers in subscribers.cpp, the publisher in publisher.cpp.
 #include <string>
 #include <vector>
 

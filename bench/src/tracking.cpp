@@ -11,7 +11,7 @@ namespace herald::bench {
 
 size_t LatencyHistogram::bucket_of(uint64_t value) {
   if (value < kSub) return value;
-  const int exponent = std::bit_width(value) - 1;  // >= kSubBits
+  const int exponent = static_cast<int>(std::bit_width(value)) - 1;  // >= kSubBits
   const int shift = exponent - kSubBits;
   const uint64_t sub = (value >> shift) - kSub;  // 0 .. kSub-1
   return static_cast<size_t>(shift + 1) * kSub + sub;

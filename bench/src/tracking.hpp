@@ -24,7 +24,7 @@ class LatencyHistogram {
   static constexpr int kSub = 1 << kSubBits;
   static size_t bucket_of(uint64_t value);
   static uint64_t upper_of(size_t bucket);
-  std::vector<uint64_t> buckets_ = std::vector<uint64_t>(64 * kSub, 0);
+  std::vector<uint64_t> buckets_ = std::vector<uint64_t>(size_t{64} * kSub, 0);
   uint64_t count_ = 0;
   int64_t max_ = 0;
 };
