@@ -84,8 +84,8 @@ test-sanitize: test-deps
 LINT_SOURCES = $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'fuzz/*.cpp' 'bench/*.cpp' 'bench/*.hpp')
 lint: test-deps
 	clang-format --dry-run --Werror $(LINT_SOURCES)
-	cmake -S . -B build-tidy $(GENERATOR) -DHERALD_PCH=OFF -DHERALD_TESTS=OFF -DHERALD_BENCH=OFF >/dev/null
-	JOBS=$(JOBS) scripts/tidy build-tidy $$(git ls-files 'src/*.cpp' | grep -v asio_impl)
+	cmake -S . -B build-tidy $(GENERATOR) -DHERALD_PCH=OFF -DHERALD_TESTS=OFF -DHERALD_BENCH=ON >/dev/null
+	JOBS=$(JOBS) scripts/tidy build-tidy $$(git ls-files 'src/*.cpp' 'bench/src/*.cpp' | grep -v asio_impl)
 
 # libFuzzer (clang) over every parser herald owns, each from its committed corpus in fuzz/corpus/.
 # fuzz-smoke is the short run in `make test`; `make fuzz` (FUZZ_LONG_SECONDS, 600 each) is the long one. New inputs go
@@ -142,8 +142,8 @@ format:
 
 # clang-tidy alone (lint runs it too; scripts/tidy remembers the units that passed).
 tidy: test-deps
-	cmake -S . -B build-tidy $(GENERATOR) -DHERALD_PCH=OFF -DHERALD_TESTS=OFF -DHERALD_BENCH=OFF >/dev/null
-	JOBS=$(JOBS) scripts/tidy build-tidy $$(git ls-files 'src/*.cpp' | grep -v asio_impl)
+	cmake -S . -B build-tidy $(GENERATOR) -DHERALD_PCH=OFF -DHERALD_TESTS=OFF -DHERALD_BENCH=ON >/dev/null
+	JOBS=$(JOBS) scripts/tidy build-tidy $$(git ls-files 'src/*.cpp' 'bench/src/*.cpp' | grep -v asio_impl)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) build-tsan build-tidy build-fuzz
