@@ -137,7 +137,9 @@ RespConnection& RedisCluster::subscriber_of(Node& n) {
 }
 
 void RedisCluster::connection_lost(const std::string& node_key, bool subscriber, const std::string& why) {
-  if (!down_logged_) spdlog::warn("redis cluster ({}): lost {} ({}); reading the slot map again", name_, node_key, why);
+  if (lost_logged_.insert(node_key).second) {
+    spdlog::warn("redis cluster ({}): lost {} ({}); reading the slot map again", name_, node_key, why);
+  }
   if (subscriber) {
     for (auto& [channel, wanted] : wanted_) {
       if (wanted.node != node_key) continue;
@@ -280,6 +282,7 @@ void RedisCluster::ask_for_slots(std::vector<RedisAddress> candidates, std::size
       spdlog::info("redis cluster ({}): slot map read from {} ({} nodes)", name_, asked.text(), nodes_.size());
     }
     down_logged_ = false;
+    lost_logged_.clear();
     set_mapped(true);
     reconcile();
     forget_others();

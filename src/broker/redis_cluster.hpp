@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -106,6 +107,7 @@ class RedisCluster {
   bool refresh_pending_ = false;  // asked for while one was under way
   bool refresh_armed_ = false;    // the refresh timer is set
   bool down_logged_ = false;
+  std::set<std::string> lost_logged_;  // nodes whose loss was logged since the map was last read
   bool stopped_ = false;
   std::chrono::milliseconds backoff_;
   boost::asio::steady_timer refresh_timer_;

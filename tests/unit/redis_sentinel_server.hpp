@@ -45,7 +45,8 @@ class RedisSentinelServer {
       if (info(data_ports_[1], "INFO replication").find("master_link_status:up") == std::string::npos) return false;
       for (auto port : sentinel_ports_) {
         std::string state = info(port, "SENTINEL MASTER herald");
-        if (state.find("num-slaves") == std::string::npos) return false;
+        // Sentinel learns of replicas from the primary's INFO, every 10 s: wait until it has.
+        if (state.find("num-slaves 1 ") == std::string::npos) return false;
       }
       return primary_port() == data_ports_[0] && sentinels_agree();
     });
