@@ -72,6 +72,10 @@ class RedisClusterServer {
     return -1;
   }
 
+  // Freezes (SIGSTOP) and thaws (SIGCONT) a node: a frozen replica misses what its primary writes.
+  void pause_node(int index) const { kill(pids_[index], SIGSTOP); }
+  void resume_node(int index) const { kill(pids_[index], SIGCONT); }
+
   void kill_node(int index) {
     if (pids_[index] <= 0) return;
     kill(pids_[index], SIGKILL);
