@@ -145,7 +145,7 @@ void RedisCluster::connection_lost(const std::string& node_key, bool subscriber,
       if (wanted.node != node_key) continue;
       bool was_confirmed = wanted.confirmed;
       wanted = {};
-      post_event([this, channel, was_confirmed] {
+      post_event([this, channel = channel, was_confirmed] {
         if (was_confirmed) {
           events_.lost(channel);
         } else {
@@ -173,7 +173,7 @@ void RedisCluster::command(std::string_view slot_key, std::vector<std::string> a
   send(owner, slot, std::make_shared<const std::vector<std::string>>(std::move(args)), std::move(handler), 0, false);
 }
 
-void RedisCluster::send(const std::string& node_key, std::uint16_t slot, Args args, Handler handler, int hops,
+void RedisCluster::send(const std::string& node_key, std::uint16_t slot, const Args& args, Handler handler, int hops,
                         bool asking) {
   auto found = nodes_.find(node_key);
   if (found == nodes_.end()) return handler(nullptr);

@@ -79,7 +79,7 @@ class RedisCluster {
   Node& node(const std::string& key, const RedisAddress& address);
   RespConnection& commands_of(Node& node);
   RespConnection& subscriber_of(Node& node);
-  void send(const std::string& node_key, std::uint16_t slot, Args args, Handler handler, int hops, bool asking);
+  void send(const std::string& node_key, std::uint16_t slot, const Args& args, Handler handler, int hops, bool asking);
   void redirected(std::string_view error, std::uint16_t& slot, RedisAddress& to);
   void connection_lost(const std::string& node_key, bool subscriber, const std::string& why);
 

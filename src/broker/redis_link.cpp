@@ -227,7 +227,7 @@ void RedisLink::command(const std::vector<std::string_view>& args, ReplyHandler 
 
 void RedisLink::run_script(std::size_t index, std::vector<std::string> args, ReplyHandler handler) {
   if (cluster_) {
-    auto call = [this, index, args = std::move(args)](std::string_view verb, const std::string& body) {
+    auto call = [this, args = std::move(args)](std::string_view verb, const std::string& body) {
       std::vector<std::string> argv{std::string(verb), body, "1", slot_key_};
       argv.insert(argv.end(), args.begin(), args.end());
       return argv;

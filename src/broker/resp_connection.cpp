@@ -27,7 +27,11 @@ bool same(std::string_view a, std::string_view b) {
 }  // namespace
 
 RespConnection::RespConnection(asio::io_context& io, RedisAddress address)
-    : socket_(io), timer_(io), address_(std::move(address)), reader_(redisReaderCreate()), in_(64 * 1024) {}
+    : socket_(io),
+      timer_(io),
+      address_(std::move(address)),
+      reader_(redisReaderCreate()),
+      in_(std::size_t{64} * 1024) {}
 
 RespConnection::~RespConnection() { redisReaderFree(reader_); }
 
@@ -36,8 +40,9 @@ void RespConnection::start(std::chrono::milliseconds timeout, const std::string&
   closed_ = std::move(closed);
   if (!password.empty()) {
     auto check = [self = shared_from_this()](redisReply* reply) {
-      if (reply != nullptr && reply->type == REDIS_REPLY_ERROR)
+      if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) {
         self->fail("AUTH refused: " + std::string(text_of(reply)));
+      }
     };
     if (username.empty()) {
       send({"AUTH", password}, check);
