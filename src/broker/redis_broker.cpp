@@ -11,6 +11,7 @@
 #include "broker/redis_asio.hpp"
 #include "broker/redis_reply.hpp"
 #include "broker/redis_scripts.hpp"
+#include "broker/redis_sentinel.hpp"
 #include "runtime/calling_loop.hpp"
 
 namespace herald {
@@ -22,6 +23,7 @@ using namespace redis_reply;
 constexpr auto first_backoff = std::chrono::milliseconds(100);
 constexpr auto max_backoff = std::chrono::milliseconds(1000);
 constexpr std::size_t resync_page = 1000;
+constexpr const char* login_channels = "_login:";  // login::events_channel()
 
 // Every script with how many of its arguments are keys, in the order of RedisBroker::Script.
 struct ScriptEntry {
@@ -53,7 +55,9 @@ static_assert(
     }(),
     "the script table is not in the order of RedisBroker::Script");
 
-std::string full_script(int index) { return std::string(redis_scripts::prelude) + scripts[index].text; }
+std::string full_script(int index, const RedisOptions& options) {
+  return redis_scripts::prelude_for(options.clustered(), options.follows_failover()) + scripts[index].text;
+}
 
 // A reply of the read script (redis_scripts.hpp) as a ReadResult.
 std::optional<ReadResult> parse_read(const std::string& channel, const redisReply* reply) {
@@ -120,6 +124,7 @@ void RedisBroker::stop() {
     // Freeing runs every pending callback with no reply: waiting callers hear broker_unavailable.
     if (auto* c = std::exchange(commands_, nullptr)) redisAsyncFree(c);
     if (auto* s = std::exchange(subscriber_, nullptr)) redisAsyncFree(s);
+    if (cluster_) cluster_->stop();
     for (auto& [name, state] : channels_) {
       for (auto& wait : std::exchange(state.waiting, {})) wait(false);
     }
@@ -134,6 +139,15 @@ void RedisBroker::stop() {
 
 void RedisBroker::connect() {
   if (stopping_) return;
+  if (options_.clustered()) return start_cluster();
+  if (!options_.sentinels.empty()) {
+    // Asked again at every attempt: after a failover the primary is elsewhere.
+    std::string error;
+    auto primary = find_primary(options_, error);
+    if (!primary) return connection_failed(error);
+    options_.host = primary->host;
+    options_.port = primary->port;
+  }
   commands_ready_ = subscriber_ready_ = false;
   std::string error;
   commands_ = open_connection(error);
@@ -186,8 +200,17 @@ void RedisBroker::handshake() {
     }
   }
   if (options_.db != 0) command(commands_, {"SELECT", std::to_string(options_.db)}, check("SELECT"));
+  if (!options_.sentinels.empty()) {
+    // Sentinel may still name a primary it is demoting: only a primary will do.
+    command(commands_, {"ROLE"}, [this](redisReply* reply) {
+      if (reply == nullptr || is_error(reply)) return;
+      if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0 || text(reply->element[0]) != "master") {
+        connection_failed("not the primary (a failover is under way)");
+      }
+    });
+  }
   for (int i = 0; i < script_count; ++i) {
-    std::string script = full_script(i);
+    std::string script = full_script(i, options_);
     command(commands_, {"SCRIPT", "LOAD", script}, [this, i](redisReply* reply) {
       if (reply == nullptr || reply->type != REDIS_REPLY_STRING) {
         if (reply != nullptr) {
@@ -324,23 +347,95 @@ void RedisBroker::run_script(Script script, const std::shared_ptr<std::vector<st
     argv.insert(argv.end(), args->begin(), args->end());
     return argv;
   };
+  if (cluster_) {
+    // To the primary of the channel's slot (the first key names it; all of a script's keys share it).
+    auto owned = [call](std::string_view verb, std::string_view body) {
+      auto views = call(verb, body);
+      return std::vector<std::string>(views.begin(), views.end());
+    };
+    std::string slot_key = args->at(0);
+    return cluster_->command(slot_key, owned("EVALSHA", script_sha_[index]),
+                             [this, index, slot_key, owned, handler = std::move(handler)](redisReply* reply) mutable {
+                               if (reply != nullptr && text(reply).starts_with("NOSCRIPT")) {
+                                 return cluster_->command(slot_key, owned("EVAL", full_script(index, options_)),
+                                                          std::move(handler));
+                               }
+                               handler(reply);
+                             });
+  }
   command(commands_, call("EVALSHA", script_sha_[index]),
           [this, index, args, call, handler = std::move(handler)](redisReply* reply) mutable {
             if (reply != nullptr && text(reply).starts_with("NOSCRIPT")) {
-              std::string body = full_script(index);
+              std::string body = full_script(index, options_);
               return command(commands_, call("EVAL", body), std::move(handler));
             }
+            bool demoted = reply != nullptr && reply->type == REDIS_REPLY_ERROR && text(reply).starts_with("READONLY");
             handler(reply);
+            // The primary became a replica under us: reconnect (through Sentinel, to the new one).
+            if (demoted && commands_ != nullptr) connection_failed("the primary became a replica");
           });
 }
 
-std::string RedisBroker::meta_key(const std::string& channel) const {
-  return options_.key_prefix + "{" + channel + "}:m";
+// --- Redis Cluster ----------------------------------------------------------------------------------
+
+void RedisBroker::start_cluster() {
+  for (int i = 0; i < script_count; ++i) script_sha_[i] = script_sha1(full_script(i, options_));
+  RedisCluster::Events events;
+  events.pushed = [this](std::string_view kind, const std::string& name, const redisReply* payload) {
+    if (auto channel = channel_of(name)) on_pubsub(std::string(kind), *channel, payload);
+  };
+  events.lost = [this](const std::string& name) { cluster_lost(name); };
+  events.failed = [this](const std::string& name) { cluster_failed(name); };
+  events.up = [this](bool up) {
+    up_here_ = up;
+    up_ = up;
+    if (up) ever_up_ = true;
+  };
+  cluster_ = std::make_unique<RedisCluster>(io_, options_, "broker", std::move(events));
+  cluster_->start();
 }
-std::string RedisBroker::stream_key(const std::string& channel) const {
-  return options_.key_prefix + "{" + channel + "}:s";
+
+// The cluster lost the channel's subscription and is making it again: when it confirms, the channel is
+// re-read from its last message (on_pubsub), so what was published in between still reaches the sink.
+void RedisBroker::cluster_lost(const std::string& name) {
+  auto channel = channel_of(name);
+  if (!channel) return;
+  auto it = channels_.find(*channel);
+  if (it == channels_.end()) return;
+  ChannelState& state = it->second;
+  if (state.subscription == Subscription::unsubscribing) return;
+  state.subscription = Subscription::subscribing;
+  state.resync_needed = state.resync_needed || state.last_dispatched || state.baseline;
+  if (state.resyncing) {
+    // A re-read in flight covers only what came before it: read again once subscribed.
+    state.resyncing = false;
+    state.resync_needed = true;
+  }
 }
+
+// No primary could be reached for the channel's slot now: the reads waiting for its subscription answer
+// 503; the cluster keeps trying, and the channel is re-read once subscribed.
+void RedisBroker::cluster_failed(const std::string& name) {
+  auto channel = channel_of(name);
+  if (!channel) return;
+  auto it = channels_.find(*channel);
+  if (it == channels_.end()) return;
+  for (auto& wait : std::exchange(it->second.waiting, {})) wait(false);
+}
+
+std::optional<std::string> RedisBroker::channel_of(std::string_view name) const {
+  const std::string& prefix = options_.key_prefix;
+  if (name.starts_with(prefix + "{login}" + login_channels)) return std::string(name.substr(prefix.size() + 7));
+  if (!name.starts_with(prefix + "{") || !name.ends_with("}")) return std::nullopt;
+  return std::string(name.substr(prefix.size() + 1, name.size() - prefix.size() - 2));
+}
+
+std::string RedisBroker::meta_key(const std::string& channel) const { return pubsub_channel(channel) + ":m"; }
+std::string RedisBroker::stream_key(const std::string& channel) const { return pubsub_channel(channel) + ":s"; }
+// P{C}, or P{login}C for a login's event channel: those live in the slot of the login's own keys, so the
+// login's scripts can move a request and publish its event in one step on a Redis Cluster too.
 std::string RedisBroker::pubsub_channel(const std::string& channel) const {
+  if (channel.starts_with(login_channels)) return options_.key_prefix + "{login}" + channel;
   return options_.key_prefix + "{" + channel + "}";
 }
 std::string RedisBroker::idempotency_key(const std::string& channel, const std::string& key) const {
@@ -467,10 +562,11 @@ void RedisBroker::sweep(const std::function<bool(const std::string&)>& listened)
   asio::post(io_, [this, listened] {
     if (!up_here_) return;
     for (auto& [name, state] : channels_) {
-      if (state.subscription != Subscription::subscribed || !state.waiting.empty() || state.resyncing ||
-          listened(name)) {
-        continue;
-      }
+      // With a cluster, a subscription being made again after a failover is let go too when nobody
+      // listens any more (the cluster would otherwise keep trying).
+      bool settled = state.subscription == Subscription::subscribed ||
+                     (cluster_ && state.subscription == Subscription::subscribing);
+      if (!settled || !state.waiting.empty() || state.resyncing || listened(name)) continue;
       state.subscription = Subscription::unsubscribing;
       subscription_command("UNSUBSCRIBE", name);
     }
@@ -487,8 +583,9 @@ void RedisBroker::subscribe(const std::string& channel) {
 // hiredis keeps the SUBSCRIBE callback for the channel: it receives the confirmation, every message and
 // the UNSUBSCRIBE confirmation (an UNSUBSCRIBE's own callback is never called, so it gets the same one).
 void RedisBroker::subscription_command(std::string_view verb, const std::string& channel) {
-  if (subscriber_ == nullptr) return;
   std::string name = pubsub_channel(channel);
+  if (cluster_) return verb == "SUBSCRIBE" ? cluster_->subscribe(name) : cluster_->unsubscribe(name);
+  if (subscriber_ == nullptr) return;
   const char* argv[] = {verb.data(), name.c_str()};
   std::size_t lengths[] = {verb.size(), name.size()};
   redisAsyncCommandArgv(subscriber_, &RedisBroker::on_subscription_reply, this, 2, argv, lengths);
@@ -498,11 +595,8 @@ void RedisBroker::on_subscription_reply(redisAsyncContext* context, void* reply,
   auto* self = static_cast<RedisBroker*>(self_pointer);
   auto* r = static_cast<redisReply*>(reply);
   if (r == nullptr || context != self->subscriber_ || r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
-  std::string_view name = text(r->element[1]);
-  const std::string& prefix = self->options_.key_prefix;
-  if (!name.starts_with(prefix + "{") || !name.ends_with("}")) return;
-  std::string channel(name.substr(prefix.size() + 1, name.size() - prefix.size() - 2));
-  self->on_pubsub(std::string(text(r->element[0])), channel, r->element[2]);
+  auto channel = self->channel_of(text(r->element[1]));
+  if (channel) self->on_pubsub(std::string(text(r->element[0])), *channel, r->element[2]);
 }
 
 void RedisBroker::on_control_reply(redisAsyncContext* context, void* reply, void* self_pointer) {
@@ -568,9 +662,10 @@ void RedisBroker::resync(const std::string& channel, Cursor from) {
   ChannelState& state = channels_[channel];
   state.resync_needed = false;
   state.resyncing = true;
-  read_now(channel, {.since = from}, resync_page, [this, channel](std::variant<ReadResult, Error> outcome) {
+  unsigned round = ++state.resync_round;
+  read_now(channel, {.since = from}, resync_page, [this, channel, round](std::variant<ReadResult, Error> outcome) {
     auto it = channels_.find(channel);
-    if (it == channels_.end() || !it->second.resyncing) return;
+    if (it == channels_.end() || !it->second.resyncing || it->second.resync_round != round) return;
     ChannelState& state = it->second;
     auto* result = std::get_if<ReadResult>(&outcome);
     if (result == nullptr) {

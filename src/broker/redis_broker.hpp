@@ -11,6 +11,12 @@
 // falls between history and live. An interval poll reads without subscribing. sweep() unsubscribes
 // the channels nobody on this node listens to any more.
 //
+// With Redis Cluster (options.cluster), the commands and the subscriptions go through RedisCluster
+// (redis_cluster.hpp) instead of the two connections: each script to the primary of its channel's slot,
+// each subscription to a sharded one (SSUBSCRIBE) on that primary, the publish script notifying with
+// SPUBLISH. A subscription the cluster loses (its primary failed over, its slot moved) is re-read from the
+// channel's last message when the cluster makes it again, exactly as after an outage.
+//
 // When Redis goes away, publish/read/info fail with broker_unavailable (503); live subscribers stay
 // connected. The broker reconnects with backoff and re-subscribes; each listened channel is then re-read
 // from the last message this node handed its sink, and what was published meanwhile is fed to the sink
@@ -26,6 +32,7 @@
 #include <vector>
 
 #include "broker/broker.hpp"
+#include "broker/redis_cluster.hpp"
 #include "broker/redis_options.hpp"
 #include "core/namespace_settings.hpp"
 
@@ -98,6 +105,7 @@ class RedisBroker final : public Broker {
     std::optional<Cursor> baseline;                  // the newest message when a reader first joined
     bool resync_needed = false;                      // re-subscribed after an outage: re-read before live
     bool resyncing = false;
+    unsigned resync_round = 0;     // a re-read's reply from an older round (a subscription lost since) is ignored
     std::vector<MessagePtr> held;  // live messages that arrived during the re-read
   };
 
@@ -124,6 +132,10 @@ class RedisBroker final : public Broker {
   void on_pubsub(const std::string& type, const std::string& channel, const redisReply* payload);
   void dispatch(ChannelState& state, const MessagePtr& message);
   void resync(const std::string& channel, Cursor from);
+  void start_cluster();
+  void cluster_lost(const std::string& name);
+  void cluster_failed(const std::string& name);
+  std::optional<std::string> channel_of(std::string_view pubsub_name) const;
 
   std::string meta_key(const std::string& channel) const;
   std::string stream_key(const std::string& channel) const;
@@ -151,7 +163,8 @@ class RedisBroker final : public Broker {
   bool stopping_ = false;
   std::chrono::milliseconds backoff_;
   std::array<std::string, static_cast<std::size_t>(Script::count)> script_sha_;
-  std::string node_id_;  // this node's name in presence leases (random per process)
+  std::unique_ptr<RedisCluster> cluster_;  // with Redis Cluster; commands_ and subscriber_ stay null
+  std::string node_id_;                    // this node's name in presence leases (random per process)
   std::unordered_map<std::string, ChannelState> channels_;
   std::atomic<bool> up_{false};
   std::thread thread_;

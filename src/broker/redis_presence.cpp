@@ -27,7 +27,7 @@ std::vector<PresenceMember> members_of(const redisReply* reply, std::size_t firs
 }  // namespace
 
 std::string RedisBroker::presence_key(const std::string& channel, std::string_view suffix) const {
-  return options_.key_prefix + "{" + channel + "}:" + std::string(suffix);
+  return pubsub_channel(channel) + ":" + std::string(suffix);
 }
 
 void RedisBroker::presence_hold(const std::string& channel, const PresenceMember& member,

@@ -1,6 +1,7 @@
-// The broker contract (broker/broker.hpp), run against both brokers: the memory broker and the Redis
-// broker on a throwaway redis-server. Calls are made from the test thread (no event loop), so callbacks
-// may arrive on the broker's own thread: every helper waits for its answer.
+// The broker contract (broker/broker.hpp), run against every broker: the memory broker, the Redis broker
+// on a throwaway redis-server, and the Redis broker on a throwaway Redis Cluster (3 primaries, 3 replicas). Calls are
+// made from the test thread (no event loop), so callbacks may arrive on the broker's own thread: every helper waits for
+// its answer.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 
 #include "broker/memory_broker.hpp"
 #include "broker/redis_broker.hpp"
+#include "redis_cluster_server.hpp"
 #include "redis_server.hpp"
 
 namespace herald {
@@ -35,6 +37,22 @@ struct RedisKind {
     options.port = server->port();
     options.key_prefix = std::to_string(++tests);  // each test its own channels
     options.key_prefix += ':';
+    auto broker = std::make_unique<RedisBroker>(options, policy, [](const std::string&) { return true; });
+    for (auto until = std::chrono::steady_clock::now() + patience;
+         !broker->connected() && std::chrono::steady_clock::now() < until;) {
+      std::this_thread::sleep_for(5ms);
+    }
+    return broker;
+  }
+};
+
+struct RedisClusterKind {
+  static constexpr bool redis = true;
+  static inline int tests = 0;
+  static std::unique_ptr<Broker> make(const NamespacePolicy& policy) {
+    RedisOptions options;
+    options.cluster.push_back({.host = "127.0.0.1", .port = test::shared_cluster().ports()[0]});
+    options.key_prefix = "c" + std::to_string(++tests) + ":";
     auto broker = std::make_unique<RedisBroker>(options, policy, [](const std::string&) { return true; });
     for (auto until = std::chrono::steady_clock::now() + patience;
          !broker->connected() && std::chrono::steady_clock::now() < until;) {
@@ -138,10 +156,11 @@ struct BrokerConformance : ::testing::Test {
   std::vector<MessagePtr> sunk;
 };
 
-using Brokers = ::testing::Types<MemoryKind, RedisKind>;
+using Brokers = ::testing::Types<MemoryKind, RedisKind, RedisClusterKind>;
 struct BrokerNames {
   template <typename T>
   static std::string GetName(int) {
+    if constexpr (std::is_same_v<T, RedisClusterKind>) return "RedisCluster";
     return T::redis ? "Redis" : "Memory";
   }
 };
