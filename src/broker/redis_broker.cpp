@@ -338,6 +338,12 @@ void RedisBroker::command(redisAsyncContext* context, const std::vector<std::str
   }
 }
 
+// A command on the key's node: the primary of its slot on a cluster, the one connection otherwise.
+void RedisBroker::key_command(const std::string& slot_key, std::vector<std::string> args, ReplyHandler handler) {
+  if (cluster_) return cluster_->command(slot_key, std::move(args), std::move(handler));
+  command(commands_, std::vector<std::string_view>(args.begin(), args.end()), std::move(handler));
+}
+
 // EVALSHA of a script loaded at connect; if Redis lost its script cache meanwhile (SCRIPT FLUSH), EVAL.
 void RedisBroker::run_script(Script script, const std::shared_ptr<std::vector<std::string>>& args,
                              ReplyHandler handler) {
@@ -382,17 +388,41 @@ void RedisBroker::start_cluster() {
   for (int i = 0; i < script_count; ++i) script_sha_[i] = script_sha1(full_script(i, options_));
   RedisCluster::Events events;
   events.pushed = [this](std::string_view kind, const std::string& name, const redisReply* payload) {
+    if (name == control_channel()) return on_cluster_control(kind, payload);
     if (auto channel = channel_of(name)) on_pubsub(std::string(kind), *channel, payload);
   };
   events.lost = [this](const std::string& name) { cluster_lost(name); };
   events.failed = [this](const std::string& name) { cluster_failed(name); };
   events.up = [this](bool up) {
-    up_here_ = up;
-    up_ = up;
-    if (up) ever_up_ = true;
+    cluster_mapped_ = up;
+    cluster_up();
   };
   cluster_ = std::make_unique<RedisCluster>(io_, options_, "broker", std::move(events));
+  // The control channel is a plain one: a PUBLISH on any node of a cluster reaches every node, so it needs
+  // no slot of its own; the cluster keeps it subscribed (on the primary of its name's slot, where control()
+  // publishes too, so the answer counts every herald node), and makes it again when that node fails over.
+  cluster_->subscribe_plain(control_channel());
   cluster_->start();
+}
+
+// Up once the slot map is known and the control channel was heard the first time (as on one Redis, a node
+// is up only once it hears commands). A later loss of the control subscription (its node failed over)
+// does not stop the channels of the other slots: the cluster makes it again on the new primary.
+void RedisBroker::cluster_up() {
+  bool up = cluster_mapped_ && control_heard_;
+  if (up == up_here_) return;
+  up_here_ = up;
+  up_ = up;
+  if (up) ever_up_ = true;
+}
+
+void RedisBroker::on_cluster_control(std::string_view kind, const redisReply* payload) {
+  if (kind == "subscribe") {
+    control_heard_ = true;
+    cluster_up();
+  } else if (kind == "message" && payload != nullptr && control_sink_) {
+    control_sink_(std::string(text(payload)));
+  }
 }
 
 // The cluster lost the channel's subscription and is making it again: when it confirms, the channel is
@@ -620,7 +650,9 @@ void RedisBroker::control(std::string command_text, ControlCallback done) {
   auto reply = on_calling_loop(std::move(done));
   asio::post(io_, [this, command_text = std::move(command_text), reply = std::move(reply)]() mutable {
     if (!up_here_) return reply(unavailable());
-    command(commands_, {"PUBLISH", control_channel(), command_text}, [reply](redisReply* r) {
+    // On a cluster PUBLISH answers the subscribers of the node it was sent to: the one all nodes subscribe
+    // on (start_cluster).
+    key_command(control_channel(), {"PUBLISH", control_channel(), command_text}, [reply](redisReply* r) {
       if (is_error(r)) return reply(failure(r));
       reply(static_cast<std::size_t>(number(r)));  // the nodes subscribed: one connection each
     });

@@ -62,7 +62,9 @@ class RedisBroker final : public Broker {
   void presence_reap(const std::string& channel, PresenceReapCallback done) override;
   void presence_list(const std::string& channel, std::size_t limit, PresenceListCallback done) override;
 
-  // A sorted set per user, `<key_prefix>{u:<user>}:c` (redis_scripts.hpp): every node's connections.
+  // A sorted set per user, `<key_prefix>{u:<user>}:c` (redis_scripts.hpp): every node's connections. Its
+  // hash tag is the user's: on a cluster each user's count lives in a slot of its own, and the scripts
+  // and the release go to that slot's primary.
   void user_admit(const std::string& user, const std::string& connection, std::size_t limit,
                   std::chrono::milliseconds lease, UserAdmitCallback done) override;
   void user_release(const std::string& user, const std::string& connection) override;
@@ -71,7 +73,8 @@ class RedisBroker final : public Broker {
   std::string user_key(const std::string& user) const { return options_.key_prefix + "{u:" + user + "}:c"; }
 
   // One Redis pub/sub channel, `<key_prefix>control`, that every node subscribes to from the moment it
-  // is up: a command is PUBLISHed there and each node's sink hears it.
+  // is up: a command is PUBLISHed there and each node's sink hears it. On a cluster it stays a plain
+  // channel (a PUBLISH reaches every node of the cluster), subscribed and published on one agreed node.
   void set_control_sink(ControlSink sink) override;
   void control(std::string command, ControlCallback done) override;
 
@@ -123,6 +126,7 @@ class RedisBroker final : public Broker {
   std::string control_channel() const { return options_.key_prefix + "control"; }
 
   void command(redisAsyncContext* context, const std::vector<std::string_view>& args, ReplyHandler handler);
+  void key_command(const std::string& slot_key, std::vector<std::string> args, ReplyHandler handler);
   void run_script(Script script, const std::shared_ptr<std::vector<std::string>>& args, ReplyHandler handler);
   void read_now(const std::string& channel, const ReadFrom& from, std::size_t limit,
                 std::function<void(std::variant<ReadResult, Error>)> done);
@@ -135,6 +139,8 @@ class RedisBroker final : public Broker {
   void start_cluster();
   void cluster_lost(const std::string& name);
   void cluster_failed(const std::string& name);
+  void cluster_up();
+  void on_cluster_control(std::string_view kind, const redisReply* payload);
   std::optional<std::string> channel_of(std::string_view pubsub_name) const;
 
   std::string meta_key(const std::string& channel) const;
@@ -164,6 +170,8 @@ class RedisBroker final : public Broker {
   std::chrono::milliseconds backoff_;
   std::array<std::string, static_cast<std::size_t>(Script::count)> script_sha_;
   std::unique_ptr<RedisCluster> cluster_;  // with Redis Cluster; commands_ and subscriber_ stay null
+  bool cluster_mapped_ = false;            // the cluster knows its slot map
+  bool control_heard_ = false;             // the control channel was subscribed once (cluster_up)
   std::string node_id_;                    // this node's name in presence leases (random per process)
   std::unordered_map<std::string, ChannelState> channels_;
   std::atomic<bool> up_{false};

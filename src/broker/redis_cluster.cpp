@@ -144,7 +144,7 @@ void RedisCluster::connection_lost(const std::string& node_key, bool subscriber,
     for (auto& [channel, wanted] : wanted_) {
       if (wanted.node != node_key) continue;
       bool was_confirmed = wanted.confirmed;
-      wanted = {};
+      wanted.clear();
       post_event([this, channel = channel, was_confirmed] {
         if (was_confirmed) {
           events_.lost(channel);
@@ -351,16 +351,24 @@ void RedisCluster::subscribe(const std::string& channel) {
   place(channel);
 }
 
+void RedisCluster::subscribe_plain(const std::string& channel) {
+  auto [it, added] = wanted_.try_emplace(channel);
+  it->second.sharded = false;
+  if (!added && !it->second.node.empty()) return;
+  place(channel);
+}
+
 void RedisCluster::unsubscribe(const std::string& channel) {
   auto it = wanted_.find(channel);
   if (it == wanted_.end()) return post_event([this, channel] { events_.pushed("unsubscribe", channel, nullptr); });
   std::string at = it->second.node;
+  const char* verb = it->second.sharded ? "SUNSUBSCRIBE" : "UNSUBSCRIBE";
   wanted_.erase(it);
   auto found = nodes_.find(at);
   if (at.empty() || found == nodes_.end() || !found->second.subscriber || !found->second.subscriber->open()) {
     return post_event([this, channel] { events_.pushed("unsubscribe", channel, nullptr); });
   }
-  found->second.subscriber->send({"SUNSUBSCRIBE", channel}, [this, channel, alive = alive_](redisReply*) {
+  found->second.subscriber->send({verb, channel}, [this, channel, alive = alive_](redisReply*) {
     // Answered or not (the connection went), the channel is no longer heard here.
     if (*alive) post_event([this, channel] { events_.pushed("unsubscribe", channel, nullptr); });
   });
@@ -374,20 +382,23 @@ void RedisCluster::place(const std::string& channel) {
     refresh_soon();
     return post_event([this, channel] { events_.failed(channel); });
   }
-  it->second = {.node = owner, .confirmed = false};
+  it->second.node = owner;
+  it->second.confirmed = false;
+  const bool sharded = it->second.sharded;
+  const char* verb = sharded ? "SSUBSCRIBE" : "SUBSCRIBE";
   subscriber_of(nodes_.at(owner))
-      .send({"SSUBSCRIBE", channel}, [this, channel, owner, alive = alive_](redisReply* reply) {
+      .send({verb, channel}, [this, channel, owner, sharded, alive = alive_](redisReply* reply) {
         if (!*alive || reply == nullptr) return;  // a lost connection: connection_lost() tells
         auto it = wanted_.find(channel);
         if (it == wanted_.end() || it->second.node != owner) return;  // unwanted or moved meanwhile
         if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 &&
-            is_kind(text_of(reply->element[0]), "ssubscribe")) {
+            is_kind(text_of(reply->element[0]), sharded ? "ssubscribe" : "subscribe")) {
           it->second.confirmed = true;
           return events_.pushed("subscribe", channel, nullptr);
         }
         // MOVED (the map is stale) or another refusal: read the map again, which places it anew.
-        spdlog::warn("redis cluster ({}): SSUBSCRIBE {} on {} refused: {}", name_, channel, owner, text_of(reply));
-        it->second = {};
+        spdlog::warn("redis cluster ({}): subscribing {} on {} refused: {}", name_, channel, owner, text_of(reply));
+        it->second.clear();
         events_.failed(channel);
         refresh_soon();
       });
@@ -402,10 +413,10 @@ void RedisCluster::reconcile() {
     if (!wanted.node.empty()) {
       auto found = nodes_.find(wanted.node);
       if (found != nodes_.end() && found->second.subscriber && found->second.subscriber->open()) {
-        found->second.subscriber->send({"SUNSUBSCRIBE", channel}, [](redisReply*) {});
+        found->second.subscriber->send({wanted.sharded ? "SUNSUBSCRIBE" : "UNSUBSCRIBE", channel}, [](redisReply*) {});
       }
       if (wanted.confirmed) post_event([this, channel = channel] { events_.lost(channel); });
-      wanted = {};
+      wanted.clear();
     }
     place(channel);
   }
@@ -424,7 +435,7 @@ void RedisCluster::on_push(const std::string& node_key, redisReply* reply) {
   if (is_kind(kind, "sunsubscribe")) {
     // The node let the channel go by itself: its slot moved (a failover, a resharding).
     bool was_confirmed = it->second.confirmed;
-    it->second = {};
+    it->second.clear();
     if (was_confirmed) {
       events_.lost(channel);
     } else {

@@ -63,6 +63,11 @@ class RedisCluster {
   void command(std::string_view slot_key, std::vector<std::string> args, Handler handler);
   void subscribe(const std::string& channel);
   void unsubscribe(const std::string& channel);
+  // A plain channel (SUBSCRIBE, not sharded), kept subscribed like the others, on the primary of its name's
+  // slot. A plain PUBLISH reaches every node of a cluster, so any node would hear it; that one is where
+  // every client of the cluster agrees to be, so a PUBLISH sent there (command() with the channel as
+  // slot key) answers how many of them listen. Its events are the sharded ones'.
+  void subscribe_plain(const std::string& channel);
 
  private:
   struct Node {
@@ -73,6 +78,11 @@ class RedisCluster {
   struct Wanted {
     std::string node;  // where it is subscribed or being subscribed; empty: nowhere now
     bool confirmed = false;
+    bool sharded = true;  // SSUBSCRIBE; false: SUBSCRIBE (subscribe_plain)
+    void clear() {
+      node.clear();
+      confirmed = false;
+    }
   };
   using Args = std::shared_ptr<const std::vector<std::string>>;
 

@@ -107,7 +107,7 @@ void RedisBroker::user_admit(const std::string& user, const std::string& connect
 void RedisBroker::user_release(const std::string& user, const std::string& connection) {
   asio::post(io_, [this, key = user_key(user), connection] {
     // Not up: the lease ends it.
-    if (up_here_) command(commands_, {"ZREM", key, connection}, [](redisReply*) {});
+    if (up_here_) key_command(key, {"ZREM", key, connection}, [](redisReply*) {});
   });
 }
 

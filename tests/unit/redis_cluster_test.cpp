@@ -6,6 +6,7 @@
 // silent hole, never a duplicate. The conformance suite runs on a cluster too (broker_conformance_test).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <future>
@@ -328,6 +329,80 @@ TEST(RedisCluster, WritesLostInAFailoverAreAGapNeverAReusedCursor) {
   const auto& got = listener.channels[channel].got;
   EXPECT_EQ(got, (std::vector<std::string>{"1", "2", "3", "4", "5", "6"}));
   EXPECT_EQ(listener.channels[channel].gaps, 1U) << "the lost history was not signalled";
+}
+
+// The control channel (broker.hpp, point 11) is a plain Pub/Sub channel, subscribed on the primary of its
+// name's slot, where commands are published too. When that primary hands its slot to its replica
+// (CLUSTER FAILOVER: the old one lives on as a replica) and when the new one is killed (the connection is
+// lost), every node subscribes again on the new primary: commands reach every node again, each at most once.
+TEST(RedisCluster, TheControlChannelFollowsItsNodeThroughFailovers) {
+  test::RedisClusterServer cluster;
+  const std::string prefix = "k:";
+  std::vector<std::unique_ptr<RedisBroker>> nodes;
+  nodes.push_back(cluster_broker(cluster, prefix));
+  nodes.push_back(cluster_broker(cluster, prefix));
+  ASSERT_TRUE(nodes[0]->connected() && nodes[1]->connected());
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::vector<std::string>> heard(nodes.size());
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    nodes[i]->set_control_sink([&, i](const std::string& command) {
+      std::lock_guard lock(mutex);
+      heard[i].push_back(command);
+      changed.notify_all();
+    });
+  }
+  // Sends commands until one is counted by both nodes (while a node is moving its subscription, a command
+  // may reach only some, or be refused), then waits for both to hear that one.
+  int sent = 0;
+  auto everyone_hears = [&](const std::string& when) {
+    std::string counted;
+    for (auto until = std::chrono::steady_clock::now() + patience;
+         counted.empty() && std::chrono::steady_clock::now() < until;) {
+      std::string command = when + " " + std::to_string(++sent);
+      std::promise<std::variant<std::size_t, Error>> answer;
+      nodes[0]->control(command, [&](auto result) { answer.set_value(std::move(result)); });
+      auto result = answer.get_future().get();
+      if (std::holds_alternative<std::size_t>(result) && std::get<std::size_t>(result) == nodes.size()) {
+        counted = command;
+      } else {
+        std::this_thread::sleep_for(50ms);  // the nodes read the slot map again: ask again, as a client would
+      }
+    }
+    ASSERT_FALSE(counted.empty()) << when << ": no command was heard by every node";
+    std::unique_lock lock(mutex);
+    bool all = changed.wait_for(lock, patience, [&] {
+      return std::all_of(heard.begin(), heard.end(),
+                         [&](const auto& mine) { return std::find(mine.begin(), mine.end(), counted) != mine.end(); });
+    });
+    EXPECT_TRUE(all) << when << ": a node that was counted did not hear the command";
+  };
+  const auto slot = key_slot(prefix + "control");
+  int primary = cluster.primary_of(slot);
+  ASSERT_GE(primary, 0);
+  everyone_hears("before");
+
+  int replica = cluster.replica_of(primary);
+  ASSERT_GE(replica, 0);
+  ASSERT_EQ(cluster.command(replica, "CLUSTER FAILOVER"), "OK");
+  ASSERT_TRUE(test::RedisClusterServer::wait_until([&] { return cluster.primary_of(slot) == replica; }, patience));
+  everyone_hears("after a manual failover");
+
+  cluster.kill_node(replica);  // the primary now
+  ASSERT_TRUE(test::RedisClusterServer::wait_until(
+      [&] {
+        int now = cluster.primary_of(slot);
+        return now >= 0 && now != replica && cluster.serving();
+      },
+      patience))
+      << "no replica took over";
+  everyone_hears("after the primary was killed");
+
+  for (auto& node : nodes) node->stop();  // their sinks hear nothing more
+  for (const auto& mine : heard) {
+    std::set<std::string> once(mine.begin(), mine.end());
+    EXPECT_EQ(once.size(), mine.size()) << "a node heard a command twice";
+  }
 }
 
 TEST(RedisSentinel, APrimaryKilledUnderLoadIsFollowedAndLosesNothingSilently) {
