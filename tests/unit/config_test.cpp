@@ -4,6 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+
+#include "app/reload.hpp"
 
 namespace herald {
 namespace {
@@ -135,6 +138,21 @@ TEST(Config, ReadsRedisClusterAndSentinelSettings) {
   EXPECT_EQ(sentinel.master_name, "main");
   EXPECT_FALSE(sentinel.clustered());
   EXPECT_TRUE(sentinel.follows_failover());
+}
+
+// The broker connects where [redis] says when it starts: a reload that moves it to a cluster or to other
+// sentinels says it needs a restart rather than seem to take it.
+TEST(Config, WhereRedisIsNeedsARestart) {
+  Config running;
+  for (auto change : std::vector<std::function<void(RedisSettings&)>>{
+           [](RedisSettings& r) { r.cluster = {"10.0.0.1:7000"}; },
+           [](RedisSettings& r) { r.sentinels = {"10.0.0.1:26379"}; },
+           [](RedisSettings& r) { r.master_name = "other"; },
+       }) {
+    Config next = running;
+    change(next.redis);
+    EXPECT_EQ(needs_restart(running, next), std::vector<std::string>{"redis"});
+  }
 }
 
 TEST(Config, RefusesRedisClusterAndSentinelSettingsThatCannotWork) {
