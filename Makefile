@@ -51,7 +51,8 @@ run: herald
 #  1. lint: clang-format and clang-tidy over the tree; a finding fails the run;
 #  2. the ASan+UBSan build, and every test in it: the unit tests, and the integration suite twice, on the
 #     memory broker and with every herald on one Redis (each test file starts what it needs: redis-server,
-#     nginx, Chromium), all under the sanitizers;
+#     nginx, Chromium), then a focused part of it on a Redis Cluster (integration-redis-cluster), all under
+#     the sanitizers;
 #  3. the release build `make run` uses (server, tests and benchmarks compiled with -O3), its unit tests, and
 #     the package test (builds the .deb from that build, installs, runs and purges it: needs root, as CI has);
 #  4. a short fuzz run of every parser.
