@@ -51,15 +51,16 @@ run: herald
 #  1. lint: clang-format and clang-tidy over the tree; a finding fails the run;
 #  2. the ASan+UBSan build, and every test in it: the unit tests, and the integration suite twice, on the
 #     memory broker and with every herald on one Redis (each test file starts what it needs: redis-server,
-#     nginx, Chromium), all under the sanitizers;
+#     nginx, Chromium), then a focused part of it on a Redis Cluster (integration-redis-cluster), all under
+#     the sanitizers;
 #  3. the release build `make run` uses (server, tests and benchmarks compiled with -O3), its unit tests, and
 #     the package test (builds the .deb from that build, installs, runs and purges it: needs root, as CI has);
 #  4. a short fuzz run of every parser.
 # Where the time goes on 2 cores (measured 2026-12-07, load about 2): the integration suite under ASan, about
-# 6 minutes per broker, is most of it; lint, the three builds (ccache keys objects on paths relative to the
-# checkout), the unit tests and the fuzz smoke take the
-# rest. About 28 minutes in a fresh clone, where ccache misses whatever uses the precompiled header, 35 with
-# nothing cached (README, "What make test runs").
+# 6 minutes per broker and 2.7 for the cluster part, is most of it; lint, the three builds (ccache keys objects
+# on paths relative to the checkout), the unit tests and the fuzz smoke take the rest. About 28 minutes in a
+# fresh clone before the cluster part (31 with it), where ccache misses whatever uses the precompiled header,
+# 35 with nothing cached (README, "What make test runs").
 test: test-deps
 	$(MAKE) lint
 	$(MAKE) test-sanitize

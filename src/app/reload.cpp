@@ -16,7 +16,8 @@ auto rate_limits(L& limits) {
 }
 
 auto redis_tuple(const RedisSettings& redis) {
-  return std::tie(redis.url, redis.password, redis.key_prefix, redis.connect_timeout_ms);
+  return std::tie(redis.url, redis.password, redis.key_prefix, redis.connect_timeout_ms, redis.cluster, redis.sentinels,
+                  redis.master_name);
 }
 
 // Everything of [login] but allowed_origins, which is read per request.

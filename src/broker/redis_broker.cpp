@@ -11,6 +11,7 @@
 #include "broker/redis_asio.hpp"
 #include "broker/redis_reply.hpp"
 #include "broker/redis_scripts.hpp"
+#include "broker/redis_sentinel.hpp"
 #include "runtime/calling_loop.hpp"
 
 namespace herald {
@@ -22,6 +23,7 @@ using namespace redis_reply;
 constexpr auto first_backoff = std::chrono::milliseconds(100);
 constexpr auto max_backoff = std::chrono::milliseconds(1000);
 constexpr std::size_t resync_page = 1000;
+constexpr const char* login_channels = "_login:";  // login::events_channel()
 
 // Every script with how many of its arguments are keys, in the order of RedisBroker::Script.
 struct ScriptEntry {
@@ -53,7 +55,9 @@ static_assert(
     }(),
     "the script table is not in the order of RedisBroker::Script");
 
-std::string full_script(int index) { return std::string(redis_scripts::prelude) + scripts[index].text; }
+std::string full_script(int index, const RedisOptions& options) {
+  return redis_scripts::prelude_for(options.clustered(), options.follows_failover()) + scripts[index].text;
+}
 
 // A reply of the read script (redis_scripts.hpp) as a ReadResult.
 std::optional<ReadResult> parse_read(const std::string& channel, const redisReply* reply) {
@@ -120,6 +124,7 @@ void RedisBroker::stop() {
     // Freeing runs every pending callback with no reply: waiting callers hear broker_unavailable.
     if (auto* c = std::exchange(commands_, nullptr)) redisAsyncFree(c);
     if (auto* s = std::exchange(subscriber_, nullptr)) redisAsyncFree(s);
+    if (cluster_) cluster_->stop();
     for (auto& [name, state] : channels_) {
       for (auto& wait : std::exchange(state.waiting, {})) wait(false);
     }
@@ -134,6 +139,15 @@ void RedisBroker::stop() {
 
 void RedisBroker::connect() {
   if (stopping_) return;
+  if (options_.clustered()) return start_cluster();
+  if (!options_.sentinels.empty()) {
+    // Asked again at every attempt: after a failover the primary is elsewhere.
+    std::string error;
+    auto primary = find_primary(options_, error);
+    if (!primary) return connection_failed(error);
+    options_.host = primary->host;
+    options_.port = primary->port;
+  }
   commands_ready_ = subscriber_ready_ = false;
   std::string error;
   commands_ = open_connection(error);
@@ -186,8 +200,17 @@ void RedisBroker::handshake() {
     }
   }
   if (options_.db != 0) command(commands_, {"SELECT", std::to_string(options_.db)}, check("SELECT"));
+  if (!options_.sentinels.empty()) {
+    // Sentinel may still name a primary it is demoting: only a primary will do.
+    command(commands_, {"ROLE"}, [this](redisReply* reply) {
+      if (reply == nullptr || is_error(reply)) return;
+      if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0 || text(reply->element[0]) != "master") {
+        connection_failed("not the primary (a failover is under way)");
+      }
+    });
+  }
   for (int i = 0; i < script_count; ++i) {
-    std::string script = full_script(i);
+    std::string script = full_script(i, options_);
     command(commands_, {"SCRIPT", "LOAD", script}, [this, i](redisReply* reply) {
       if (reply == nullptr || reply->type != REDIS_REPLY_STRING) {
         if (reply != nullptr) {
@@ -315,6 +338,12 @@ void RedisBroker::command(redisAsyncContext* context, const std::vector<std::str
   }
 }
 
+// A command on the key's node: the primary of its slot on a cluster, the one connection otherwise.
+void RedisBroker::key_command(const std::string& slot_key, std::vector<std::string> args, ReplyHandler handler) {
+  if (cluster_) return cluster_->command(slot_key, std::move(args), std::move(handler));
+  command(commands_, std::vector<std::string_view>(args.begin(), args.end()), std::move(handler));
+}
+
 // EVALSHA of a script loaded at connect; if Redis lost its script cache meanwhile (SCRIPT FLUSH), EVAL.
 void RedisBroker::run_script(Script script, const std::shared_ptr<std::vector<std::string>>& args,
                              ReplyHandler handler) {
@@ -324,23 +353,119 @@ void RedisBroker::run_script(Script script, const std::shared_ptr<std::vector<st
     argv.insert(argv.end(), args->begin(), args->end());
     return argv;
   };
+  if (cluster_) {
+    // To the primary of the channel's slot (the first key names it; all of a script's keys share it).
+    auto owned = [call](std::string_view verb, std::string_view body) {
+      auto views = call(verb, body);
+      return std::vector<std::string>(views.begin(), views.end());
+    };
+    std::string slot_key = args->at(0);
+    return cluster_->command(slot_key, owned("EVALSHA", script_sha_[index]),
+                             [this, index, slot_key, owned, handler = std::move(handler)](redisReply* reply) mutable {
+                               if (reply != nullptr && text(reply).starts_with("NOSCRIPT")) {
+                                 return cluster_->command(slot_key, owned("EVAL", full_script(index, options_)),
+                                                          std::move(handler));
+                               }
+                               handler(reply);
+                             });
+  }
   command(commands_, call("EVALSHA", script_sha_[index]),
           [this, index, args, call, handler = std::move(handler)](redisReply* reply) mutable {
             if (reply != nullptr && text(reply).starts_with("NOSCRIPT")) {
-              std::string body = full_script(index);
+              std::string body = full_script(index, options_);
               return command(commands_, call("EVAL", body), std::move(handler));
             }
+            bool demoted = reply != nullptr && reply->type == REDIS_REPLY_ERROR && text(reply).starts_with("READONLY");
             handler(reply);
+            // The primary became a replica under us: reconnect (through Sentinel, to the new one).
+            if (demoted && commands_ != nullptr) connection_failed("the primary became a replica");
           });
 }
 
-std::string RedisBroker::meta_key(const std::string& channel) const {
-  return options_.key_prefix + "{" + channel + "}:m";
+// --- Redis Cluster ----------------------------------------------------------------------------------
+
+void RedisBroker::start_cluster() {
+  for (int i = 0; i < script_count; ++i) script_sha_[i] = script_sha1(full_script(i, options_));
+  RedisCluster::Events events;
+  events.pushed = [this](std::string_view kind, const std::string& name, const redisReply* payload) {
+    if (name == control_channel()) return on_cluster_control(kind, payload);
+    if (auto channel = channel_of(name)) on_pubsub(std::string(kind), *channel, payload);
+  };
+  events.lost = [this](const std::string& name) { cluster_lost(name); };
+  events.failed = [this](const std::string& name) { cluster_failed(name); };
+  events.up = [this](bool up) {
+    cluster_mapped_ = up;
+    cluster_up();
+  };
+  cluster_ = std::make_unique<RedisCluster>(io_, options_, "broker", std::move(events));
+  // The control channel is a plain one: a PUBLISH on any node of a cluster reaches every node, so it needs
+  // no slot of its own; the cluster keeps it subscribed (on the primary of its name's slot, where control()
+  // publishes too, so the answer counts every herald node), and makes it again when that node fails over.
+  cluster_->subscribe_plain(control_channel());
+  cluster_->start();
 }
-std::string RedisBroker::stream_key(const std::string& channel) const {
-  return options_.key_prefix + "{" + channel + "}:s";
+
+// Up once the slot map is known and the control channel was heard the first time (as on one Redis, a node
+// is up only once it hears commands). A later loss of the control subscription (its node failed over)
+// does not stop the channels of the other slots: the cluster makes it again on the new primary.
+void RedisBroker::cluster_up() {
+  bool up = cluster_mapped_ && control_heard_;
+  if (up == up_here_) return;
+  up_here_ = up;
+  up_ = up;
+  if (up) ever_up_ = true;
 }
+
+void RedisBroker::on_cluster_control(std::string_view kind, const redisReply* payload) {
+  if (kind == "subscribe") {
+    control_heard_ = true;
+    cluster_up();
+  } else if (kind == "message" && payload != nullptr && control_sink_) {
+    control_sink_(std::string(text(payload)));
+  }
+}
+
+// The cluster lost the channel's subscription and is making it again: when it confirms, the channel is
+// re-read from its last message (on_pubsub), so what was published in between still reaches the sink.
+void RedisBroker::cluster_lost(const std::string& name) {
+  auto channel = channel_of(name);
+  if (!channel) return;
+  auto it = channels_.find(*channel);
+  if (it == channels_.end()) return;
+  ChannelState& state = it->second;
+  if (state.subscription == Subscription::unsubscribing) return;
+  state.subscription = Subscription::subscribing;
+  state.resync_needed = state.resync_needed || state.last_dispatched || state.baseline;
+  if (state.resyncing) {
+    // A re-read in flight covers only what came before it: read again once subscribed.
+    state.resyncing = false;
+    state.resync_needed = true;
+  }
+}
+
+// No primary could be reached for the channel's slot now: the reads waiting for its subscription answer
+// 503; the cluster keeps trying, and the channel is re-read once subscribed.
+void RedisBroker::cluster_failed(const std::string& name) {
+  auto channel = channel_of(name);
+  if (!channel) return;
+  auto it = channels_.find(*channel);
+  if (it == channels_.end()) return;
+  for (auto& wait : std::exchange(it->second.waiting, {})) wait(false);
+}
+
+std::optional<std::string> RedisBroker::channel_of(std::string_view name) const {
+  const std::string& prefix = options_.key_prefix;
+  if (name.starts_with(prefix + "{login}" + login_channels)) return std::string(name.substr(prefix.size() + 7));
+  if (!name.starts_with(prefix + "{") || !name.ends_with("}")) return std::nullopt;
+  return std::string(name.substr(prefix.size() + 1, name.size() - prefix.size() - 2));
+}
+
+std::string RedisBroker::meta_key(const std::string& channel) const { return pubsub_channel(channel) + ":m"; }
+std::string RedisBroker::stream_key(const std::string& channel) const { return pubsub_channel(channel) + ":s"; }
+// P{C}, or P{login}C for a login's event channel: those live in the slot of the login's own keys, so the
+// login's scripts can move a request and publish its event in one step on a Redis Cluster too.
 std::string RedisBroker::pubsub_channel(const std::string& channel) const {
+  if (channel.starts_with(login_channels)) return options_.key_prefix + "{login}" + channel;
   return options_.key_prefix + "{" + channel + "}";
 }
 std::string RedisBroker::idempotency_key(const std::string& channel, const std::string& key) const {
@@ -469,10 +594,11 @@ void RedisBroker::sweep(const std::function<bool(const std::string&)>& listened)
   asio::post(io_, [this, listened] {
     if (!up_here_) return;
     for (auto& [name, state] : channels_) {
-      if (state.subscription != Subscription::subscribed || !state.waiting.empty() || state.resyncing ||
-          listened(name)) {
-        continue;
-      }
+      // With a cluster, a subscription being made again after a failover is let go too when nobody
+      // listens any more (the cluster would otherwise keep trying).
+      bool settled = state.subscription == Subscription::subscribed ||
+                     (cluster_ && state.subscription == Subscription::subscribing);
+      if (!settled || !state.waiting.empty() || state.resyncing || listened(name)) continue;
       state.subscription = Subscription::unsubscribing;
       subscription_command("UNSUBSCRIBE", name);
     }
@@ -489,8 +615,9 @@ void RedisBroker::subscribe(const std::string& channel) {
 // hiredis keeps the SUBSCRIBE callback for the channel: it receives the confirmation, every message and
 // the UNSUBSCRIBE confirmation (an UNSUBSCRIBE's own callback is never called, so it gets the same one).
 void RedisBroker::subscription_command(std::string_view verb, const std::string& channel) {
-  if (subscriber_ == nullptr) return;
   std::string name = pubsub_channel(channel);
+  if (cluster_) return verb == "SUBSCRIBE" ? cluster_->subscribe(name) : cluster_->unsubscribe(name);
+  if (subscriber_ == nullptr) return;
   const char* argv[] = {verb.data(), name.c_str()};
   std::size_t lengths[] = {verb.size(), name.size()};
   redisAsyncCommandArgv(subscriber_, &RedisBroker::on_subscription_reply, this, 2, argv, lengths);
@@ -500,11 +627,8 @@ void RedisBroker::on_subscription_reply(redisAsyncContext* context, void* reply,
   auto* self = static_cast<RedisBroker*>(self_pointer);
   auto* r = static_cast<redisReply*>(reply);
   if (r == nullptr || context != self->subscriber_ || r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
-  std::string_view name = text(r->element[1]);
-  const std::string& prefix = self->options_.key_prefix;
-  if (!name.starts_with(prefix + "{") || !name.ends_with("}")) return;
-  std::string channel(name.substr(prefix.size() + 1, name.size() - prefix.size() - 2));
-  self->on_pubsub(std::string(text(r->element[0])), channel, r->element[2]);
+  auto channel = self->channel_of(text(r->element[1]));
+  if (channel) self->on_pubsub(std::string(text(r->element[0])), *channel, r->element[2]);
 }
 
 void RedisBroker::on_control_reply(redisAsyncContext* context, void* reply, void* self_pointer) {
@@ -528,7 +652,9 @@ void RedisBroker::control(std::string command_text, ControlCallback done) {
   auto reply = on_calling_loop(std::move(done));
   asio::post(io_, [this, command_text = std::move(command_text), reply = std::move(reply)]() mutable {
     if (!up_here_) return reply(unavailable());
-    command(commands_, {"PUBLISH", control_channel(), command_text}, [reply](redisReply* r) {
+    // On a cluster PUBLISH answers the subscribers of the node it was sent to: the one all nodes subscribe
+    // on (start_cluster).
+    key_command(control_channel(), {"PUBLISH", control_channel(), command_text}, [reply](redisReply* r) {
       if (is_error(r)) return reply(failure(r));
       reply(static_cast<std::size_t>(number(r)));  // the nodes subscribed: one connection each
     });
@@ -570,9 +696,10 @@ void RedisBroker::resync(const std::string& channel, Cursor from) {
   ChannelState& state = channels_[channel];
   state.resync_needed = false;
   state.resyncing = true;
-  read_now(channel, {.since = from}, resync_page, [this, channel](std::variant<ReadResult, Error> outcome) {
+  unsigned round = ++state.resync_round;
+  read_now(channel, {.since = from}, resync_page, [this, channel, round](std::variant<ReadResult, Error> outcome) {
     auto it = channels_.find(channel);
-    if (it == channels_.end() || !it->second.resyncing) return;
+    if (it == channels_.end() || !it->second.resyncing || it->second.resync_round != round) return;
     ChannelState& state = it->second;
     auto* result = std::get_if<ReadResult>(&outcome);
     if (result == nullptr) {

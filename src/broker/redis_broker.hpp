@@ -11,6 +11,12 @@
 // falls between history and live. An interval poll reads without subscribing. sweep() unsubscribes
 // the channels nobody on this node listens to any more.
 //
+// With Redis Cluster (options.cluster), the commands and the subscriptions go through RedisCluster
+// (redis_cluster.hpp) instead of the two connections: each script to the primary of its channel's slot,
+// each subscription to a sharded one (SSUBSCRIBE) on that primary, the publish script notifying with
+// SPUBLISH. A subscription the cluster loses (its primary failed over, its slot moved) is re-read from the
+// channel's last message when the cluster makes it again, exactly as after an outage.
+//
 // When Redis goes away, publish/read/info fail with broker_unavailable (503); live subscribers stay
 // connected. The broker reconnects with backoff and re-subscribes; each listened channel is then re-read
 // from the last message this node handed its sink, and what was published meanwhile is fed to the sink
@@ -27,6 +33,7 @@
 
 #include "broker/broker.hpp"
 #include "broker/presence_store.hpp"
+#include "broker/redis_cluster.hpp"
 #include "broker/redis_options.hpp"
 #include "core/namespace_settings.hpp"
 
@@ -56,7 +63,9 @@ class RedisBroker final : public Broker, public PresenceStore {
   void presence_reap(const std::string& channel, ReapCallback done) override;
   void presence_list(const std::string& channel, std::size_t limit, ListCallback done) override;
 
-  // A sorted set per user, `<key_prefix>{u:<user>}:c` (redis_scripts.hpp): every node's connections.
+  // A sorted set per user, `<key_prefix>{u:<user>}:c` (redis_scripts.hpp): every node's connections. Its
+  // hash tag is the user's: on a cluster each user's count lives in a slot of its own, and the scripts
+  // and the release go to that slot's primary.
   void user_admit(const std::string& user, const std::string& connection, std::size_t limit,
                   std::chrono::milliseconds lease, UserAdmitCallback done) override;
   void user_release(const std::string& user, const std::string& connection) override;
@@ -65,7 +74,8 @@ class RedisBroker final : public Broker, public PresenceStore {
   std::string user_key(const std::string& user) const { return options_.key_prefix + "{u:" + user + "}:c"; }
 
   // One Redis pub/sub channel, `<key_prefix>control`, that every node subscribes to from the moment it
-  // is up: a command is PUBLISHed there and each node's sink hears it.
+  // is up: a command is PUBLISHed there and each node's sink hears it. On a cluster it stays a plain
+  // channel (a PUBLISH reaches every node of the cluster), subscribed and published on one agreed node.
   void set_control_sink(ControlSink sink) override;
   void control(std::string command, ControlCallback done) override;
 
@@ -99,6 +109,7 @@ class RedisBroker final : public Broker, public PresenceStore {
     std::optional<Cursor> baseline;                  // the newest message when a reader first joined
     bool resync_needed = false;                      // re-subscribed after an outage: re-read before live
     bool resyncing = false;
+    unsigned resync_round = 0;     // a re-read's reply from an older round (a subscription lost since) is ignored
     std::vector<MessagePtr> held;  // live messages that arrived during the re-read
   };
 
@@ -116,6 +127,7 @@ class RedisBroker final : public Broker, public PresenceStore {
   std::string control_channel() const { return options_.key_prefix + "control"; }
 
   void command(redisAsyncContext* context, const std::vector<std::string_view>& args, ReplyHandler handler);
+  void key_command(const std::string& slot_key, std::vector<std::string> args, ReplyHandler handler);
   void run_script(Script script, const std::shared_ptr<std::vector<std::string>>& args, ReplyHandler handler);
   void read_now(const std::string& channel, const ReadFrom& from, std::size_t limit,
                 std::function<void(std::variant<ReadResult, Error>)> done);
@@ -125,6 +137,12 @@ class RedisBroker final : public Broker, public PresenceStore {
   void on_pubsub(const std::string& type, const std::string& channel, const redisReply* payload);
   void dispatch(ChannelState& state, const MessagePtr& message);
   void resync(const std::string& channel, Cursor from);
+  void start_cluster();
+  void cluster_lost(const std::string& name);
+  void cluster_failed(const std::string& name);
+  void cluster_up();
+  void on_cluster_control(std::string_view kind, const redisReply* payload);
+  std::optional<std::string> channel_of(std::string_view pubsub_name) const;
 
   std::string meta_key(const std::string& channel) const;
   std::string stream_key(const std::string& channel) const;
@@ -152,7 +170,10 @@ class RedisBroker final : public Broker, public PresenceStore {
   bool stopping_ = false;
   std::chrono::milliseconds backoff_;
   std::array<std::string, static_cast<std::size_t>(Script::count)> script_sha_;
-  std::string node_id_;  // this node's name in presence leases (random per process)
+  std::unique_ptr<RedisCluster> cluster_;  // with Redis Cluster; commands_ and subscriber_ stay null
+  bool cluster_mapped_ = false;            // the cluster knows its slot map
+  bool control_heard_ = false;             // the control channel was subscribed once (cluster_up)
+  std::string node_id_;                    // this node's name in presence leases (random per process)
   std::unordered_map<std::string, ChannelState> channels_;
   std::atomic<bool> up_{false};
   std::thread thread_;

@@ -8,6 +8,7 @@
 
 #include "broker/redis_asio.hpp"
 #include "broker/redis_reply.hpp"
+#include "broker/redis_sentinel.hpp"
 
 namespace herald {
 namespace {
@@ -20,7 +21,7 @@ constexpr auto max_backoff = std::chrono::milliseconds(1000);
 
 }  // namespace
 
-RedisLink::RedisLink(RedisOptions options, std::vector<std::string> scripts, std::string name)
+RedisLink::RedisLink(RedisOptions options, std::vector<std::string> scripts, std::string name, std::string slot_key)
     : options_(std::move(options)),
       scripts_(std::move(scripts)),
       shas_(scripts_.size()),
@@ -28,7 +29,8 @@ RedisLink::RedisLink(RedisOptions options, std::vector<std::string> scripts, std
       work_(asio::make_work_guard(io_)),
       retry_timer_(io_),
       connect_timer_(io_),
-      backoff_(first_backoff) {
+      backoff_(first_backoff),
+      slot_key_(std::move(slot_key)) {
   asio::post(io_, [this] { connect(); });
   thread_ = std::thread([this] { io_.run(); });
 }
@@ -43,6 +45,7 @@ void RedisLink::stop() {
     connect_timer_.cancel();
     // Freeing runs every pending callback with no reply.
     if (auto* c = std::exchange(context_, nullptr)) redisAsyncFree(c);
+    if (cluster_) cluster_->stop();
     ready_ = false;
     for (auto& call : std::exchange(waiting_, {})) call();
     set_up(false);
@@ -73,8 +76,26 @@ void RedisLink::set_up(bool up) {
 
 void RedisLink::connect() {
   if (stopping_) return;
+  if (options_.clustered()) {
+    for (std::size_t i = 0; i < scripts_.size(); ++i) shas_[i] = script_sha1(scripts_[i]);
+    RedisCluster::Events events;
+    events.up = [this](bool up) {
+      ready_ = up;
+      set_up(up);
+    };
+    cluster_ = std::make_unique<RedisCluster>(io_, options_, name_, std::move(events));
+    return cluster_->start();
+  }
   ready_ = false;
   loaded_ = 0;
+  if (!options_.sentinels.empty()) {
+    // Asked again at every attempt: after a failover the primary is elsewhere.
+    std::string error;
+    auto primary = find_primary(options_, error);
+    if (!primary) return connection_failed(error);
+    options_.host = primary->host;
+    options_.port = primary->port;
+  }
   // A host name is resolved here, blocking this thread only (never an event loop).
   context_ = redisAsyncConnect(options_.host.c_str(), options_.port);
   if (context_ == nullptr) return connection_failed("out of memory");
@@ -112,6 +133,15 @@ void RedisLink::handshake() {
     }
   }
   if (options_.db != 0) command({"SELECT", std::to_string(options_.db)}, refused("SELECT"));
+  if (!options_.sentinels.empty()) {
+    // Sentinel may still name a primary it is demoting: only a primary will do.
+    command({"ROLE"}, [this](redisReply* reply) {
+      if (reply == nullptr || reply->type == REDIS_REPLY_ERROR) return;
+      if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0 || text(reply->element[0]) != "master") {
+        connection_failed("not the primary (a failover is under way)");
+      }
+    });
+  }
   for (std::size_t i = 0; i < scripts_.size(); ++i) {
     command({"SCRIPT", "LOAD", scripts_[i]}, [this, i, refused = refused("SCRIPT LOAD")](redisReply* reply) {
       if (reply == nullptr || reply->type != REDIS_REPLY_STRING) return refused(reply);
@@ -196,6 +226,21 @@ void RedisLink::command(const std::vector<std::string_view>& args, ReplyHandler 
 }
 
 void RedisLink::run_script(std::size_t index, std::vector<std::string> args, ReplyHandler handler) {
+  if (cluster_) {
+    auto call = [this, args = std::move(args)](std::string_view verb, const std::string& body) {
+      std::vector<std::string> argv{std::string(verb), body, "1", slot_key_};
+      argv.insert(argv.end(), args.begin(), args.end());
+      return argv;
+    };
+    return cluster_->command(
+        slot_key_, call("EVALSHA", shas_[index]),
+        [this, index, call, handler = std::move(handler)](redisReply* reply) mutable {
+          if (reply != nullptr && reply->type == REDIS_REPLY_ERROR && text(reply).starts_with("NOSCRIPT")) {
+            return cluster_->command(slot_key_, call("EVAL", scripts_[index]), std::move(handler));
+          }
+          handler(reply);
+        });
+  }
   auto shared = std::make_shared<std::vector<std::string>>(std::move(args));
   if (ready_) return send_script(index, shared, std::move(handler));
   if (context_ == nullptr) return handler(nullptr);  // Redis is away: fail at once
@@ -217,7 +262,10 @@ void RedisLink::send_script(std::size_t index, const std::shared_ptr<std::vector
     if (reply != nullptr && reply->type == REDIS_REPLY_ERROR && text(reply).starts_with("NOSCRIPT")) {
       return command(call("EVAL", scripts_[index]), std::move(handler));
     }
+    bool demoted = reply != nullptr && reply->type == REDIS_REPLY_ERROR && text(reply).starts_with("READONLY");
     handler(reply);
+    // The primary became a replica under us: reconnect (through Sentinel, to the new one).
+    if (demoted && context_ != nullptr) connection_failed("the primary became a replica");
   });
 }
 

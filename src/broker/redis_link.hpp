@@ -4,6 +4,10 @@
 // with backoff when Redis goes away. No call ever blocks the caller: work is posted to the link's thread
 // and replies come back there. The login store (login/redis_login_store.hpp) talks to Redis through it.
 //
+// With Redis Cluster (options.cluster) every script goes through a RedisCluster to the primary of
+// `slot_key`'s slot, named as the script's one key (so a moved slot answers MOVED, which is followed):
+// all the keys a script touches must live in that slot.
+//
 // Calls made while a connection attempt is under way wait for it (at most the connect timeout), so a
 // server that has just started does not refuse its first requests; calls made while Redis is known to
 // be away fail at once with no reply.
@@ -18,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "broker/redis_cluster.hpp"
 #include "broker/redis_options.hpp"
 
 struct redisAsyncContext;
@@ -31,7 +36,7 @@ class RedisLink {
 
   // `scripts` are loaded at every connect and named by their index in run_script(). `name` goes in the
   // log lines ("redis (login): lost the connection …").
-  RedisLink(RedisOptions options, std::vector<std::string> scripts, std::string name);
+  RedisLink(RedisOptions options, std::vector<std::string> scripts, std::string name, std::string slot_key = {});
   ~RedisLink();
   RedisLink(const RedisLink&) = delete;
   RedisLink& operator=(const RedisLink&) = delete;
@@ -77,6 +82,8 @@ class RedisLink {
   std::size_t loaded_ = 0;
   std::chrono::milliseconds backoff_;
   std::vector<std::function<void()>> waiting_;  // calls made during a connection attempt
+  std::string slot_key_;
+  std::unique_ptr<RedisCluster> cluster_;  // with Redis Cluster; context_ stays null
 
   mutable std::mutex up_mutex_;
   std::condition_variable up_changed_;

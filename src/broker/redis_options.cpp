@@ -36,6 +36,24 @@ T parse_number(std::string_view text, const std::string& url, const char* what) 
 
 }  // namespace
 
+RedisAddress parse_redis_address(const std::string& text, std::uint16_t default_port, const std::string& what) {
+  RedisAddress address{.host = text, .port = default_port};
+  std::string_view host = text;
+  if (host.starts_with('[')) {
+    auto close = host.find(']');
+    if (close == std::string_view::npos || (close + 1 < host.size() && host[close + 1] != ':')) {
+      throw std::runtime_error(what + ": '" + text + "' is not host:port");
+    }
+    if (close + 1 < host.size()) address.port = parse_number<std::uint16_t>(host.substr(close + 2), text, "port");
+    address.host = std::string(host.substr(1, close - 1));
+  } else if (auto colon = host.rfind(':'); colon != std::string_view::npos) {
+    address.port = parse_number<std::uint16_t>(host.substr(colon + 1), text, "port");
+    address.host = std::string(host.substr(0, colon));
+  }
+  if (address.host.empty() || address.port == 0) throw std::runtime_error(what + ": '" + text + "' is not host:port");
+  return address;
+}
+
 RedisOptions parse_redis_url(const std::string& url) {
   constexpr std::string_view scheme = "redis://";
   std::string_view rest(url);

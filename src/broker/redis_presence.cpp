@@ -27,7 +27,7 @@ std::vector<PresenceMember> members_of(const redisReply* reply, std::size_t firs
 }  // namespace
 
 std::string RedisBroker::presence_key(const std::string& channel, std::string_view suffix) const {
-  return options_.key_prefix + "{" + channel + "}:" + std::string(suffix);
+  return pubsub_channel(channel) + ":" + std::string(suffix);
 }
 
 void RedisBroker::presence_hold(const std::string& channel, const PresenceMember& member,
@@ -107,7 +107,7 @@ void RedisBroker::user_admit(const std::string& user, const std::string& connect
 void RedisBroker::user_release(const std::string& user, const std::string& connection) {
   asio::post(io_, [this, key = user_key(user), connection] {
     // Not up: the lease ends it.
-    if (up_here_) command(commands_, {"ZREM", key, connection}, [](redisReply*) {});
+    if (up_here_) key_command(key, {"ZREM", key, connection}, [](redisReply*) {});
   });
 }
 

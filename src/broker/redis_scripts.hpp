@@ -13,6 +13,10 @@
 //           (PX, Redis's clock) when the key's window ends (publish_once)
 // Pub/Sub channel P{C} carries each published message as
 //   "<history> <seq> <time_ms> <j> <event length>\n<event><data>"
+// On one Redis it is a plain channel (PUBLISH); on a Redis Cluster a sharded one (SPUBLISH), heard only on
+// the primary of the channel's slot (and its replicas), where its keys live too.
+#include <string>
+
 namespace herald::redis_scripts {
 
 // Trims the stream to the age limit (entries are in time order, so only the oldest end is looked at).
@@ -33,12 +37,22 @@ local function trim_age(stream, cutoff)
     redis.call('XDEL', stream, first[1][1])
   end
 end
+-- After a failover the new primary may lack the last writes the old one acknowledged (replication is
+-- asynchronous): a history continued there would give a lost message's sequence number to a new one, which
+-- a listener that heard the lost one would skip. So where failovers are followed (FOLLOW_FAILOVER), a
+-- history remembers the primary's replication id, which a promotion changes, and one written under
+-- another starts anew: its listeners and resumers get a gap, never a silent reuse.
+local function replication_id()
+  if not FOLLOW_FAILOVER then return '' end
+  return string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)') or ''
+end
 -- The channel's history id and last sequence number, creating the history with `fresh` if it has none.
 local function history(meta, stream, fresh)
   local hid = redis.call('HGET', meta, 'h')
-  if not hid then
+  local rid = replication_id()
+  if not hid or (FOLLOW_FAILOVER and redis.call('HGET', meta, 'r') ~= rid) then
     redis.call('DEL', stream)
-    redis.call('HSET', meta, 'h', fresh, 's', 0)
+    redis.call('HSET', meta, 'h', fresh, 's', 0, 'r', rid)
     return fresh, 0
   end
   return hid, tonumber(redis.call('HGET', meta, 's'))
@@ -52,10 +66,17 @@ local function append(meta, stream, pubsub, fresh, max, age, event, data, j)
   redis.call('XADD', stream, 'MAXLEN', max, '0-' .. seq, 't', now, 'e', event, 'd', data, 'j', j)
   trim_age(stream, now - age)
   keep_for(meta, stream, age)
-  redis.call('PUBLISH', pubsub, hid .. ' ' .. seq .. ' ' .. now .. ' ' .. j .. ' ' .. #event .. '\n' .. event .. data)
+  redis.call(PUBLISH_COMMAND, pubsub, hid .. ' ' .. seq .. ' ' .. now .. ' ' .. j .. ' ' .. #event .. '\n' .. event .. data)
   return {hid, seq, now}
 end
 )lua";
+
+// The prelude with the notification command (SPUBLISH on a Redis Cluster, PUBLISH on one Redis) and
+// whether histories guard against failovers (with a cluster or Sentinel; it costs an INFO per publish).
+inline std::string prelude_for(bool sharded, bool follow_failover) {
+  return std::string("local PUBLISH_COMMAND = '") + (sharded ? "SPUBLISH" : "PUBLISH") +
+         "'\nlocal FOLLOW_FAILOVER = " + (follow_failover ? "true" : "false") + "\n" + prelude;
+}
 
 // KEYS: meta, stream. ARGV: pubsub channel, fresh history id, max messages, max age ms, event, data, j.
 // Returns {history id, seq, time_ms}.

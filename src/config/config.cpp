@@ -253,6 +253,9 @@ Config parse_config(std::string_view text, const std::string& path) {
       redis_reader.read("password", config.redis.password);
       redis_reader.read("key_prefix", config.redis.key_prefix);
       redis_reader.read("connect_timeout_ms", config.redis.connect_timeout_ms);
+      redis_reader.read("cluster", config.redis.cluster);
+      redis_reader.read("sentinels", config.redis.sentinels);
+      redis_reader.read("master_name", config.redis.master_name);
       redis_reader.refuse_unknown();
     }
     if (const auto* limits = reader.table("limits")) read_limits(*limits, config.limits);
@@ -356,6 +359,23 @@ RedisOptions redis_options(const RedisSettings& settings) {
   if (!settings.password.empty()) options.password = settings.password;
   options.key_prefix = settings.key_prefix;
   options.connect_timeout = std::chrono::milliseconds(std::max(1U, settings.connect_timeout_ms));
+  if (!settings.cluster.empty() && !settings.sentinels.empty()) {
+    throw std::runtime_error("redis: set cluster or sentinels, not both (a Redis Cluster fails over by itself)");
+  }
+  for (const auto& seed : settings.cluster) options.cluster.push_back(parse_redis_address(seed, 6379, "redis.cluster"));
+  if (options.clustered() && options.db != 0) {
+    throw std::runtime_error("redis.url: a Redis Cluster has only database 0");
+  }
+  for (const auto& sentinel : settings.sentinels) {
+    options.sentinels.push_back(parse_redis_address(sentinel, 26379, "redis.sentinels"));
+  }
+  options.master_name = settings.master_name;
+  if (!options.sentinels.empty() && options.master_name.empty()) {
+    throw std::runtime_error("redis.master_name: name the primary the sentinels watch (SENTINEL MONITOR's name)");
+  }
+  if (options.sentinels.empty() && !options.master_name.empty()) {
+    throw std::runtime_error("redis.master_name is set but redis.sentinels is empty");
+  }
   return options;
 }
 

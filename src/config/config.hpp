@@ -107,6 +107,13 @@ struct RedisSettings {
   std::string password;  // overrides a password in the URL
   std::string key_prefix = "herald:";
   unsigned connect_timeout_ms = 2000;
+  // Redis Cluster: seed nodes "host:port" (any few of the cluster's nodes; the rest is discovered). The
+  // URL then gives only the user and password.
+  std::vector<std::string> cluster;
+  // Sentinel: "host:port" of the sentinels and the name of the primary they watch. The URL then gives only
+  // the user, password and db.
+  std::vector<std::string> sentinels;
+  std::string master_name;
 };
 
 // [tls]: with both files, herald serves HTTPS and WSS itself on `listen` (docs/config.md).

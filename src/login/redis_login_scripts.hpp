@@ -21,11 +21,12 @@
 //   P{login}:ts:<name>   set of the digests of a subject's tokens (to end them all)
 //   P{login}:accounts    hash: account name -> Argon2id hash
 //   P{login}:rl:<limit>:<key>  hash, a token bucket: t (tokens), u (updated, ms); expires when full
-// and the request's event channel _login:<id>, whose keys are the broker's (redis_scripts.hpp).
+// and the request's event channel _login:<id>, whose keys are the broker's (redis_scripts.hpp) with the
+// hash tag {login} too (P{login}_login:<id>:m, :s, and the Pub/Sub channel P{login}_login:<id>).
 //
-// The scripts compute these key names from the prefix (they are passed no KEYS): each touches keys it only
-// learns inside (the request an index points to, its event channel). That is fine on one Redis, which is
-// what herald supports (docs/scaling.md).
+// The scripts compute these key names from the prefix: each touches keys it only learns inside (the
+// request an index points to, its event channel). All share one slot, so on a Redis Cluster every script
+// runs on the primary of {login}'s slot (named as the script's one key, P{login}, which it does not use).
 //
 // Every script is called with ARGV[1] = P, ARGV[2] = a fresh history id (for an event channel that has no
 // history yet), ARGV[3] / ARGV[4] = the event channels' history limits (messages, age ms); its own
@@ -52,7 +53,7 @@ end
 
 -- Publishes an event on the request's channel, exactly as the broker publishes a message.
 local function emit(id, event, data)
-  local c = P .. '{_login:' .. id .. '}'
+  local c = P .. '{login}_login:' .. id
   local fresh = string.format('%.0f', (FRESH + emitted) % 1099511627776)
   if fresh == '0' then fresh = '1' end
   emitted = emitted + 1

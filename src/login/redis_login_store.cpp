@@ -27,7 +27,7 @@ constexpr std::size_t tick_batch = 1000;
 constexpr int user_code_tries = 5;
 
 // In the order of RedisLoginStore::Script.
-std::vector<std::string> all_scripts() {
+std::vector<std::string> all_scripts(const RedisOptions& options) {
   std::vector<std::string> bodies;
   for (const char* body :
        {scripts::start,  scripts::status,        scripts::qr_secret, scripts::scan,         scripts::enter_code,
@@ -35,7 +35,8 @@ std::vector<std::string> all_scripts() {
         scripts::tick,   scripts::take,          scripts::add_user,  scripts::set_password, scripts::remove_user,
         scripts::users,  scripts::password_hash, scripts::issue,     scripts::find,         scripts::revoke,
         scripts::qr_key}) {
-    bodies.push_back(std::string(redis_scripts::prelude) + scripts::prelude + body);
+    bodies.push_back(redis_scripts::prelude_for(options.clustered(), options.follows_failover()) + scripts::prelude +
+                     body);
   }
   return bodies;
 }
@@ -134,7 +135,7 @@ RedisLoginStore::RedisLoginStore(RedisOptions options, const Settings& settings,
       settings_(settings),
       events_(events),
       published_(std::move(published)),
-      link_(std::move(options), all_scripts(), "login") {
+      link_(std::move(options), all_scripts(options_), "login", options_.key_prefix + "{login}") {
   init_secrets();
 }
 

@@ -1,5 +1,5 @@
-// Idempotent publish and POST /api/broadcast. In the Redis pass (HERALD_TEST_BROKER=redis) every test runs
-// on two nodes of one Redis: retries are spread over both, and subscribers listen on both, on every
+// Idempotent publish and POST /api/broadcast. In the Redis pass (HERALD_TEST_BROKER=redis, or redis-cluster
+// on a Redis Cluster) every test runs on two nodes of one Redis: retries are spread over both, and subscribers listen on both, on every
 // transport. A subscriber "hears once" when, after a closing message published last, it has heard exactly
 // the message and the closing one: a second copy would have come before the closing message.
 import { after, before, describe, it } from 'node:test';
@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import {
   chanPath,
   channelInfo,
+  onRedisPass,
   openSSE,
   openWS,
   poll,
@@ -17,7 +18,7 @@ import {
   waitForSubscribers,
 } from './lib/herald.mjs';
 
-const onRedis = process.env.HERALD_TEST_BROKER === 'redis';
+const onRedis = onRedisPass();
 const CONFIG = [
   '[namespace.chat]',
   'client_publish = true',

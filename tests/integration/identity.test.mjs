@@ -9,6 +9,7 @@ import {
   chanPath,
   eventually,
   openSSE,
+  onRedisPass,
   openWS,
   poll,
   publish,
@@ -404,21 +405,29 @@ describe('the server API on one node', () => {
   serverApiTests(() => [herald, herald]);
 });
 
+// Two nodes sharing one store: in the Redis pass the pass's own (one Redis, or a Redis Cluster with
+// HERALD_TEST_BROKER=redis-cluster, where the control channel and the per-user counts must cross the
+// cluster), otherwise a Redis of their own.
+async function twoNodes(config) {
+  if (onRedisPass()) {
+    const redisPrefix = `${uniq('nodes')}:`;
+    return { nodes: [await startHerald({ config, redisPrefix }), await startHerald({ config, redisPrefix })] };
+  }
+  const redis = await startRedis();
+  const first = await startHerald({ config: redisConfig(redis, config) });
+  return { redis, nodes: [first, await startHerald({ config: redisConfig(redis, config) })] };
+}
+
 describe('the server API across two nodes on Redis', () => {
-  let redis;
-  let a;
-  let b;
+  let two;
   before(async () => {
-    redis = await startRedis();
-    a = await startHerald({ config: redisConfig(redis, CONFIG) });
-    b = await startHerald({ config: redisConfig(redis, CONFIG) });
+    two = await twoNodes(CONFIG);
   });
   after(async () => {
-    await a?.stop();
-    await b?.stop();
-    await redis?.remove();
+    for (const node of two?.nodes ?? []) await node.stop();
+    await two?.redis?.remove();
   });
-  serverApiTests(() => [a, b]);
+  serverApiTests(() => two.nodes);
 });
 
 function perUserLimitTests(nodes) {
@@ -478,19 +487,13 @@ describe('the per-user connection limit on one node', () => {
 });
 
 describe('the per-user connection limit across two nodes on Redis', () => {
-  let redis;
-  let a;
-  let b;
+  let two;
   before(async () => {
-    redis = await startRedis();
-    const config = redisConfig(redis, `${CONFIG}[limits]\nmax_connections_per_user = 2\n`);
-    a = await startHerald({ config });
-    b = await startHerald({ config });
+    two = await twoNodes(`${CONFIG}[limits]\nmax_connections_per_user = 2\n`);
   });
   after(async () => {
-    await a?.stop();
-    await b?.stop();
-    await redis?.remove();
+    for (const node of two?.nodes ?? []) await node.stop();
+    await two?.redis?.remove();
   });
-  perUserLimitTests(() => [a, b]);
+  perUserLimitTests(() => two.nodes);
 });

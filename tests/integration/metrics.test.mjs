@@ -191,7 +191,7 @@ describe('the counters move by exactly what happened', () => {
 
   it('the broker is up, and says which it is', async () => {
     const m = await scrape(h.url);
-    const broker = process.env.HERALD_TEST_BROKER === 'redis' ? 'redis' : 'memory';
+    const broker = ['redis', 'redis-cluster'].includes(process.env.HERALD_TEST_BROKER) ? 'redis' : 'memory';
     assert.equal(m.get(`herald_broker_up{broker="${broker}"}`), 1);
   });
 

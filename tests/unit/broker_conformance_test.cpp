@@ -1,6 +1,7 @@
-// The broker contract (broker/broker.hpp), run against both brokers: the memory broker and the Redis
-// broker on a throwaway redis-server. Calls are made from the test thread (no event loop), so callbacks
-// may arrive on the broker's own thread: every helper waits for its answer.
+// The broker contract (broker/broker.hpp), run against every broker: the memory broker, the Redis broker
+// on a throwaway redis-server, and the Redis broker on a throwaway Redis Cluster (3 primaries, 3 replicas). Calls are
+// made from the test thread (no event loop), so callbacks may arrive on the broker's own thread: every helper waits for
+// its answer.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,7 +11,7 @@
 #include <thread>
 
 #include "broker/memory_broker.hpp"
-#include "redis_broker_of.hpp"
+#include "redis_stores.hpp"
 
 namespace herald {
 namespace {
@@ -19,15 +20,32 @@ using namespace std::chrono_literals;
 
 constexpr auto patience = 10s;
 
+// make() is a test's node on a store of its own; peer() another node on the same store (none for the
+// memory broker: one node is all there is).
 struct MemoryKind {
   static constexpr bool redis = false;
   static std::unique_ptr<Broker> make(const NamespacePolicy& policy) { return std::make_unique<MemoryBroker>(policy); }
+  static std::unique_ptr<Broker> peer(const NamespacePolicy&) { return nullptr; }
 };
 
 struct RedisKind {
   static constexpr bool redis = true;
-  static inline std::unique_ptr<test::RedisServer> server;
-  static std::unique_ptr<Broker> make(const NamespacePolicy& policy) { return test::redis_broker_of(server, policy); }
+  static std::unique_ptr<Broker> make(const NamespacePolicy& policy) {
+    return test::connected_redis_broker(test::OneRedis::next(), policy);
+  }
+  static std::unique_ptr<Broker> peer(const NamespacePolicy& policy) {
+    return test::connected_redis_broker(test::OneRedis::options(), policy);
+  }
+};
+
+struct RedisClusterKind {
+  static constexpr bool redis = true;
+  static std::unique_ptr<Broker> make(const NamespacePolicy& policy) {
+    return test::connected_redis_broker(test::ClusterRedis::next(), policy);
+  }
+  static std::unique_ptr<Broker> peer(const NamespacePolicy& policy) {
+    return test::connected_redis_broker(test::ClusterRedis::peer(), policy);
+  }
 };
 
 template <typename Kind>
@@ -102,10 +120,11 @@ struct BrokerConformance : ::testing::Test {
   std::vector<MessagePtr> sunk;
 };
 
-using Brokers = ::testing::Types<MemoryKind, RedisKind>;
+using Brokers = ::testing::Types<MemoryKind, RedisKind, RedisClusterKind>;
 struct BrokerNames {
   template <typename T>
   static std::string GetName(int) {
+    if constexpr (std::is_same_v<T, RedisClusterKind>) return "RedisCluster";
     return T::redis ? "Redis" : "Memory";
   }
 };
@@ -408,6 +427,138 @@ TEST(MemoryBrokerIdempotency, RemembersAtMostItsBoundPerChannel) {
   EXPECT_TRUE(std::holds_alternative<Replayed>(publish("c", "k4")));
   EXPECT_TRUE(std::holds_alternative<Replayed>(publish("c", "k1")));
   EXPECT_TRUE(std::holds_alternative<MessagePtr>(publish("other", "k2")));  // per channel
+}
+
+}  // namespace
+}  // namespace herald
+
+namespace herald {
+namespace {
+
+// A key may hold anything visible, braces too: it must stay in its channel's slot on a cluster (the key's
+// name takes the channel's hash tag first), or the publish script would touch two slots and be refused.
+TYPED_TEST(BrokerConformance, AKeyWithBracesIsStillTheChannels) {
+  for (const std::string key : {"{elsewhere}", "}{", "{a}{b}"}) {
+    auto first = this->publish_once("braced", "a", key);
+    ASSERT_TRUE(std::holds_alternative<MessagePtr>(first)) << key;
+    auto again = this->publish_once("braced", "b", key);
+    ASSERT_TRUE(std::holds_alternative<Replayed>(again)) << key;
+    EXPECT_EQ(std::get<Replayed>(again).id, std::get<MessagePtr>(first)->cursor());
+  }
+  EXPECT_EQ(this->info("braced").kept, 3U);
+}
+
+// What a node's control sink heard, in order.
+struct Heard {
+  explicit Heard(Broker& broker) {
+    broker.set_control_sink([this](const std::string& command) {
+      std::lock_guard lock(mutex);
+      commands.push_back(command);
+      changed.notify_all();
+    });
+  }
+  std::vector<std::string> after(std::size_t count) {
+    std::unique_lock lock(mutex);
+    changed.wait_for(lock, patience, [&] { return commands.size() >= count; });
+    return commands;
+  }
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::string> commands;
+};
+
+std::variant<std::size_t, Error> send_control(Broker& broker, const std::string& command) {
+  std::promise<std::variant<std::size_t, Error>> answer;
+  broker.control(command, [&](auto result) { answer.set_value(std::move(result)); });
+  return answer.get_future().get();
+}
+
+// Point 11: a command reaches every node on the store once, the sender's included, and the answer counts
+// them. On a cluster the nodes are seeded from different Redis nodes and still hear each other.
+TYPED_TEST(BrokerConformance, ControlReachesEveryNodeOnceAndCountsThem) {
+  std::vector<std::unique_ptr<Heard>> heard;  // outlives the peer, whose sink it is
+  auto peer = TypeParam::peer(this->policy);
+  std::vector<Broker*> nodes{this->broker.get()};
+  if (peer) nodes.push_back(peer.get());
+  for (auto* node : nodes) heard.push_back(std::make_unique<Heard>(*node));
+  // The sink is set on the broker's thread: a read after it (a round trip there) makes sure it is in place.
+  this->read("sync", {});
+  if (peer) {
+    std::promise<std::variant<ReadResult, Error>> done;
+    peer->read("sync", {}, 1, [&](auto result) { done.set_value(std::move(result)); });
+    done.get_future().get();
+  }
+  std::vector<std::string> sent;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    sent.push_back(R"({"op":"test","from":)" + std::to_string(i) + "}");
+    auto answer = send_control(*nodes[i], sent.back());
+    ASSERT_TRUE(std::holds_alternative<std::size_t>(answer)) << std::get<Error>(answer).message;
+    EXPECT_EQ(std::get<std::size_t>(answer), nodes.size()) << "the answer does not count every node";
+  }
+  for (auto& node : heard) EXPECT_EQ(node->after(sent.size()), sent);  // each once, in order, nothing else
+  // The fixture's broker outlives `heard`: its sink goes first (on the broker's thread: a round trip there).
+  this->broker->set_control_sink(nullptr);
+  this->read("sync", {});
+}
+
+// Point 12: a user's connections are counted over every node together, per user, and a release frees a
+// place. On a cluster each user's count lives in a slot of its own: these users spread over the primaries.
+TYPED_TEST(BrokerConformance, ConnectionsPerUserAreCountedOverEveryNode) {
+  auto peer = TypeParam::peer(this->policy);
+  Broker& other = peer ? *peer : *this->broker;
+  auto admit = [](Broker& node, const std::string& user, const std::string& connection,
+                  std::chrono::milliseconds lease = 10s) {
+    std::promise<std::variant<bool, Error>> answer;
+    node.user_admit(user, connection, 2, lease, [&](auto result) { answer.set_value(std::move(result)); });
+    auto result = answer.get_future().get();
+    if (auto* error = std::get_if<Error>(&result)) ADD_FAILURE() << error->code << ": " << error->message;
+    return std::holds_alternative<bool>(result) && std::get<bool>(result);
+  };
+  for (const std::string user : {"ann", "bob", "cy", "dee", "eve", "fay"}) {
+    EXPECT_TRUE(admit(*this->broker, user, "a1")) << user;
+    EXPECT_TRUE(admit(other, user, "b1")) << user;
+    EXPECT_FALSE(admit(other, user, "b2")) << user << ": three connections where two is the limit";
+    EXPECT_FALSE(admit(*this->broker, user, "a2")) << user;
+    // A release, then an admit on the same node: the release went first (one connection per Redis node).
+    this->broker->user_release(user, "a1");
+    EXPECT_TRUE(admit(*this->broker, user, "a3")) << user << ": the release did not free a place";
+    EXPECT_FALSE(admit(other, user, "b3")) << user;
+  }
+}
+
+// The leases of point 12, on the brokers of several nodes (the memory broker is one node: its connections
+// end only when released).
+template <typename Kind>
+struct BrokerLeases : BrokerConformance<Kind> {};
+using NodeBrokers = ::testing::Types<RedisKind, RedisClusterKind>;
+TYPED_TEST_SUITE(BrokerLeases, NodeBrokers, BrokerNames);
+
+// Point 12: a connection's lease lasts while its node refreshes it, and ends when it stops (a node that
+// died).
+TYPED_TEST(BrokerLeases, AUsersConnectionLastsWhileRefreshed) {
+  auto peer = TypeParam::peer(this->policy);
+  constexpr auto lease = 1s;
+  auto admit = [&](Broker& node, const std::string& connection) {
+    std::promise<std::variant<bool, Error>> answer;
+    node.user_admit("gil", connection, 1, lease, [&](auto result) { answer.set_value(std::move(result)); });
+    auto result = answer.get_future().get();
+    return std::holds_alternative<bool>(result) && std::get<bool>(result);
+  };
+  ASSERT_TRUE(admit(*this->broker, "held"));
+  // Refreshed every tenth of the lease for three leases: the other node is refused all along.
+  for (auto until = std::chrono::steady_clock::now() + 3 * lease; std::chrono::steady_clock::now() < until;) {
+    this->broker->user_refresh({{"gil", "held"}}, lease);
+    EXPECT_FALSE(admit(*peer, "other")) << "a refreshed connection's lease ended";
+    std::this_thread::sleep_for(lease / 10);  // the refresh's own pace (UserConnections: a third of the lease)
+  }
+  // No more refreshes: the lease runs out on the store's clock and the place is free.
+  bool admitted = false;
+  for (auto until = std::chrono::steady_clock::now() + patience;
+       !admitted && std::chrono::steady_clock::now() < until;) {
+    admitted = admit(*peer, "other");
+    if (!admitted) std::this_thread::sleep_for(50ms);  // the lease is the store's clock: poll it
+  }
+  EXPECT_TRUE(admitted) << "an unrefreshed lease never ended";
 }
 
 }  // namespace

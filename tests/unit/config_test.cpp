@@ -4,6 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+
+#include "app/reload.hpp"
 
 namespace herald {
 namespace {
@@ -113,6 +116,54 @@ TEST(Config, RefusesRedisSettingsItCannotHonour) {
   EXPECT_NE(error_of("broker = \"redis\"\n[redis]\nurl = \"rediss://h\"").find("TLS"), std::string::npos);
   EXPECT_NE(error_of("broker = \"redis\"\n[redis]\nurl = \"http://h\"").find("redis://"), std::string::npos);
   EXPECT_NE(error_of("[redis]\nhost = \"h\"").find("unknown setting 'redis.host'"), std::string::npos);
+}
+
+TEST(Config, ReadsRedisClusterAndSentinelSettings) {
+  RedisOptions cluster = redis_options(load("broker = \"redis\"\n[redis]\nurl = \"redis://:pw@x\"\ncluster = "
+                                            "[\"10.0.0.1:7000\", \"[::1]:7001\", \"c\"]\n")
+                                           .redis);
+  ASSERT_EQ(cluster.cluster.size(), 3U);
+  EXPECT_EQ(cluster.cluster[0].host, "10.0.0.1");
+  EXPECT_EQ(cluster.cluster[0].port, 7000);
+  EXPECT_EQ(cluster.cluster[1].host, "::1");
+  EXPECT_EQ(cluster.cluster[1].port, 7001);
+  EXPECT_EQ(cluster.cluster[2].port, 6379);
+  EXPECT_EQ(cluster.password, "pw");
+  EXPECT_TRUE(cluster.clustered());
+  RedisOptions sentinel = redis_options(
+      load("broker = \"redis\"\n[redis]\nsentinels = [\"s1\", \"s2:5000\"]\nmaster_name = \"main\"\n").redis);
+  ASSERT_EQ(sentinel.sentinels.size(), 2U);
+  EXPECT_EQ(sentinel.sentinels[0].port, 26379);  // Sentinel's own port when none is given
+  EXPECT_EQ(sentinel.sentinels[1].port, 5000);
+  EXPECT_EQ(sentinel.master_name, "main");
+  EXPECT_FALSE(sentinel.clustered());
+  EXPECT_TRUE(sentinel.follows_failover());
+}
+
+// The broker connects where [redis] says when it starts: a reload that moves it to a cluster or to other
+// sentinels says it needs a restart rather than seem to take it.
+TEST(Config, WhereRedisIsNeedsARestart) {
+  Config running;
+  for (auto change : std::vector<std::function<void(RedisSettings&)>>{
+           [](RedisSettings& r) { r.cluster = {"10.0.0.1:7000"}; },
+           [](RedisSettings& r) { r.sentinels = {"10.0.0.1:26379"}; },
+           [](RedisSettings& r) { r.master_name = "other"; },
+       }) {
+    Config next = running;
+    change(next.redis);
+    EXPECT_EQ(needs_restart(running, next), std::vector<std::string>{"redis"});
+  }
+}
+
+TEST(Config, RefusesRedisClusterAndSentinelSettingsThatCannotWork) {
+  auto redis = [](const std::string& table) { return error_of("broker = \"redis\"\n[redis]\n" + table); };
+  EXPECT_NE(redis("cluster = [\"a:1\"]\nsentinels = [\"b:2\"]\nmaster_name = \"m\"").find("not both"),
+            std::string::npos);
+  EXPECT_NE(redis("cluster = [\"a:1\"]\nurl = \"redis://h/2\"").find("only database 0"), std::string::npos);
+  EXPECT_NE(redis("cluster = [\"a:x\"]").find("port"), std::string::npos);
+  EXPECT_NE(redis("cluster = [\":1\"]").find("redis.cluster"), std::string::npos);
+  EXPECT_NE(redis("sentinels = [\"s\"]").find("redis.master_name"), std::string::npos);
+  EXPECT_NE(redis("master_name = \"m\"").find("redis.sentinels is empty"), std::string::npos);
 }
 
 TEST(Config, MetricsAreOnForThisMachineByDefaultAndCanBeOpenedOrTurnedOff) {

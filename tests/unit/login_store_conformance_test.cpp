@@ -15,6 +15,7 @@
 #include "login/memory_login_store.hpp"
 #include "login/passwords.hpp"
 #include "login/redis_login_store.hpp"
+#include "redis_cluster_server.hpp"
 #include "redis_server.hpp"
 
 namespace herald::login {
@@ -80,6 +81,24 @@ struct RedisKind {
     }
   }
   LoginStore& node(int i) { return *stores[i % 2]; }
+};
+
+// The same on a Redis Cluster: the login's keys and its event channels all in {login}'s slot.
+struct RedisClusterKind : RedisKind {
+  void make(const Settings& settings) {
+    options.cluster = {{.host = "127.0.0.1", .port = test::shared_cluster().ports()[1]}};
+    options.key_prefix = "clogin" + std::to_string(++made) + ":";
+    broker = std::make_unique<RedisBroker>(options, policy(), [](const std::string&) { return false; });
+    for (auto& store : stores) {
+      store = std::make_unique<RedisLoginStore>(options, settings, event_limits());
+      EXPECT_TRUE(store->wait_connected(patience));
+    }
+    auto* redis = static_cast<RedisBroker*>(broker.get());
+    for (auto until = std::chrono::steady_clock::now() + patience;
+         !redis->connected() && std::chrono::steady_clock::now() < until;) {
+      std::this_thread::sleep_for(5ms);  // the broker has no wait: poll its state
+    }
+  }
 };
 
 // Waits for the store's answer to `call`.
@@ -211,10 +230,11 @@ struct LoginStoreConformance : ::testing::Test {
   Kind kind;
 };
 
-using Stores = ::testing::Types<MemoryKind, RedisKind>;
+using Stores = ::testing::Types<MemoryKind, RedisKind, RedisClusterKind>;
 struct StoreNames {
   template <typename T>
   static std::string GetName(int) {
+    if constexpr (std::is_same_v<T, RedisClusterKind>) return "RedisCluster";
     return T::redis ? "Redis" : "Memory";
   }
 };

@@ -1,13 +1,13 @@
-// The presence store contract (broker/presence_store.hpp), run against both stores: the memory store and
-// the Redis broker's (on a throwaway redis-server). Calls are made from the test thread, so callbacks may
-// arrive on the store's own thread: every helper waits for its answer.
+// The presence store contract (broker/presence_store.hpp), run against every store: the memory store and
+// the Redis broker's, on a throwaway redis-server and on a throwaway Redis Cluster. Calls are made from the test
+// thread, so callbacks may arrive on the store's own thread: every helper waits for its answer.
 #include <gtest/gtest.h>
 
 #include <future>
 #include <thread>
 
 #include "broker/memory_presence.hpp"
-#include "redis_broker_of.hpp"
+#include "redis_stores.hpp"
 
 namespace herald {
 namespace {
@@ -23,8 +23,12 @@ struct MemoryKind {
 
 struct RedisKind {
   static constexpr bool redis = true;
-  static inline std::unique_ptr<test::RedisServer> server;
-  static std::unique_ptr<PresenceStore> make() { return test::redis_broker_of(server, NamespacePolicy{}); }
+  static std::unique_ptr<PresenceStore> make() { return test::connected_redis_broker(test::OneRedis::next(), {}); }
+};
+
+struct RedisClusterKind {
+  static constexpr bool redis = true;
+  static std::unique_ptr<PresenceStore> make() { return test::connected_redis_broker(test::ClusterRedis::next(), {}); }
 };
 
 template <typename Kind>
@@ -62,10 +66,11 @@ struct PresenceStoreConformance : ::testing::Test {
   std::unique_ptr<PresenceStore> store;
 };
 
-using Stores = ::testing::Types<MemoryKind, RedisKind>;
+using Stores = ::testing::Types<MemoryKind, RedisKind, RedisClusterKind>;
 struct StoreNames {
   template <typename T>
   static std::string GetName(int) {
+    if constexpr (std::is_same_v<T, RedisClusterKind>) return "RedisCluster";
     return T::redis ? "Redis" : "Memory";
   }
 };

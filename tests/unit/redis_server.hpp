@@ -46,7 +46,7 @@ class RedisServer {
     pid_ = -1;
   }
 
- private:
+  // A port nothing listens on now (the kernel's pick).
   static std::uint16_t free_port() {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
@@ -59,6 +59,7 @@ class RedisServer {
     return ntohs(address.sin_port);
   }
 
+ private:
   bool accepts() const {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};

@@ -71,12 +71,13 @@ export async function startHerald({
   const database = path.join(dir, 'herald.db');
   let broker = '';
   let redisTable = '';
-  // HERALD_TEST_BROKER=redis runs the same tests with every herald on one Redis of this test process
-  // (unless the test chose its broker itself).
-  if (process.env.HERALD_TEST_BROKER === 'redis' && !/^broker\s*=/m.test(config)) {
+  // HERALD_TEST_BROKER=redis runs the same tests with every herald on one Redis of this test process,
+  // HERALD_TEST_BROKER=redis-cluster on one Redis Cluster of it (unless the test chose its broker itself).
+  if (onRedisPass() && !/^broker\s*=/m.test(config)) {
     const redis = await sharedRedis();
     broker = 'broker = "redis"\n';
-    redisTable = `[redis]\nurl = "${redis.url}"\nkey_prefix = "${redisPrefix ?? `${path.basename(dir)}:`}"\n`;
+    const where = redis.seeds ? `cluster = ${JSON.stringify(redis.seeds)}\n` : `url = "${redis.url}"\n`;
+    redisTable = `[redis]\n${where}key_prefix = "${redisPrefix ?? `${path.basename(dir)}:`}"\n`;
   }
   // Tests publish from loopback without a key unless they say otherwise (the setting is off by default).
   const trust = /^(loopback_publish|publish_key)\s*=/m.test(config) ? '' : 'loopback_publish = true\n';
@@ -197,7 +198,7 @@ export async function waitForBroker(url, { timeoutMs = 10000 } = {}) {
  * in the Redis pass.
  */
 export async function startBalanced(options = {}) {
-  if (process.env.HERALD_TEST_BROKER !== 'redis' || /^broker\s*=/m.test(options.config ?? '')) {
+  if (!onRedisPass() || /^broker\s*=/m.test(options.config ?? '')) {
     return startHerald(options);
   }
   const dirs = options.dir ? [options.dir, path.join(options.dir, 'second-node')] : [undefined, undefined];
@@ -229,8 +230,16 @@ export async function startBalanced(options = {}) {
   };
 }
 
+/** The suite runs with herald on Redis: one Redis (HERALD_TEST_BROKER=redis) or a cluster (redis-cluster). */
+export function onRedisPass() {
+  return ['redis', 'redis-cluster'].includes(process.env.HERALD_TEST_BROKER);
+}
+
 let redisOfThisProcess;
 function sharedRedis() {
-  redisOfThisProcess ??= import('./redis.mjs').then(({ startRedis }) => startRedis());
+  redisOfThisProcess ??=
+    process.env.HERALD_TEST_BROKER === 'redis-cluster'
+      ? import('./redis_cluster.mjs').then(({ startRedisCluster }) => startRedisCluster())
+      : import('./redis.mjs').then(({ startRedis }) => startRedis());
   return redisOfThisProcess;
 }
