@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <limits>
 #include <unordered_map>
+#include <vector>
 
 #include "access/user_connections.hpp"
 #include "http/http_session.hpp"
@@ -16,6 +17,9 @@
 
 namespace herald {
 namespace {
+
+// Frames a /ws client may send behind its auth frame before the answer (each at most the frame size limit).
+constexpr std::size_t max_held_frames = 16;
 
 class WebSocketSession final : public StreamCore, public std::enable_shared_from_this<WebSocketSession> {
  public:
@@ -213,6 +217,18 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
 
   void on_frame(std::string_view text) {
     if (closing_) return;  // the server is closing this socket: nothing new starts
+    if (authenticating_) {
+      // Frames sent right behind an auth frame are about the user it names: they wait for its answer
+      // (a user's place is asked of the store, asynchronously), a bounded few of them.
+      if (held_frames_.size() < max_held_frames) {
+        held_frames_.emplace_back(text);
+        return;
+      }
+      return send(error_frame({"bad_frame",
+                               "Too many frames before the auth frame was answered; wait for "
+                               "'authenticated'."},
+                              ""));
+    }
     std::string ref;
     auto parsed = parse_client_frame(text, ref);
     if (auto* error = std::get_if<Error>(&parsed)) return send(error_frame(*error, ref));
@@ -257,6 +273,7 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
     users->admit(user, [self = shared_from_this(), identity = std::get<Identity>(std::move(identified)),
                         ref = frame.ref](std::variant<std::shared_ptr<void>, Error> outcome) mutable {
       self->authenticating_ = false;
+      auto held = std::exchange(self->held_frames_, {});
       if (self->closing_) return;
       if (auto* refused = std::get_if<Error>(&outcome)) {
         self->send(error_frame(*refused, ref));
@@ -265,6 +282,7 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
       }
       self->user_hold_ = std::get<std::shared_ptr<void>>(std::move(outcome));
       self->identified_as(std::move(identity), ref);
+      for (const std::string& text : held) self->on_frame(text);
     });
   }
 
@@ -510,6 +528,7 @@ class WebSocketSession final : public StreamCore, public std::enable_shared_from
   std::int64_t armed_for_ = 0;             // what expiry_ is set for
   std::shared_ptr<void> user_hold_;        // the user's place under limits.max_connections_per_user
   bool authenticating_ = false;            // an auth frame waits for the user's place
+  std::vector<std::string> held_frames_;   // frames that came meanwhile, handled once it is answered
   std::string single_channel_;             // /sub/{channel}: its channel
   std::shared_ptr<void> single_presence_;  // /sub/{channel}: the member's hold
   std::unordered_map<std::string, Subscription> subscriptions_;

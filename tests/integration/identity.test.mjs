@@ -431,6 +431,22 @@ describe('the server API across two nodes on Redis', () => {
 });
 
 function perUserLimitTests(nodes) {
+  test('frames sent right behind a /ws auth wait for its answer (the user\'s place is asked of the store)', async () => {
+    const [a] = nodes();
+    const mux = openWS(`${a.wsUrl}/ws`);
+    await mux.opened;
+    // Channels of an identified namespace, refused to an unidentified socket; sent in the same tick as the
+    // auth frame, so they reach herald with it.
+    const channels = Array.from({ length: 3 }, (_, i) => `team:${uniq(`behind-auth-${i}`)}`);
+    const [said, ...subscribed] = await Promise.all([
+      mux.request({ op: 'auth', token: jwt({ sub: 'olga', exp: inAnHour() }) }),
+      ...channels.map((channel) => mux.request({ op: 'subscribe', channel })),
+    ]);
+    assert.equal(said.op, 'authenticated');
+    for (const answer of subscribed) assert.equal(answer.op, 'subscribed', `behind the auth: ${JSON.stringify(answer)}`);
+    mux.close();
+  });
+
   test('max_connections_per_user holds across transports and nodes: 429, and 1013 on a /ws auth', async () => {
     const [a, b] = nodes();
     const ch = uniq('limited');
