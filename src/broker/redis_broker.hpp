@@ -84,7 +84,7 @@ class RedisBroker final : public Broker, public PresenceStore {
   // Closes the connections (pending calls fail) and joins the broker's thread. Idempotent.
   void stop();
 
-  // The scripts loaded at connect, indexing the table in redis_broker.cpp (checked there when compiled).
+  // The scripts loaded at connect, indexing the table in redis_connection.cpp (checked there when compiled).
   enum class Script {
     publish,
     read,

@@ -1,6 +1,6 @@
 #pragma once
 // Reading hiredis replies, and handing answers back to the calling loop: shared by the Redis broker's
-// history (redis_broker.cpp) and presence (redis_presence.cpp) halves.
+// connection (redis_connection.cpp), history (redis_broker.cpp) and presence (redis_presence.cpp) parts.
 #include <hiredis/hiredis.h>
 
 #include <boost/asio/io_context.hpp>

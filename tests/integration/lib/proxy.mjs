@@ -4,7 +4,7 @@
 // for event streams). `forwardFor: false` leaves X-Forwarded-For and X-Real-IP out; `host` chooses the Host
 // herald sees ('$http_host': the client's, port included; '$proxy_host': herald's own address, nginx's default).
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -13,8 +13,19 @@ import { freePort } from './redis.mjs';
 
 export const nginxPath = process.env.HERALD_NGINX ?? '/usr/sbin/nginx';
 
-export async function startProxy(upstreamUrl, { forwardFor = true, host = '$http_host' } = {}) {
+export async function startProxy(upstreamUrl, options = {}) {
+  // Test files run side by side: another may take the port between freePort() and nginx's bind. Then
+  // this nginx exits, and the one answering on the port is not this one (its X-Test-Proxy says so).
+  for (let attempt = 0; ; attempt++) {
+    const proxy = await tryStartProxy(upstreamUrl, options);
+    if (proxy) return proxy;
+    if (attempt === 4) throw new Error('nginx found no free port');
+  }
+}
+
+async function tryStartProxy(upstreamUrl, { forwardFor = true, host = '$http_host' }) {
   const dir = await mkdtemp(path.join(tmpdir(), 'herald-proxy-'));
+  const id = path.basename(dir);
   const port = await freePort();
   const upstream = new URL(upstreamUrl).host;
   const forwarding = forwardFor
@@ -37,6 +48,7 @@ http {
   map $http_upgrade $connection_upgrade { default upgrade; '' close; }
   server {
     listen 127.0.0.1:${port};
+    add_header X-Test-Proxy ${id} always;
     location / {
       proxy_pass http://${upstream};
       proxy_http_version 1.1;
@@ -59,18 +71,29 @@ http {
   proc.stderr.on('data', (d) => (output += d));
   const exited = new Promise((resolve) => proc.once('exit', resolve));
   const url = `http://127.0.0.1:${port}`;
-  // Ready when herald's /healthz answers through it.
+  // Ready when herald's /healthz answers through it, and through this nginx.
+  let taken = false;
   try {
     await eventually(
       async () => {
-        if (proc.exitCode !== null) throw new Error(`nginx exited before serving: ${output}`);
-        return (await send(`${url}/healthz`).catch(() => ({}))).status === 200;
+        if (proc.exitCode !== null) {
+          if (/Address already in use/.test(output + (await readFile(path.join(dir, 'error.log'), 'utf8').catch(() => '')))) {
+            return (taken = true);
+          }
+          throw new Error(`nginx exited before serving: ${output}`);
+        }
+        const r = await send(`${url}/healthz`).catch(() => ({}));
+        return r.status === 200 && r.headers.get('x-test-proxy') === id;
       },
       { what: `nginx serving on ${url}`, everyMs: 20 },
     );
   } catch (err) {
     proc.kill('SIGKILL');
     throw err;
+  }
+  if (taken) {
+    await rm(dir, { recursive: true, force: true });
+    return null;
   }
   return {
     url,

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
-import { freePort } from './redis.mjs';
+import { answersAsItself, freePort } from './redis.mjs';
 
 const run = promisify(execFile);
 const live = new Set();
@@ -42,6 +42,15 @@ async function cli(port, ...args) {
 
 /** Starts the cluster and waits until every node serves every slot. Returns {seeds, ports, stop()}. */
 export async function startRedisCluster() {
+  // A node whose port another test process took meanwhile exits: the whole cluster starts again.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const cluster = await tryStartRedisCluster();
+    if (cluster) return cluster;
+  }
+  throw new Error('no free ports for a Redis Cluster');
+}
+
+async function tryStartRedisCluster() {
   const dir = await mkdtemp(path.join(tmpdir(), 'herald-cluster-'));
   const ports = [];
   const procs = [];
@@ -60,13 +69,14 @@ export async function startRedisCluster() {
     live.add(proc);
     procs.push(proc);
   }
-  for (const port of ports) {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await cli(port, 'PING')).trim() === 'PONG') break;
-      } catch {}
-      if (i > 500) throw new Error(`cluster node ${port} did not start`);
-      await delay(10);
+  for (const [i, port] of ports.entries()) {
+    if (!(await answersAsItself(procs[i], port))) {
+      for (const proc of procs) {
+        proc.kill('SIGKILL');
+        live.delete(proc);
+      }
+      await rm(dir, { recursive: true, force: true });
+      return null;
     }
   }
   await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1',
