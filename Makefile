@@ -56,11 +56,9 @@ run: herald
 #  3. the release build `make run` uses (server, tests and benchmarks compiled with -O3), its unit tests, and
 #     the package test (builds the .deb from that build, installs, runs and purges it: needs root, as CI has);
 #  4. a short fuzz run of every parser.
-# Where the time goes on 2 cores (measured 2026-12-07, load about 2): the integration suite under ASan, about
-# 6 minutes per broker and 2.7 for the cluster part, is most of it; lint, the three builds (ccache keys objects
-# on paths relative to the checkout), the unit tests and the fuzz smoke take the rest. About 28 minutes in a
-# fresh clone before the cluster part (31 with it), where ccache misses whatever uses the precompiled header,
-# 35 with nothing cached (README, "What make test runs").
+# Where the time goes on 2 cores (a fresh clone, 2026-12-07, load about 1): 18.7 minutes in all, 10.5 of them
+# the sanitizer build's tests (the integration passes side by side); lint and the builds take little while
+# ccache holds what an earlier checkout compiled (README, "What make test runs").
 test: test-deps
 	$(MAKE) lint
 	$(MAKE) test-sanitize
