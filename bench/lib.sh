@@ -53,6 +53,9 @@ size = 1000
 database = "$SERVER_DIR/herald.db"
 starts_per_minute = 1000000
 [limits]
+# Every bench client comes from one address; 5,000 subscribers would fill the per-address default and
+# refuse the bench's own channel-info reads.
+max_connections_per_ip = 0
 ${HERALD_LIMITS:-}
 TOML
       $SERVER_PIN "$BUILD/herald" serve --listen 127.0.0.1:0 --config "$SERVER_DIR/herald.toml" >"$SERVER_DIR/log" 2>&1 &
