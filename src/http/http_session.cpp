@@ -168,16 +168,20 @@ std::string HttpSession::serialize_head(const http::response_header<>& head) {
 }
 
 void HttpSession::write_out(std::shared_ptr<Outgoing> out) {
-  begin_write();
-  const auto& buffers = out->buffers;
-  asio::async_write(stream_, buffers, [self = shared_from_this(), out = std::move(out)](error_code ec, std::size_t n) {
-    self->end_write(ec, n, out->keep_alive, out->written);
-  });
-}
-
-void HttpSession::begin_write() {
   context_.responses_in_flight.fetch_add(1, std::memory_order_relaxed);
+  std::size_t sent = 0;
+  if (!stream_.secure()) {
+    // An answer nearly always fits the socket's send buffer: then no asynchronous write is begun for it.
+    error_code ec;
+    sent = write_now(stream_.socket(), out->buffers, ec);
+    if (ec || out->buffers.empty()) return end_write(ec, sent, out->keep_alive, out->written);
+  }
   stream_.tcp().expires_after(std::chrono::seconds(context_.config.limits.request_timeout_seconds));
+  const auto& buffers = out->buffers;
+  asio::async_write(stream_, buffers,
+                    [self = shared_from_this(), out = std::move(out), sent](error_code ec, std::size_t n) {
+                      self->end_write(ec, sent + n, out->keep_alive, out->written);
+                    });
 }
 
 void HttpSession::end_write(error_code ec, std::size_t bytes, bool keep_alive, const std::function<void()>& written) {

@@ -114,7 +114,6 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // Behind a trusted proxy: a place under max_connections_per_ip for the client the request names.
   bool admit_forwarded_client();
   void reject(const Error& error);  // answers, then closes
-  void begin_write();
   void end_write(error_code ec, std::size_t bytes, bool keep_alive, const std::function<void()>& written);
 
   NetStream stream_;

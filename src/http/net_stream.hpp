@@ -13,6 +13,8 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "runtime/beast.hpp"
 
@@ -74,6 +76,33 @@ class NetStream {
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
   Lingering lingering_;
 };
+
+// Writes as much of `buffers` as the kernel takes now, without waiting (the socket is made non-blocking),
+// and leaves in `buffers` what it did not take; returns the bytes written. A socket whose send buffer has
+// room takes everything here, so the caller begins no asynchronous write at all (nginx and uWebSockets
+// write the same way). `ec` is set only on a real failure, never for a full send buffer. Plain TCP only:
+// TLS must encrypt first, which its stream's own write does.
+inline std::size_t write_now(tcp::socket& socket, std::vector<asio::const_buffer>& buffers, error_code& ec) {
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);
+  std::size_t written = 0;
+  std::size_t done = 0;  // buffers written whole
+  while (!ec && done < buffers.size()) {
+    // One sendmsg takes at most 64 buffers (Asio's limit): a longer queue takes a few.
+    std::size_t n = socket.write_some(std::span<const asio::const_buffer>(buffers.data() + done, buffers.size() - done), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      break;
+    }
+    written += n;
+    while (done < buffers.size() && buffers[done].size() <= n) n -= buffers[done++].size();
+    if (n > 0) {
+      buffers[done] += n;  // the kernel stopped inside this one: it is full
+      break;
+    }
+  }
+  buffers.erase(buffers.begin(), buffers.begin() + static_cast<std::ptrdiff_t>(done));
+  return written;
+}
 
 // Herald's lingering close: stop sending (what was written still goes out), then read and discard what
 // the peer sends until it closes, or the stream's lingering bytes or time are spent, then close the

@@ -48,40 +48,24 @@ void StreamCore::write() {
   if (queue_.empty()) return drained();
   in_flight_ = queue_.size();
   buffers_.clear();
-  std::size_t total = 0;
-  for (std::size_t i = 0; i < in_flight_; ++i) {
-    buffers_.emplace_back(queue_.at(i).data(), queue_.at(i).size());
-    total += buffers_.back().size();
-  }
+  for (std::size_t i = 0; i < in_flight_; ++i) buffers_.emplace_back(queue_.at(i).data(), queue_.at(i).size());
   std::size_t sent = 0;
   if (!out().secure()) {
-    // Offered to the kernel at once, as nginx and uWebSockets do: a socket whose send buffer has room (the
-    // common case, however many subscribers) takes the whole gathered write in this one call, and no
-    // asynchronous operation is begun for it. Only what it does not take waits for the socket to be
-    // writable. (Under TLS the bytes must first be encrypted, so the stream's own write does it all.)
+    // Offered to the kernel at once: a socket whose send buffer has room (the common case, however many
+    // subscribers) takes the whole gathered write, and no asynchronous operation is begun for it. Only
+    // what it does not take waits for the socket to be writable.
     error_code ec;
-    tcp::socket& socket = out().socket();
-    if (!socket.non_blocking()) socket.non_blocking(true, ec);
-    if (!ec) sent = socket.write_some(buffers_, ec);
-    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+    sent = write_now(out().socket(), buffers_, ec);
+    if (ec || buffers_.empty()) {
       hub_.metrics().count_sent(wire_, sent);
       queue_.pop(in_flight_);
       in_flight_ = 0;
-      stopped_ = true;
-      return write_failed();
-    }
-    if (sent == total) {
-      hub_.metrics().count_sent(wire_, sent);
-      queue_.pop(in_flight_);
-      in_flight_ = 0;
+      if (ec) {
+        stopped_ = true;
+        return write_failed();
+      }
       return flush();  // what queued meanwhile (nothing, as a rule), else drained()
     }
-    // The rest, from where the kernel stopped.
-    std::size_t skip = sent;
-    std::size_t whole = 0;
-    while (whole < buffers_.size() && buffers_[whole].size() <= skip) skip -= buffers_[whole++].size();
-    buffers_.erase(buffers_.begin(), buffers_.begin() + static_cast<std::ptrdiff_t>(whole));
-    buffers_.front() += skip;
   }
   writing_ = true;
   asio::async_write(out(), buffers_, [this, sent, self = keep_alive()](error_code ec, std::size_t bytes) {
