@@ -88,7 +88,8 @@ inline std::size_t write_now(tcp::socket& socket, std::vector<asio::const_buffer
   std::size_t done = 0;  // buffers written whole
   while (!ec && done < buffers.size()) {
     // One sendmsg takes at most 64 buffers (Asio's limit): a longer queue takes a few.
-    std::size_t n = socket.write_some(std::span<const asio::const_buffer>(buffers.data() + done, buffers.size() - done), ec);
+    std::size_t n =
+        socket.write_some(std::span<const asio::const_buffer>(buffers.data() + done, buffers.size() - done), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
       ec = {};
       break;
