@@ -109,6 +109,7 @@ void read_limits(const toml::table& table, Limits& limits) {
   reader.read("longpoll_max_wait_seconds", limits.longpoll_max_wait_seconds);
   reader.read("sse_heartbeat_seconds", limits.sse_heartbeat_seconds);
   reader.read("sse_retry_ms", limits.sse_retry_ms);
+  reader.read("sse_tcp_nodelay", limits.sse_tcp_nodelay);
   reader.read("write_queue_bytes", limits.write_queue_bytes);
   std::string slow_consumer = "close";
   reader.read("slow_consumer", slow_consumer);

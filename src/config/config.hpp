@@ -25,6 +25,10 @@ struct Limits {
   unsigned longpoll_max_wait_seconds = 60;
   unsigned sse_heartbeat_seconds = 15;
   unsigned sse_retry_ms = 3000;
+  // false: an SSE stream's socket lets the kernel coalesce small writes while earlier ones are unacknowledged
+  // (Nagle): much less CPU per delivery under bursts, a later message held up to the client's delayed-ACK
+  // time (docs/config.md). Every other socket keeps TCP_NODELAY.
+  bool sse_tcp_nodelay = true;
   std::size_t write_queue_bytes = 1048576;  // per streaming connection; past it, `slow_consumer` says what happens
   SlowConsumer slow_consumer = SlowConsumer::close;
   std::size_t ws_max_channels = 100;

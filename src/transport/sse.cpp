@@ -34,6 +34,7 @@ class SseStream final : public StreamCore, public std::enable_shared_from_this<S
     error_code ignored;
     stream_.socket().set_option(user_timeout(static_cast<int>(context_.config.limits.request_timeout_seconds * 1000)),
                                 ignored);
+    if (!context_.config.limits.sse_tcp_nodelay) stream_.socket().set_option(tcp::no_delay(false), ignored);
     // The head waits for the first page: a subscription the broker refuses (Redis unreachable) is then
     // still answered with its HTTP status instead of a stream that ends at once.
     head_ = response_head(request);

@@ -79,6 +79,12 @@ TEST(Config, SlowConsumersAreClosedUnlessTheyCatchUp) {
   EXPECT_NE(error_of("[limits]\nslow_consumer = \"skip\"").find(R"(must be "close" or "catch_up")"), std::string::npos);
 }
 
+TEST(Config, SseSocketsKeepNoDelayUnlessToldOtherwise) {
+  EXPECT_TRUE(load("").limits.sse_tcp_nodelay);
+  EXPECT_FALSE(load("[limits]\nsse_tcp_nodelay = false").limits.sse_tcp_nodelay);
+  EXPECT_NE(error_of("[limits]\nsse_tcp_nodelay = \"no\"").find("sse_tcp_nodelay"), std::string::npos);
+}
+
 TEST(Config, IdempotencyAndBroadcastLimits) {
   Config defaults = load("");
   EXPECT_EQ(defaults.limits.idempotency_seconds, 300U);
