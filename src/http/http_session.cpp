@@ -202,13 +202,17 @@ void HttpSession::watch_for_disconnect(std::function<void()> gone) {
   watching_ = true;
   if (buffer_.size() == 0) buffer_.shrink_to_fit();  // a held answer keeps no read buffer
   stream_.socket().async_wait(
-      tcp::socket::wait_read, [self = shared_from_this(), gone = std::move(gone)](error_code ec) {
+      tcp::socket::wait_read, [self = shared_from_this(), gone = std::move(gone)](error_code ec) mutable {
         if (ec || !self->watching_) return;
         self->watching_ = false;
         // Readable while we hold the answer: either the client closed (0 bytes) or it pipelined a request,
-        // which stays in the socket for after the answer.
+        // which stays in the socket for after the answer. The socket is non-blocking (write_now): a wake-up
+        // with nothing to read after all is no reason to give up on the client; watch on.
         char byte = 0;
         auto n = self->stream_.socket().receive(asio::buffer(&byte, 1), tcp::socket::message_peek, ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+          return self->watch_for_disconnect(std::move(gone));
+        }
         if (ec || n == 0) gone();
       });
 }

@@ -135,8 +135,8 @@ class SseStream final : public StreamCore, public std::enable_shared_from_this<S
 
   // Any byte or EOF from the client ends the stream: an SSE client sends nothing after its request,
   // so this is how a client that went away is noticed at once rather than at the next write.
-  // Waited for on the socket itself, not read through the stream: an idle stream then holds no pending read
-  // operation and no deadline timer (about 860 bytes each, measured), only the reactor's registration.
+  // Waited for on the socket itself: an idle stream holds one plain wait in the reactor, not a read through
+  // the stream's deadline machinery.
   void watch_client() {
     stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code) {
       self->closing_ = true;

@@ -168,6 +168,29 @@ describe('/ws multiplexer', () => {
     await c.close();
   });
 
+  it('takes a client message of many KB, whole or in fragments, byte for byte', async () => {
+    // herald reads a message under way in steps of a few KB, and an idle socket in a small piece.
+    const ch = `chat:${uniq('big')}`;
+    const c = openWS(wsUrl());
+    await c.opened;
+    const before = await poll(h.url, ch);
+    const text = Array.from({ length: 50000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+    const whole = await c.request({ op: 'publish', channel: ch, data: text });
+    assert.equal(whole.op, 'published', JSON.stringify(whole));
+    // The same as three frames of one message (FIN on the last), split inside the JSON.
+    const frame = JSON.stringify({ op: 'publish', channel: ch, data: text.toUpperCase(), ref: 'frag' });
+    const cut = [0, 7, 30001, frame.length];
+    for (let i = 0; i < 3; ++i) c.ws.send(frame.slice(cut[i], cut[i + 1]), { fin: i === 2 });
+    const fragmented = await c.frames.waitForItem((f) => f.ref === 'frag');
+    assert.equal(fragmented.op, 'published', JSON.stringify(fragmented));
+    const p = await poll(h.url, ch, { since: before.cursor });
+    assert.deepEqual(
+      p.json.messages.map((m) => m.data),
+      [text, text.toUpperCase()],
+    );
+    await c.close();
+  });
+
   it('refuses client publishing elsewhere with error forbidden, and the socket stays open', async () => {
     const c = openWS(wsUrl());
     await c.opened;
