@@ -30,6 +30,9 @@ std::variant<Broadcast, Error> parse_broadcast(std::string_view body, std::size_
   if (ec || !value.is_object()) {
     return Error{"bad_json", R"(The body is a JSON object such as {"channels":["a","b"],"data":{"hello":1}}.)"};
   }
+  if (has_infinite_number(value)) {
+    return Error{"bad_json", "The body holds a number too large for JSON (it must fit a double, about 1.8e308)."};
+  }
   const json::object& object = value.as_object();
   for (const auto& field : object) {
     auto key = field.key();

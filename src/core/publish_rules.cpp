@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <cmath>
 
 #include "core/channel_name.hpp"
 #include "core/utf8.hpp"
@@ -29,10 +31,28 @@ std::variant<PublishRequest, Error> make_publish_request(std::string channel, st
     boost::system::error_code ec;
     auto value = boost::json::parse(body, ec);
     if (ec) return Error{"bad_json", "The payload is not valid JSON: " + ec.message() + "."};
+    if (has_infinite_number(value)) {
+      return Error{"bad_json", "The payload holds a number too large for JSON (it must fit a double, about 1.8e308)."};
+    }
     body = boost::json::serialize(value);  // compact: one line in SSE, no stray whitespace in envelopes
   }
   return PublishRequest{
       .channel = std::move(channel), .event = std::move(event), .data = std::move(body), .is_json = is_json};
+}
+
+bool has_infinite_number(const boost::json::value& value) {
+  switch (value.kind()) {
+    case boost::json::kind::double_:
+      return !std::isfinite(value.get_double());
+    case boost::json::kind::array:
+      return std::any_of(value.get_array().begin(), value.get_array().end(),
+                         [](const boost::json::value& item) { return has_infinite_number(item); });
+    case boost::json::kind::object:
+      return std::any_of(value.get_object().begin(), value.get_object().end(),
+                         [](const boost::json::key_value_pair& item) { return has_infinite_number(item.value()); });
+    default:
+      return false;
+  }
 }
 
 std::optional<Error> refuse_idempotency_key(std::string_view key) {

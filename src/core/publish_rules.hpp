@@ -1,5 +1,6 @@
 #pragma once
 // What a publish must satisfy, whoever sends it (POST /pub or a /ws client frame).
+#include <boost/json/fwd.hpp>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -23,6 +24,11 @@ struct PublishRequest {
   // count among what this node published (broker.hpp, point 13).
   bool counted = true;
 };
+
+// JSON has no infinity, but a number too large for a double (1e400) parses as one, and serializes as the
+// bare word Infinity, which no JSON parser takes: forwarded, it would break every subscriber's parse.
+// True when `value` holds such a number anywhere; a publish (or /ws frame) that does is refused.
+bool has_infinite_number(const boost::json::value& value);
 
 // The longest idempotency key (bytes of visible ASCII: docs/limits.md).
 inline constexpr std::size_t max_idempotency_key_bytes = 128;

@@ -24,6 +24,9 @@ std::variant<ClientFrame, Error> parse_client_frame(std::string_view text, std::
   if (ec || !value.is_object()) {
     return bad_frame("A frame is a JSON object such as {\"op\":\"subscribe\",\"channel\":\"news\"}.");
   }
+  if (has_infinite_number(value)) {
+    return bad_frame("The frame holds a number too large for JSON (it must fit a double, about 1.8e308).");
+  }
   const json::object& object = value.as_object();
   ClientFrame frame;
   if (const auto* r = object.if_contains("ref")) ref = frame.ref = json::serialize(*r);

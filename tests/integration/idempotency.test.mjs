@@ -251,6 +251,7 @@ describe(`POST /api/broadcast (${onRedis ? 'two nodes on Redis' : 'one node'})`,
       [{ channels: [ch], data: 1, idempotency_key: 'a b' }, 'bad_idempotency_key'],
       ['{"channels":', 'bad_json'],
       ['[1,2]', 'bad_json'],
+      [`{"channels":["${ch}"],"data":{"n":1e400}}`, 'bad_json'], // would reach subscribers as Infinity
     ];
     for (const [body, code] of cases) {
       const r = await broadcast(nodes[0].url, body);

@@ -79,6 +79,14 @@ describe('publish without a publish key (loopback)', () => {
     assertError(await publish(h.url, uniq('j'), '', { json: true }), 400, 'bad_json');
   });
 
+  it('rejects JSON with a number too large for a double (it would reach subscribers as Infinity): 400 bad_json', async () => {
+    const ch = uniq('inf');
+    const r = await publish(h.url, ch, '{"n":[1.5e39999,2]}', { json: true });
+    assertError(r, 400, 'bad_json');
+    assert.match(r.json.message, /too large/);
+    assert.equal((await poll(h.url, ch, { last: 10 })).status, 204, 'nothing was published');
+  });
+
   it('rejects a body that is not UTF-8: 400 bad_utf8', async () => {
     assertError(await publish(h.url, uniq('u'), Buffer.from([0x61, 0xff, 0xfe])), 400, 'bad_utf8');
   });

@@ -27,6 +27,10 @@ TEST(PublishRules, RefusesWithACode) {
   EXPECT_EQ(code_of(make_publish_request("ch", "", "\xed\xa0\x80", false, 100)), "bad_utf8");  // a surrogate
   EXPECT_EQ(code_of(make_publish_request("ch", "", "\xc0\xaf", false, 100)), "bad_utf8");      // overlong
   EXPECT_EQ(code_of(make_publish_request("ch", "", "{", true, 100)), "bad_json");
+  // Too large for a double: it would be forwarded as the bare word Infinity, which is not JSON.
+  EXPECT_EQ(code_of(make_publish_request("ch", "", R"({"n":[1e400]})", true, 100)), "bad_json");
+  EXPECT_EQ(code_of(make_publish_request("ch", "", "-1e400", true, 100)), "bad_json");
+  EXPECT_EQ(code_of(make_publish_request("ch", "", "1e400", false, 100)), "");  // as text it is just text
 }
 
 TEST(PublishRules, AcceptsMultibyteUtf8) {

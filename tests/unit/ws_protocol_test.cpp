@@ -56,6 +56,16 @@ TEST(WsProtocol, RefusesMalformedFrames) {
   EXPECT_EQ(code(R"({"op":"publish","channel":"c"})"), "bad_frame");
 }
 
+// JSON has no infinity: 1e400 parses as one and would go out as the bare word Infinity (found by the
+// ws_frame fuzzer), in the data and in the ref that answers echo.
+TEST(WsProtocol, RefusesNumbersTooLargeForJson) {
+  EXPECT_EQ(code(R"({"op":"publish","channel":"c","data":{"n":[1.5e39999,null]}})"), "bad_frame");
+  EXPECT_EQ(code(R"({"op":"publish","channel":"c","data":-1e400})"), "bad_frame");
+  EXPECT_EQ(code(R"({"op":"subscribe","channel":"c","ref":1e999})"), "bad_frame");
+  auto largest = std::get<ClientFrame>(parse(R"({"op":"publish","channel":"c","data":[1.7e308,-1.7e308]})"));
+  EXPECT_EQ(largest.data, "[1.7E308,-1.7E308]");
+}
+
 TEST(WsProtocol, AuthAndRefreshTakeATokenAndMayNameNoChannel) {
   auto auth = std::get<ClientFrame>(parse(R"({"op":"auth","token":"t"})"));
   EXPECT_EQ(auth.op, ClientFrame::Op::auth);
